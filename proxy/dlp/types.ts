@@ -1,0 +1,107 @@
+/**
+ * Contracts inside dlp/: the detectors (packs, matchers, validators: dlp/detectors.ts and
+ * friends) and the inspection pipeline (decoders, redaction, policy: dlp/inspect.ts) meet
+ * here. Everything in dlp/ is pure: no sockets, no files except pack loading at compile time.
+ */
+import type { AuditFinding } from '../audit/events.js';
+import type { CompiledDlpPolicy, DlpAction, Honeytoken } from '../config/types.js';
+
+export type Confidence = 'low' | 'medium' | 'high';
+
+/** One decoded piece of a request to scan. */
+export interface ScanView {
+  /** Decoded, normalised text. */
+  readonly text: string;
+  /** Where it came from: `body`, `query`, `header:x-foo`, `body.messages[0].content`, `part:file(report.csv)`. */
+  readonly where: string;
+  /** Lower-case name of the JSON key / form field / header / query parameter holding it; null for free text. */
+  readonly key: string | null;
+}
+
+/** A detection inside one view. `value` is internal only: never logged, never rendered. */
+export interface Match {
+  /** Finding type from the vocabulary of shared/corpus/README.md (`us_ssn`, `credit_card`, `private_key`, …), or `honeytoken`, or `archive`. */
+  readonly type: string;
+  /** `<pack>.<pattern id>`, e.g. `pii.us_ssn_delimited`. */
+  readonly patternId: string;
+  /** Pack the pattern belongs to (`pii`, `secrets`, `archives`, `honeytokens`, or a custom pack). */
+  readonly pack: string;
+  /** UTF-16 offsets of the sensitive value in `view.text` (what redaction replaces). */
+  readonly start: number;
+  readonly end: number;
+  readonly value: string;
+  readonly confidence: Confidence;
+  /** The pack's action for this match after downgrades (public test PANs, low confidence → `log`). */
+  readonly defaultAction: DlpAction;
+  /** Honeytoken id for `type === 'honeytoken'`. */
+  readonly honeytokenId?: string;
+}
+
+export interface Detectors {
+  /** Every pack loaded (shipped + custom), by name. */
+  readonly packNames: readonly string[];
+  /**
+   * Scan one view with the given packs (null: all). Honeytokens are always included.
+   * Overlapping matches are resolved: a more specific type claims its span first.
+   */
+  scan(view: ScanView, packs: readonly string[] | null): Match[];
+  /**
+   * Cheap pre-check over raw bytes: false only when no pattern of the given packs can match
+   * anywhere in `raw` as written (an RE2.Set pass). Decoded views may still hide matches.
+   */
+  mightMatch(raw: Buffer, packs: readonly string[] | null): boolean;
+  /** Archive format by magic bytes at offset 0 (tar: 257), or null. */
+  detectArchive(bytes: Buffer): string | null;
+  /** Masked sample for audit (`***-**-6789`, `****-****-****-1111`, `AKIA************MPLE`…). */
+  mask(match: Match): string;
+  /** Keyed fingerprint of a value (HMAC-SHA256, first 16 hex chars). */
+  fingerprint(value: string): string;
+  /** Replacement text used by `redact`: cards keep the last 4 digits, others `[REDACTED:<type>]`. */
+  replacement(match: Match): string;
+}
+
+export interface DetectorOptions {
+  /** Extra pack files (absolute paths) beyond the shipped dlp-patterns/*.yaml. */
+  readonly packFiles?: readonly string[];
+  readonly honeytokens: readonly Honeytoken[];
+  /** HMAC key for fingerprints (kept in ca_dir by the server). */
+  readonly fingerprintKey: Buffer;
+}
+
+/** A request as the inspection pipeline sees it. */
+export interface InspectRequest {
+  readonly method: string;
+  /** Origin-form target: path and query (`/v1/chat/completions?x=1`). */
+  readonly url: string;
+  /** Node's IncomingHttpHeaders shape: lower-case names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The body exactly as received (possibly Content-Encoded). Empty Buffer for no body. */
+  readonly body: Buffer;
+  /** Lower-case header names not to scan (the agent's own credentials for this destination). */
+  readonly skipHeaders: readonly string[];
+}
+
+export interface InspectResult {
+  readonly decision: 'allow' | 'redact' | 'block';
+  /** `dlp` / `honeytoken` / `uninspectable` when the decision is block (or allow with an uninspectable body); null otherwise. */
+  readonly reason: 'dlp' | 'honeytoken' | 'uninspectable' | null;
+  /** Safe to log: aggregated per (type, where), masked samples, fingerprints. */
+  readonly findings: readonly AuditFinding[];
+  /** Archive formats seen (for detection rules). */
+  readonly archives: readonly string[];
+  /** Ids of honeytokens hit. */
+  readonly honeytokenIds: readonly string[];
+  /** With `redact`: the rewritten body, encoded per `headers` below. Null otherwise. */
+  readonly body: Buffer | null;
+  /** With `redact`: header changes (`content-length` set; `content-encoding` null = remove). */
+  readonly headers: Readonly<Record<string, string | null>> | null;
+  /** With `redact` of query findings: the rewritten origin-form URL. */
+  readonly url: string | null;
+  /** Why a body was uninspectable (no data in it), e.g. `unknown content-encoding: zstd`. */
+  readonly uninspectableDetail: string | null;
+}
+
+export interface DlpEngine {
+  readonly detectors: Detectors;
+  inspect(req: InspectRequest, policy: CompiledDlpPolicy): InspectResult;
+}

@@ -1,0 +1,249 @@
+/**
+ * CONNECT host:port: admit, decide and resolve before answering, so a refusal is a plain
+ * HTTP status with X-Warden-Reason and never reaches TLS. Then either intercept (MITM, an
+ * in-process TLSSocket on this very socket: no second port, no loopback hop) or pass the bytes
+ * through after checking that the ClientHello's SNI names the CONNECT host.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { AuditRecordInput } from '../audit/events.js';
+import type { CertCache } from '../tls/cert-cache.js';
+import { WardenError, type RefusalCode } from '../errors.js';
+import { decideDestination } from '../policy/decide.js';
+import { parseHostPort } from '../policy/host-match.js';
+import { parseClientHello } from './client-hello.js';
+import { baseRecord, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
+import { identify } from './forward-http.js';
+import { refuseSocket } from './respond.js';
+
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export interface ConnectDeps {
+  readonly core: ProxyCore;
+  readonly certCache: CertCache;
+  /** The in-process HTTP server that decrypted sockets are handed to. */
+  readonly mitm: Server;
+  readonly tunnels: WeakMap<object, TunnelInfo>;
+  readonly openTunnels: Set<Socket>;
+}
+
+export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  const { core } = deps;
+  socket.on('error', () => undefined); // clients may vanish at any point; errors are handled where they matter
+  socket.setNoDelay(true);
+  const startedMs = performance.now();
+  const rt = core.runtime();
+  const cfg = rt.config;
+  const report = cfg.mode === 'report';
+  const id = requestIdFrom(req.headers);
+  core.metrics?.requests.inc({ kind: 'connect' });
+
+  const connectRecord = (identity: ClientIdentity | null, rec: Partial<AuditRecordInput>): void => {
+    core.audit.write({ event: 'connect', ...baseRecord(id, identity, identity?.profileName ?? null), method: 'CONNECT', url: req.url ?? '', ...rec });
+    if (rec.reason) core.metrics?.decisions.inc({ reason: rec.reason, decision: rec.decision ?? 'allow' });
+  };
+  const refuse = (identity: ClientIdentity | null, code: RefusalCode, rec: Partial<AuditRecordInput>, retryAfterSeconds?: number): void => {
+    refuseSocket(socket, code, id, { retryAfterSeconds });
+    connectRecord(identity, { decision: 'block', reason: code, ...rec, status: refusalStatus(code) });
+  };
+
+  const who = identify(core, req);
+  if (!who.ok) return refuse(null, 'auth_required', {});
+  const identity = who.identity;
+  const target = parseHostPort(req.url ?? '');
+  if (!target) return refuse(identity, 'bad_request', {});
+  const { host, port } = target;
+  const profile = profileOf(rt, identity);
+  if (!profile) return refuse(identity, 'not_allowlisted', { host, port });
+
+  const d = decideDestination(profile, host, port);
+  let wouldBlock: RefusalCode | null = null;
+  if (d.action === 'deny') {
+    if (!report) return refuse(identity, d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason, { host, port, rule: d.ruleId });
+    wouldBlock = d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason;
+  }
+  const q = core.detection.isQuarantined(identity.agentKey);
+  if (q && !report) return refuse(identity, 'quarantined', { host, port });
+  // Passthrough tunnels are one "request" for the rate limit; intercepted ones count each request inside.
+  const inspect = d.action === 'allow' ? d.inspect : false;
+  if (!inspect) {
+    const adm = core.limiter.admitRequest(identity.agentKey, profile, d.rule);
+    if (!adm.ok && !report) return refuse(identity, adm.code, { host, port, rule: d.ruleId }, adm.retryAfterSeconds);
+  }
+
+  const work = (async () => {
+    let resolved;
+    try {
+      resolved = await rt.resolver.resolve(host, port);
+    } catch (err) {
+      const code = err instanceof WardenError ? err.code : 'dns_error';
+      return refuse(identity, code, { host, port, rule: d.ruleId });
+    }
+    if (socket.destroyed) return;
+    connectRecord(identity, {
+      host, port, dest_ip: resolved.dialHost, decision: wouldBlock ? 'block' : 'allow', reason: wouldBlock ?? 'allowlisted',
+      rule: d.ruleId, status: 200, ...(wouldBlock ? { mode: 'report' as const } : {}),
+      detail: { inspect },
+    });
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length) socket.unshift(head);
+    const tunnel: TunnelInfo = { id, host, port, identity, sni: null };
+    if (inspect) intercept(deps, socket, tunnel, startedMs);
+    else passthrough(deps, socket, tunnel, resolved.dialHost, resolved.dialPort, startedMs);
+  })();
+  void core.track(work).catch((err: unknown) => {
+    core.log.error({ err: { message: (err as Error).message }, id }, 'internal error in CONNECT');
+    socket.destroy();
+  });
+}
+
+function refusalStatus(code: RefusalCode): number {
+  return new WardenError(code).status;
+}
+
+/** Terminate the client's TLS on this socket and hand the decrypted stream to the MITM HTTP server. */
+function intercept(deps: ConnectDeps, socket: Socket, tunnel: TunnelInfo, startedMs: number): void {
+  const { core } = deps;
+  let tlsSocket: TLSSocket;
+  try {
+    tlsSocket = new TLSSocket(socket, {
+      isServer: true,
+      // The leaf always names the CONNECT host: a ClientHello without SNI gets it too, and a
+      // client that asks for another name fails its own verification (no fronting through us).
+      secureContext: deps.certCache.getContext(tunnel.host),
+      ALPNProtocols: ['http/1.1'],
+    });
+  } catch (err) {
+    core.log.error({ err: { message: (err as Error).message }, id: tunnel.id }, 'cannot set up TLS interception');
+    socket.destroy();
+    return;
+  }
+  let secure = false;
+  const timer = setTimeout(() => {
+    if (!secure) tlsSocket.destroy();
+  }, HANDSHAKE_TIMEOUT_MS);
+  timer.unref();
+  tlsSocket.on('error', (err: Error & { code?: string }) => {
+    if (!secure) {
+      core.metrics?.tlsHandshakeFailures.inc({ side: 'client' });
+      core.audit.write({
+        event: 'tunnel_close', ...baseRecord(tunnel.id, tunnel.identity, tunnel.identity.profileName),
+        host: tunnel.host, port: tunnel.port, decision: 'block', reason: 'bad_request',
+        duration_ms: Math.round(performance.now() - startedMs),
+        detail: { error: 'client TLS handshake failed', code: err.code ?? 'tls_error' },
+      });
+    }
+    tlsSocket.destroy();
+  });
+  tlsSocket.on('secure', () => {
+    secure = true;
+    clearTimeout(timer);
+    tlsSocket.setNoDelay(true);
+    const sni = (tlsSocket as TLSSocket & { servername?: string | false }).servername || null;
+    deps.tunnels.set(tlsSocket, { ...tunnel, sni });
+    deps.mitm.emit('connection', tlsSocket);
+  });
+}
+
+/** Check the SNI, then splice bytes both ways, counting them against the upload budget. */
+function passthrough(deps: ConnectDeps, client: Socket, tunnel: TunnelInfo, dialHost: string, dialPort: number, startedMs: number): void {
+  const { core } = deps;
+  const rt = core.runtime();
+  const report = rt.config.mode === 'report';
+  const profile = profileOf(rt, tunnel.identity);
+  let bytesUp = 0;
+  let bytesDown = 0;
+  let closeReason: RefusalCode | 'allowlisted' = 'allowlisted';
+  let closeDecision: 'allow' | 'block' = 'allow';
+  let closed = false;
+  let upstream: Socket | null = null;
+  const finish = (detail?: Record<string, string | number | boolean | null>): void => {
+    if (closed) return;
+    closed = true;
+    deps.openTunnels.delete(client);
+    core.metrics?.activeTunnels.dec();
+    client.destroy();
+    upstream?.destroy();
+    core.audit.write({
+      event: 'tunnel_close', ...baseRecord(tunnel.id, tunnel.identity, tunnel.identity.profileName),
+      host: tunnel.host, port: tunnel.port, dest_ip: dialHost, decision: closeDecision, reason: closeReason,
+      bytes_up: bytesUp, bytes_down: bytesDown, duration_ms: Math.round(performance.now() - startedMs),
+      ...(report && closeDecision === 'block' ? { mode: 'report' as const } : {}), ...(detail ? { detail } : {}),
+    });
+  };
+  deps.openTunnels.add(client);
+  core.metrics?.activeTunnels.inc();
+  client.setTimeout(rt.config.server.idleTimeoutMs, () => finish({ error: 'idle timeout' }));
+
+  const hello: Buffer[] = [];
+  let helloBytes = 0;
+  const timer = setTimeout(() => finish({ error: 'no TLS ClientHello in time' }), HANDSHAKE_TIMEOUT_MS);
+  timer.unref();
+  const onHello = (chunk: Buffer): void => {
+    hello.push(chunk);
+    helloBytes += chunk.length;
+    const r = parseClientHello(hello.length === 1 ? hello[0]! : Buffer.concat(hello, helloBytes));
+    if (r.kind === 'need_more') return;
+    client.off('data', onHello);
+    client.pause();
+    clearTimeout(timer);
+    const isName = !/^[\d.]+$|:/.test(tunnel.host);
+    if (r.kind === 'not_tls' || (isName && r.sni?.toLowerCase() !== tunnel.host)) {
+      closeDecision = 'block';
+      closeReason = r.kind === 'not_tls' ? 'bad_request' : 'sni_mismatch';
+      if (!report || r.kind === 'not_tls') return finish({ error: r.kind === 'not_tls' ? 'not a TLS ClientHello' : 'SNI does not name the CONNECT host' });
+    }
+    splice(Buffer.concat(hello, helloBytes));
+  };
+  client.on('data', onHello);
+  client.on('close', () => finish());
+
+  const splice = (first: Buffer): void => {
+    const up = netConnect({ host: dialHost, port: dialPort });
+    upstream = up;
+    up.setNoDelay(true);
+    up.setTimeout(rt.config.upstream.connectTimeoutMs, () => {
+      if (up.connecting) {
+        closeReason = 'upstream_timeout';
+        finish({ error: 'upstream connect timeout' });
+      }
+    });
+    up.on('error', (err: Error & { code?: string }) => {
+      if (closeReason === 'allowlisted') closeReason = 'upstream_error';
+      finish({ error: err.code ?? 'upstream error' });
+    });
+    up.on('close', () => finish());
+    up.on('connect', () => {
+      up.setTimeout(0);
+      const count = (n: number): boolean => {
+        bytesUp += n;
+        if (!profile) return true;
+        const st = core.limiter.recordUpload(tunnel.identity.agentKey, profile, n);
+        core.recordAlerts(core.detection.observe({ agent: tunnel.identity.agentKey, kind: 'upload', bytes: n, host: tunnel.host }), tunnel.id, tunnel.identity);
+        if (!st.withinBudget && !report) {
+          closeDecision = 'block';
+          closeReason = 'upload_budget';
+          finish({ error: 'upload budget exceeded' });
+          return false;
+        }
+        return true;
+      };
+      if (!count(first.length)) return;
+      up.write(first);
+      client.on('data', (c: Buffer) => {
+        if (!count(c.length)) return;
+        if (!up.write(c)) client.pause();
+      });
+      up.on('drain', () => client.resume());
+      up.on('data', (c: Buffer) => {
+        bytesDown += c.length;
+        if (!client.write(c)) up.pause();
+      });
+      client.on('drain', () => up.resume());
+      client.on('end', () => up.end());
+      up.on('end', () => client.end());
+      client.resume();
+    });
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * What travels with a connection and a request: explicit values, not properties hung on
+ * sockets (tunnels are found through a WeakMap keyed by the decrypted socket).
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AuditRecordInput, AuditWriter } from '../audit/events.js';
+import type { CompiledConfig, CompiledProfile } from '../config/types.js';
+import type { DlpEngine } from '../dlp/types.js';
+import type { DetectionEngine, FiredAlert } from '../limits/detect.js';
+import type { InspectBudget } from '../limits/inspect-budget.js';
+import type { Limiter } from '../limits/limiter.js';
+import type { Resolver } from '../upstream/resolve.js';
+import type { Upstream } from '../upstream/forward.js';
+import type { Logger } from 'pino';
+import type { Metrics } from '../admin/metrics.js';
+
+/** Everything derived from one CompiledConfig; swapped as a whole on reload. */
+export interface Runtime {
+  readonly config: CompiledConfig;
+  readonly engine: DlpEngine;
+  readonly resolver: Resolver;
+  readonly upstream: Upstream;
+  /** Bumped on each successful reload; in `config` audit records. */
+  readonly generation: number;
+}
+
+/** Who is talking: fixed at CONNECT (or per plain request). */
+export interface ClientIdentity {
+  readonly agent: string | null;
+  readonly profileName: string;
+  /** Limiter / detection key: the agent id, or `ip:<address>` for anonymous clients. */
+  readonly agentKey: string;
+  readonly clientIp: string;
+}
+
+/** A CONNECT tunnel being intercepted. */
+export interface TunnelInfo {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly identity: ClientIdentity;
+  readonly sni: string | null;
+}
+
+/** The shared services handlers use. */
+export interface ProxyCore {
+  runtime(): Runtime;
+  readonly limiter: Limiter;
+  readonly detection: DetectionEngine;
+  readonly inspectBudget: InspectBudget;
+  readonly audit: AuditWriter;
+  readonly log: Logger;
+  readonly metrics: Metrics | null;
+  /** Turn fired detection rules into `alert` audit records. */
+  recordAlerts(fired: readonly FiredAlert[], id: string, identity: ClientIdentity): void;
+  /** Track in-flight work for draining on shutdown. */
+  track<T>(p: Promise<T>): Promise<T>;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:@\-]{1,128}$/;
+
+/** Honour a sane client X-Request-Id (forwarded and recorded); otherwise make one. */
+export function requestIdFrom(headers: IncomingHttpHeaders): string {
+  const v = headers['x-request-id'];
+  const s = Array.isArray(v) ? v[0] : v;
+  return s && REQUEST_ID_RE.test(s) ? s : randomUUID();
+}
+
+export function profileOf(rt: Runtime, identity: ClientIdentity): CompiledProfile | null {
+  return rt.config.profiles.get(identity.profileName) ?? null;
+}
+
+/** Base audit fields for a client. */
+export function baseRecord(id: string, identity: ClientIdentity | null, profile: string | null): Pick<AuditRecordInput, 'id' | 'agent' | 'profile'> {
+  return { id, agent: identity?.agent ?? null, profile };
+}

@@ -1,0 +1,372 @@
+/**
+ * One HTTP request, plain (absolute-form) or decrypted inside a MITM tunnel:
+ *
+ *   admit ──▶ parse ──▶ decide ──▶ resolve ──▶ inspect ──▶ forward ──▶ record
+ *   407/429   400       403        403/502     403/413     502/504     (always)
+ *
+ * Fail closed: an exception before forward becomes `internal_error` (500), audited, never an allow.
+ * The response is streamed back chunk by chunk (SSE arrives event by event); nothing is buffered.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { AuditFinding, AuditRecordInput } from '../audit/events.js';
+import { maskUrl } from '../audit/mask-url.js';
+import type { CompiledProfile } from '../config/types.js';
+import { WardenError, type RefusalCode } from '../errors.js';
+import type { InspectResult } from '../dlp/types.js';
+import { authenticate } from '../policy/identity.js';
+import { decideRequest } from '../policy/decide.js';
+import { normalizeHost, parseHostPort } from '../policy/host-match.js';
+import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
+import { baseRecord, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
+import { endToEndHeaders, refuseResponse } from './respond.js';
+
+interface Target {
+  readonly scheme: 'http' | 'https';
+  readonly host: string;
+  readonly port: number;
+  /** Origin-form path and query. */
+  readonly path: string;
+  readonly hostHeader: string;
+}
+
+type BodyRead =
+  | { kind: 'ok'; body: Buffer }
+  | { kind: 'too_large' }
+  | { kind: 'overloaded' }
+  | { kind: 'over_inspect'; head: Buffer[]; headBytes: number }
+  | { kind: 'aborted' };
+
+export function identify(core: ProxyCore, req: IncomingMessage): { ok: true; identity: ClientIdentity } | { ok: false } {
+  const cfg = core.runtime().config;
+  const ip = req.socket.remoteAddress ?? 'unknown';
+  const h = req.headers['proxy-authorization'];
+  const auth = authenticate(cfg.agents, Array.isArray(h) ? h[0] : h, req.socket.remoteAddress ?? null, cfg.auth);
+  if (!auth.ok) return { ok: false };
+  const agent = auth.agent?.id ?? null;
+  return { ok: true, identity: { agent, profileName: auth.profile, agentKey: agent ?? `ip:${ip}`, clientIp: ip } };
+}
+
+/** Parse the request target: absolute-form for plain proxying, origin-form + Host inside a tunnel. */
+function parseTarget(req: IncomingMessage, tunnel: TunnelInfo | null): Target | WardenError {
+  const raw = req.url ?? '';
+  if (tunnel) {
+    let path = raw;
+    let authority = req.headers.host ?? '';
+    if (!raw.startsWith('/')) {
+      // absolute-form inside a tunnel is legal (RFC 9112 §3.2.2); its authority must match too
+      try {
+        const u = new URL(raw);
+        authority = u.host;
+        path = u.pathname + u.search;
+      } catch {
+        return new WardenError('bad_request', 'invalid request target');
+      }
+    }
+    const hp = parseHostPort(authority, tunnel.port);
+    if (!hp || hp.host !== tunnel.host || hp.port !== tunnel.port) return new WardenError('host_mismatch');
+    return { scheme: 'https', host: tunnel.host, port: tunnel.port, path, hostHeader: authority };
+    // (Host is checked before anything else: no pivoting to another host through an allowed tunnel.)
+  }
+  if (!/^http:\/\//i.test(raw)) {
+    return new WardenError('bad_request', /^https:/i.test(raw) ? 'use CONNECT for https' : 'send an absolute-form http:// URL');
+  }
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return new WardenError('bad_request', 'invalid URL');
+  }
+  const n = normalizeHost(u.hostname);
+  if (!n || u.username || u.password) return new WardenError('bad_request', 'invalid host');
+  const port = u.port ? Number(u.port) : 80;
+  return { scheme: 'http', host: n.host, port, path: (u.pathname || '/') + u.search, hostHeader: u.host };
+}
+
+/** Read the body under the caps. Never buffers past maxBody or the inspection cap. */
+async function readBody(core: ProxyCore, req: IncomingMessage, maxBody: number | null, maxInspect: number): Promise<BodyRead & { reserved: number }> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let reserved = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (maxBody !== null && total > maxBody) return { kind: 'too_large', reserved };
+      if (!core.inspectBudget.tryReserve(chunk.length)) return { kind: 'overloaded', reserved };
+      reserved += chunk.length;
+      chunks.push(chunk);
+      if (total > maxInspect) return { kind: 'over_inspect', head: chunks, headBytes: total, reserved };
+    }
+  } catch {
+    return { kind: 'aborted', reserved };
+  }
+  if (req.readableAborted || !req.complete) return { kind: 'aborted', reserved };
+  return { kind: 'ok', body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total), reserved };
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, res: ServerResponse, tunnel: TunnelInfo | null): Promise<void> {
+  const startedMs = performance.now();
+  const rt = core.runtime(); // in-flight requests keep the runtime they started with
+  const cfg = rt.config;
+  const report = cfg.mode === 'report';
+  const id = requestIdFrom(req.headers);
+  const method = req.method ?? 'GET';
+  let identity: ClientIdentity | null = tunnel?.identity ?? null;
+  let profile: CompiledProfile | null = null;
+  let target: Target | null = null;
+  let reserved = 0;
+  let bytesUp = 0;
+  let bytesDown = 0;
+  let findings: readonly AuditFinding[] = [];
+  let decision: AuditRecordInput['decision'] = 'allow';
+  let reason = 'allowlisted';
+  let rule: string | null = null;
+  let dialTarget: DialTarget | null = null;
+  let wouldBlock: RefusalCode | null = null; // report mode: what enforce would have done
+  core.metrics?.requests.inc({ kind: tunnel ? 'mitm' : 'http' });
+
+  const record = (status: number, extra: Partial<AuditRecordInput> = {}): void => {
+    core.audit.write({
+      event: 'request',
+      ...baseRecord(id, identity, profile?.name ?? identity?.profileName ?? null),
+      method,
+      url: target ? maskUrl(`${target.scheme}://${target.hostHeader}${target.path}`) : maskUrl(req.url ?? ''),
+      host: target?.host,
+      port: target?.port,
+      dest_ip: dialTarget?.dialHost ?? null,
+      tls: dialTarget && dialTarget.scheme === 'https' ? rt.upstream.certFor(dialTarget) : null,
+      decision,
+      reason,
+      rule,
+      findings: findings.length ? findings : undefined,
+      bytes_up: bytesUp,
+      bytes_down: bytesDown,
+      status,
+      duration_ms: Math.round((performance.now() - startedMs) * 100) / 100,
+      ...(report && wouldBlock ? { mode: 'report' as const } : {}),
+      ...extra,
+    });
+    core.metrics?.decisions.inc({ reason, decision: decision ?? 'allow' });
+  };
+
+  /** Refuse (enforce) or note and continue (report). Returns true when the request must stop. */
+  const refuse = (code: RefusalCode, o: { retryAfterSeconds?: number; extra?: Record<string, unknown>; close?: boolean; force?: boolean } = {}): boolean => {
+    decision = 'block';
+    reason = code;
+    if (report && !o.force) {
+      wouldBlock ??= code;
+      return false;
+    }
+    refuseResponse(res, code, id, o);
+    record(res.statusCode);
+    return true;
+  };
+
+  try {
+    // admit (plain requests carry their own credentials; tunnelled ones were admitted at CONNECT)
+    if (!identity) {
+      const who = identify(core, req);
+      if (!who.ok) {
+        refuse('auth_required', { force: true });
+        return;
+      }
+      identity = who.identity;
+    }
+    // parse
+    const t = parseTarget(req, tunnel);
+    if (t instanceof WardenError) {
+      // Even in report mode: a request whose Host differs from the tunnel's cannot be sent
+      // anywhere without either pivoting or misdelivering it.
+      refuse(t.code, { force: true });
+      return;
+    }
+    target = t;
+    profile = profileOf(rt, identity);
+    if (!profile) {
+      refuse('not_allowlisted', { force: true });
+      return;
+    }
+    // decide
+    const pathOnly = target.path.split('?', 1)[0] ?? '/';
+    const d = decideRequest(profile, target.host, target.port, method, pathOnly);
+    rule = d.ruleId;
+    if (d.action === 'deny' && refuse(d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason)) return;
+    const q = core.detection.isQuarantined(identity.agentKey);
+    if (q && refuse('quarantined', { extra: { until: new Date(q.untilMs).toISOString() } })) return;
+    const adm = core.limiter.admitRequest(identity.agentKey, profile, d.rule);
+    if (!adm.ok && refuse(adm.code, { retryAfterSeconds: adm.retryAfterSeconds })) return;
+    core.recordAlerts(core.detection.observe({ agent: identity.agentKey, kind: 'request', host: target.host, path: pathOnly }), id, identity);
+
+    // limits on the declared body
+    const cl = req.headers['content-length'];
+    const declared = cl === undefined ? null : Number(cl);
+    const size = core.limiter.checkBodySize(profile, declared);
+    if (!size.ok && refuse('body_too_large', { close: true })) return;
+
+    // resolve
+    try {
+      const r = await rt.resolver.resolve(target.host, target.port);
+      dialTarget = { scheme: target.scheme, host: target.host, port: target.port, dialHost: r.dialHost, dialPort: r.dialPort };
+    } catch (err) {
+      const code = err instanceof WardenError ? err.code : 'dns_error';
+      refuse(code, { force: true });
+      return;
+    }
+
+    // inspect
+    let body: Buffer | null = null;
+    let bodyStream: Readable | null = null;
+    let headers = endToEndHeaders(req.headers, ['host', 'expect', 'content-length']);
+    let path = target.path;
+    {
+      // Headers and query are scanned on every request; the body when there is one.
+      let read: (BodyRead & { reserved: number }) | null = null;
+      if (hasBody(req)) {
+        read = await readBody(core, req, report ? null : profile.limits.maxBodyBytes, profile.dlp.maxInspectBytes);
+        reserved = read.reserved;
+        if (read.kind === 'aborted') {
+          decision = 'block';
+          reason = 'bad_request';
+          record(499, { detail: { error: 'client aborted the request body' } });
+          return;
+        }
+        // Past these caps nothing was kept, so even report mode cannot forward the body.
+        if (read.kind === 'too_large') return void refuse('body_too_large', { close: true, force: true });
+        if (read.kind === 'overloaded') return void refuse('overloaded', { retryAfterSeconds: 1, close: true, force: true });
+      }
+      let result: InspectResult;
+      const inspectBody = read?.kind === 'ok' ? read.body : Buffer.alloc(0);
+      const t0 = performance.now();
+      result = rt.engine.inspect(
+        { method, url: target.path, headers: req.headers, body: inspectBody, skipHeaders: d.rule?.credentialHeaders ?? [] },
+        profile.dlp,
+      );
+      core.metrics?.dlpScanSeconds.observe((performance.now() - t0) / 1000);
+      if (read?.kind === 'over_inspect') {
+        // The body is larger than the inspection cap: the headers/query were scanned, the body cannot be.
+        result = profile.dlp.uninspectable === 'allow'
+          ? { ...result, reason: result.reason ?? 'uninspectable', uninspectableDetail: 'body exceeds the inspection cap' }
+          : { ...result, decision: 'block', reason: 'uninspectable', uninspectableDetail: 'body exceeds the inspection cap' };
+      }
+      findings = result.findings;
+      for (const f of findings) core.metrics?.dlpFindings.inc({ type: f.type, action: f.action }, f.count);
+      if (result.archives.length) {
+        core.recordAlerts(core.detection.observe({ agent: identity.agentKey, kind: 'archive', host: target.host, path: pathOnly }), id, identity);
+      }
+      if (result.honeytokenIds.length) {
+        core.audit.write({
+          event: 'alert', ...baseRecord(id, identity, profile.name), host: target.host, port: target.port,
+          decision: 'alert', reason: 'honeytoken', severity: 'critical', rule: `honeytokens.${result.honeytokenIds.join(',')}`,
+          findings, ...(report ? { mode: 'report' as const } : {}),
+        });
+      }
+      if (result.decision === 'block') {
+        core.recordAlerts(core.detection.observe({ agent: identity.agentKey, kind: 'dlp_block', host: target.host, path: pathOnly }), id, identity);
+        const code: RefusalCode = result.reason ?? 'dlp';
+        const types = [...new Set(findings.filter((f) => f.action === 'block' || code !== 'dlp').map((f) => f.type))];
+        if (refuse(code, { extra: { findings: types, ...(result.uninspectableDetail ? { detail: result.uninspectableDetail } : {}) }, close: read?.kind === 'over_inspect' })) return;
+      } else if (result.decision === 'redact') {
+        if (report) {
+          wouldBlock ??= 'dlp';
+          decision = 'redact';
+          reason = 'dlp';
+        } else {
+          decision = 'redact';
+          reason = 'dlp';
+          if (result.body) body = result.body;
+          if (result.url) path = result.url;
+          if (result.headers) {
+            for (const [k, v] of Object.entries(result.headers)) {
+              if (v === null) delete headers[k];
+              else headers[k] = v;
+            }
+          }
+        }
+      } else if (result.reason === 'uninspectable') {
+        reason = 'uninspectable';
+      }
+      if (read?.kind === 'ok' && body === null) body = read.body;
+      if (read?.kind === 'over_inspect') bodyStream = Readable.from(concatStream(read.head, req, profile.limits.maxBodyBytes, read.headBytes));
+    }
+    if (body) {
+      headers['content-length'] = String(body.length);
+      delete headers['transfer-encoding'];
+    }
+    if (bodyStream) delete headers['content-length'];
+    headers['host'] = target.hostHeader;
+    headers['x-request-id'] = id;
+    bytesUp = body?.length ?? 0;
+
+    // budget: count what goes upstream
+    if (bytesUp > 0) {
+      const up = core.limiter.recordUpload(identity.agentKey, profile, bytesUp);
+      core.recordAlerts(core.detection.observe({ agent: identity.agentKey, kind: 'upload', bytes: bytesUp, host: target.host, path: pathOnly }), id, identity);
+      if (!up.withinBudget && refuse('upload_budget', { retryAfterSeconds: up.retryAfterSeconds })) return;
+    }
+    if (reserved) {
+      core.inspectBudget.release(reserved);
+      reserved = 0;
+    }
+
+    // forward
+    const pool = rt.upstream.pool(dialTarget);
+    let upstreamRes;
+    try {
+      upstreamRes = await pool.request({
+        method,
+        path,
+        headers,
+        body: bodyStream ?? body ?? (hasBody(req) ? Buffer.alloc(0) : null),
+      });
+    } catch (err) {
+      const code = upstreamErrorCode(err);
+      core.metrics?.upstreamErrors.inc({ code });
+      if (code === 'upstream_tls') core.metrics?.tlsHandshakeFailures.inc({ side: 'upstream' });
+      decision = 'block';
+      reason = code;
+      refuseResponse(res, code, id);
+      record(res.statusCode, { detail: { error: upstreamErrorDetail(err) } });
+      return;
+    }
+    const outHeaders = endToEndHeaders(upstreamRes.headers as Record<string, string | string[]>);
+    res.writeHead(upstreamRes.statusCode, outHeaders);
+    res.flushHeaders();
+    upstreamRes.body.on('data', (c: Buffer) => {
+      bytesDown += c.length;
+    });
+    try {
+      await pipeline(upstreamRes.body, res);
+    } catch (err) {
+      record(upstreamRes.statusCode, { detail: { error: res.writableFinished ? 'client closed' : upstreamErrorDetail(err) } });
+      return;
+    }
+    record(upstreamRes.statusCode);
+  } catch (err) {
+    // fail closed
+    core.log.error({ err: { code: (err as { code?: string }).code, name: (err as Error).name, message: (err as Error).message }, id }, 'internal error while handling a request');
+    decision = 'block';
+    reason = 'internal_error';
+    if (!res.headersSent) refuseResponse(res, 'internal_error', id);
+    else res.destroy();
+    record(500);
+  } finally {
+    if (reserved) core.inspectBudget.release(reserved);
+  }
+}
+
+/** Re-emit the buffered head, then the rest of the request, still under the body cap. */
+async function* concatStream(head: Buffer[], rest: IncomingMessage, maxBody: number | null, already: number): AsyncGenerator<Buffer> {
+  for (const c of head) yield c;
+  let total = already;
+  for await (const c of rest as AsyncIterable<Buffer>) {
+    total += c.length;
+    if (maxBody !== null && total > maxBody) throw new WardenError('body_too_large');
+    yield c;
+  }
+}

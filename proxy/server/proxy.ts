@@ -1,0 +1,210 @@
+/**
+ * The proxy: one listener for absolute-form HTTP and CONNECT, one in-process HTTP server for
+ * decrypted traffic, and the shared state (limits, detection, certificates). The config is
+ * one reference to a Runtime, swapped on reload; each request reads it once when it starts
+ * and keeps it, so in-flight requests finish under the policy they started with.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Metrics } from '../admin/metrics.js';
+import type { AuditWriter } from '../audit/events.js';
+import type { CompiledConfig } from '../config/types.js';
+import { compileDetectors } from '../dlp/detectors.js';
+import { createDlpEngine } from '../dlp/inspect.js';
+import { DetectionEngine, type FiredAlert } from '../limits/detect.js';
+import { InspectBudget } from '../limits/inspect-budget.js';
+import { Limiter } from '../limits/limiter.js';
+import { CertCache } from '../tls/cert-cache.js';
+import type { CertificateAuthority } from '../tls/ca.js';
+import { Upstream } from '../upstream/forward.js';
+import { createResolver, type LookupFn } from '../upstream/resolve.js';
+import { handleConnect, type ConnectDeps } from './connect.js';
+import type { ClientIdentity, ProxyCore, Runtime, TunnelInfo } from './context.js';
+import { handleHttpRequest } from './forward-http.js';
+import { refuseResponse, refuseSocket } from './respond.js';
+import { handleUpgrade } from './websocket.js';
+
+export interface ProxyOptions {
+  readonly config: CompiledConfig;
+  readonly audit: AuditWriter;
+  readonly log: Logger;
+  readonly ca: CertificateAuthority;
+  /** HMAC key for finding fingerprints (kept in ca_dir). */
+  readonly fingerprintKey: Buffer;
+  readonly metrics?: Metrics | null;
+  /** DNS lookup override (tests: rebinding names). */
+  readonly lookup?: LookupFn;
+  /** Clock for limits and detection (tests). */
+  readonly now?: () => number;
+}
+
+/** Build everything that depends on the config. Throws (e.g. a custom pack failing its examples): the caller keeps the old one. */
+export function buildRuntime(config: CompiledConfig, opts: Pick<ProxyOptions, 'fingerprintKey' | 'lookup'>, generation: number): Runtime {
+  const detectors = compileDetectors({ packFiles: config.dlp.packFiles, honeytokens: config.honeytokens, fingerprintKey: opts.fingerprintKey });
+  return {
+    config,
+    engine: createDlpEngine(detectors),
+    resolver: createResolver({
+      allowPrivate: config.upstream.allowPrivate,
+      connectTo: config.upstream.connectTo,
+      ...(opts.lookup ? { lookup: opts.lookup } : {}),
+    }),
+    upstream: new Upstream(config.upstream),
+    generation,
+  };
+}
+
+export class WardenProxy implements ProxyCore {
+  readonly server: Server;
+  readonly mitm: Server;
+  readonly limiter: Limiter;
+  detection: DetectionEngine;
+  readonly inspectBudget: InspectBudget;
+  readonly certCache: CertCache;
+  readonly audit: AuditWriter;
+  readonly log: Logger;
+  readonly metrics: Metrics | null;
+  private current: Runtime;
+  private readonly tunnels = new WeakMap<object, TunnelInfo>();
+  private readonly openTunnels = new Set<Socket>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly opts: ProxyOptions;
+
+  constructor(opts: ProxyOptions) {
+    this.opts = opts;
+    this.audit = opts.audit;
+    this.log = opts.log;
+    this.metrics = opts.metrics ?? null;
+    const cfg = opts.config;
+    this.current = buildRuntime(cfg, opts, 1);
+    this.limiter = new Limiter(opts.now ? { now: opts.now } : {});
+    this.detection = new DetectionEngine(cfg.alerts, opts.now ? { now: opts.now } : {});
+    this.inspectBudget = new InspectBudget(cfg.server.maxInspectBufferBytes);
+    this.certCache = new CertCache(opts.ca);
+
+    const serverOpts = {
+      maxHeaderSize: cfg.server.maxHeaderBytes,
+      headersTimeout: cfg.server.headersTimeoutMs,
+      requestTimeout: 0, // bodies may stream for long (uploads); idle sockets are cut by keepAliveTimeout / socket timeouts
+      keepAliveTimeout: 60_000,
+      noDelay: true,
+      // Reject ambiguous framing (CL+TE, duplicate CL): Node's llhttp does so unless insecureHTTPParser is set; never set it.
+      insecureHTTPParser: false,
+    };
+    this.mitm = createServer(serverOpts, (req, res) => this.onRequest(req, res, this.tunnels.get(req.socket) ?? null));
+    this.mitm.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const t = this.tunnels.get(socket);
+      if (!t) socket.destroy();
+      else void this.track(handleUpgrade(this, req, socket, head, t));
+    });
+    this.mitm.on('clientError', (err, socket) => this.onClientError(err, socket));
+
+    this.server = createServer(serverOpts, (req, res) => this.onRequest(req, res, null));
+    this.server.maxConnections = cfg.server.maxConnections;
+    this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      handleConnect(this.connectDeps(), req, socket as Socket, head));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.track(handleUpgrade(this, req, socket, head, null)));
+    this.server.on('clientError', (err, socket) => this.onClientError(err, socket));
+    this.server.on('connection', (s: Socket) => {
+      this.metrics?.activeConnections.inc();
+      s.once('close', () => this.metrics?.activeConnections.dec());
+    });
+  }
+
+  private connectDeps(): ConnectDeps {
+    return { core: this, certCache: this.certCache, mitm: this.mitm, tunnels: this.tunnels, openTunnels: this.openTunnels };
+  }
+
+  runtime(): Runtime {
+    return this.current;
+  }
+
+  get config(): CompiledConfig {
+    return this.current.config;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse, tunnel: TunnelInfo | null): void {
+    void this.track(handleHttpRequest(this, req, res, tunnel)).catch((err: unknown) => {
+      this.log.error({ err: { message: (err as Error).message } }, 'unhandled request error');
+      if (!res.headersSent) refuseResponse(res, 'internal_error', 'unknown');
+    });
+  }
+
+  /** Malformed HTTP (bad request line, oversized or invalid headers, smuggling shapes): a precise status, then close. */
+  private onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy();
+      return;
+    }
+    const code = err.code ?? '';
+    this.log.warn({ code }, 'malformed request from client');
+    if (code === 'HPE_HEADER_OVERFLOW') {
+      socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\nx-warden-reason: bad_request\r\n\r\n');
+    } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ECONNRESET') {
+      socket.destroy();
+    } else {
+      refuseSocket(socket, 'bad_request', 'none');
+    }
+  }
+
+  recordAlerts(fired: readonly FiredAlert[], id: string, identity: ClientIdentity): void {
+    for (const a of fired) {
+      this.audit.write({
+        event: 'alert', id, agent: identity.agent, profile: identity.profileName, decision: 'alert', reason: a.rule,
+        rule: `alerts.${a.rule}`, severity: a.severity,
+        detail: { value: a.value, threshold: a.threshold, window_ms: a.windowMs, quarantine_until: a.quarantineUntilMs === null ? null : new Date(a.quarantineUntilMs).toISOString(), agent_key: a.agent },
+      });
+    }
+  }
+
+  track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const { host, port } = this.current.config.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  /**
+   * Swap in a new config. Throws when the runtime cannot be built (the old one stays).
+   * Lifts quarantines ("an admin lifts it with SIGHUP/reload").
+   */
+  reload(config: CompiledConfig): Runtime {
+    const next = buildRuntime(config, this.opts, this.current.generation + 1);
+    const old = this.current;
+    this.current = next;
+    this.detection.liftAll();
+    if (config.alerts !== old.config.alerts) {
+      this.detection = new DetectionEngine(config.alerts, this.opts.now ? { now: this.opts.now } : {});
+    }
+    // Let requests that still hold the old runtime finish on its pools, then close them.
+    setTimeout(() => void old.upstream.close(), 60_000).unref();
+    return next;
+  }
+
+  /** Stop accepting, let in-flight requests finish up to `drainMs`, then cut what is left. */
+  async close(drainMs = this.current.config.server.drainTimeoutMs): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    this.mitm.closeIdleConnections();
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
+    await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
+    for (const s of this.openTunnels) s.destroy();
+    this.server.closeAllConnections();
+    this.mitm.closeAllConnections();
+    await Promise.race([closed, deadline]);
+    await this.current.upstream.close();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Refusals as the client sees them (DESIGN.md): a status, `X-Warden-Reason`, and the JSON body
+ * of refusalBody(). For CONNECT they are written on the raw socket before any TLS.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { REFUSALS, refusalBody, type RefusalCode } from '../errors.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request', 403: 'Forbidden', 407: 'Proxy Authentication Required', 413: 'Payload Too Large',
+  429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+export interface RefusalOptions {
+  readonly retryAfterSeconds?: number;
+  /** Extra fields of the error object (e.g. finding types); never values. */
+  readonly extra?: Record<string, unknown>;
+  readonly close?: boolean;
+}
+
+function refusalHeaders(code: RefusalCode, id: string, body: string, o: RefusalOptions): Record<string, string> {
+  const h: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-warden-reason': code,
+    'x-request-id': id,
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+  };
+  if (o.retryAfterSeconds !== undefined) h['retry-after'] = String(Math.max(1, Math.ceil(o.retryAfterSeconds)));
+  if (code === 'auth_required') h['proxy-authenticate'] = 'Basic realm="warden"';
+  if (o.close) h['connection'] = 'close';
+  return h;
+}
+
+export function refuseResponse(res: ServerResponse, code: RefusalCode, id: string, o: RefusalOptions = {}): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = refusalBody(code, id, o.extra);
+  res.writeHead(REFUSALS[code].status, refusalHeaders(code, id, body, o));
+  res.end(body);
+}
+
+/** Write a refusal on a raw socket (CONNECT, upgrade) and close it. */
+export function refuseSocket(socket: Duplex, code: RefusalCode, id: string, o: RefusalOptions = {}): void {
+  if (socket.destroyed) return;
+  const status = REFUSALS[code].status;
+  const body = refusalBody(code, id, o.extra);
+  const headers = refusalHeaders(code, id, body, { ...o, close: true });
+  const head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+    Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n';
+  socket.end(head + body);
+}
+
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
+  'te', 'trailer', 'trailers', 'transfer-encoding', 'upgrade', 'http2-settings',
+]);
+
+/** Copy headers minus hop-by-hop ones (and those named in Connection). */
+export function endToEndHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  drop: readonly string[] = [],
+): Record<string, string | string[]> {
+  const named = new Set<string>();
+  const conn = headers['connection'];
+  for (const v of Array.isArray(conn) ? conn : conn ? [conn] : []) {
+    for (const t of v.split(',')) named.add(t.trim().toLowerCase());
+  }
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    const lk = k.toLowerCase();
+    if (v === undefined || HOP_BY_HOP.has(lk) || named.has(lk) || drop.includes(lk)) continue;
+    out[lk] = v;
+  }
+  return out;
+}

@@ -1,0 +1,137 @@
+/**
+ * Upstream connections through undici: one keep-alive Pool per (origin, dialled address),
+ * POSTs included (Squid opens a new TLS connection per POST; we do not).
+ *
+ * Invariant: every address we dial has passed isAddressAllowed() in upstream/resolve.ts;
+ * the connector dials `dialHost` (an IP) and never resolves the name again, so a DNS answer
+ * cannot change between the check and the connect (rebinding-safe). TLS is always verified
+ * against the bundled roots plus upstream.ca_file; nothing here can turn verification off.
+ */
+import { readFileSync } from 'node:fs';
+import { rootCertificates, type TLSSocket } from 'node:tls';
+import { LRUCache } from 'lru-cache';
+import { buildConnector, Pool } from 'undici';
+import type { UpstreamTls } from '../audit/events.js';
+import type { UpstreamConfig } from '../config/types.js';
+import { WardenError, type RefusalCode } from '../errors.js';
+
+export interface DialTarget {
+  readonly scheme: 'http' | 'https';
+  /** Host name as the client addressed it (SNI and certificate identity). */
+  readonly host: string;
+  readonly port: number;
+  /** The checked IP address to dial. */
+  readonly dialHost: string;
+  readonly dialPort: number;
+}
+
+const IP_RE = /^(\d+\.\d+\.\d+\.\d+|.*:.*)$/;
+
+export function loadUpstreamCa(cfg: UpstreamConfig): string[] {
+  const ca = [...rootCertificates];
+  if (cfg.caFile) ca.push(readFileSync(cfg.caFile, 'utf8'));
+  return ca;
+}
+
+export class Upstream {
+  private readonly pools: LRUCache<string, Pool>;
+  private readonly certs = new Map<string, UpstreamTls>();
+  private readonly ca: string[];
+
+  constructor(private readonly cfg: UpstreamConfig, opts: { maxPools?: number } = {}) {
+    this.ca = loadUpstreamCa(cfg);
+    this.pools = new LRUCache<string, Pool>({
+      max: opts.maxPools ?? 2048,
+      dispose: (pool, key) => {
+        this.certs.delete(key);
+        void pool.close().catch(() => undefined);
+      },
+    });
+  }
+
+  private key(t: DialTarget): string {
+    return `${t.scheme}://${t.host}:${t.port}@${t.dialHost}:${t.dialPort}`;
+  }
+
+  /** The keep-alive pool for this origin and dialled address. */
+  pool(t: DialTarget): Pool {
+    const key = this.key(t);
+    let pool = this.pools.get(key);
+    if (pool) return pool;
+    const base = buildConnector({
+      ca: this.ca,
+      timeout: this.cfg.connectTimeoutMs,
+      maxCachedSessions: 100,
+    });
+    const servername = IP_RE.test(t.host) ? undefined : t.host;
+    pool = new Pool(`${t.scheme}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`, {
+      connect: (opts, cb) => {
+        base({ ...opts, hostname: t.dialHost, port: String(t.dialPort), servername }, (err, socket) => {
+          if (err || !socket) return cb(err ?? new Error('connect failed'), null);
+          socket.setNoDelay(true); // no Nagle stall on POST bodies (see README: measured ~40 ms)
+          if (t.scheme === 'https') this.captureCert(key, socket as TLSSocket);
+          cb(null, socket);
+        });
+      },
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      headersTimeout: this.cfg.headersTimeoutMs,
+      bodyTimeout: this.cfg.bodyTimeoutMs,
+      pipelining: 1,
+    });
+    this.pools.set(key, pool);
+    return pool;
+  }
+
+  private captureCert(key: string, socket: TLSSocket): void {
+    const c = socket.getPeerCertificate?.();
+    if (!c || !c.fingerprint256) return;
+    const name = (o: Record<string, string | string[]> | undefined): string =>
+      o ? Object.entries(o).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ') : '';
+    this.certs.set(key, {
+      subject: name(c.subject as unknown as Record<string, string>),
+      issuer: name(c.issuer as unknown as Record<string, string>),
+      fingerprint256: c.fingerprint256,
+      valid_to: new Date(c.valid_to).toISOString(),
+    });
+  }
+
+  /** Details of the certificate the pool's connections presented (null for http or before connect). */
+  certFor(t: DialTarget): UpstreamTls | null {
+    return this.certs.get(this.key(t)) ?? null;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.allSettled(pools.map((p) => p.close()));
+  }
+}
+
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT', 'CERT_SIGNATURE_FAILURE', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'ERR_SSL_WRONG_VERSION_NUMBER', 'ECONNRESET_TLS',
+]);
+
+/** Map an undici / socket error to one of our refusal codes (the one place that does this). */
+export function upstreamErrorCode(err: unknown): RefusalCode {
+  if (err instanceof WardenError) return err.code;
+  const e = err as { code?: string; cause?: { code?: string } } | null;
+  const code = e?.code ?? '';
+  const cause = e?.cause?.code ?? '';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT') {
+    return 'upstream_timeout';
+  }
+  if (TLS_CODES.has(code) || TLS_CODES.has(cause) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || /certificate/i.test(String((err as Error)?.message))) {
+    return 'upstream_tls';
+  }
+  return 'upstream_error';
+}
+
+/** A short, data-free description of an upstream error for the operational log and audit detail. */
+export function upstreamErrorDetail(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string } } | null;
+  return e?.code ?? e?.cause?.code ?? (err as Error)?.name ?? 'error';
+}
