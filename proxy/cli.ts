@@ -10,6 +10,7 @@ import { pino, type Logger } from 'pino';
 import { createMetrics } from './admin/metrics.js';
 import { startAdmin } from './admin/server.js';
 import { auditCommand } from './audit/cli.js';
+import type { AuditWriter } from './audit/events.js';
 import { openAuditLog } from './audit/log.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { CompiledConfig } from './config/types.js';
@@ -66,10 +67,16 @@ async function start(configFile: string | undefined): Promise<number> {
   if (!created) log.info({ ca: join(cfg.caDir, 'ca.pem') }, 'loaded CA');
   const fingerprintKey = loadOrCreateFingerprintKey(cfg.caDir);
   const metrics = createMetrics();
-  const audit = await openAuditLog(cfg.audit, { log, metrics });
+  const audit = await openAuditLog(cfg.audit, { log });
+  const counted: AuditWriter = {
+    write: (rec) => {
+      metrics.auditRecords.inc({ event: rec.event });
+      audit.write(rec);
+    },
+  };
   let proxy: WardenProxy;
   try {
-    proxy = new WardenProxy({ config: cfg, audit, log, ca, fingerprintKey, metrics });
+    proxy = new WardenProxy({ config: cfg, audit: counted, log, ca, fingerprintKey, metrics });
   } catch (e) {
     err(`${file}: ${(e as Error).message}`);
     await audit.close();

@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { PATTERNS_DIR } from '../paths.js';
 import { parseCidr } from '../policy/address.js';
-import { normalizeHost, parseHostPort, validateHostPattern } from '../policy/host-match.js';
+import { formatAuthority, normalizeHost, parseHostPort, validateHostPattern } from '../policy/host-match.js';
 import type { ConfigPath, IssueCollector } from './load.js';
 import type { RawConfig, RawProfile } from './schema.js';
 import type {
@@ -112,7 +112,7 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
       const err = validateHostPattern(`*.${hp.host}`);
       if (err) c.add(p, err, true);
     }
-    connectTo.set(`${wildcard ? '*.' : ''}${hp.host}:${hp.port}`, hostPort(p, target));
+    connectTo.set(`${wildcard ? '*.' : ''}${formatAuthority(hp.host, hp.port)}`, hostPort(p, target));
   }
   const ms = (path: ConfigPath, v: string | number | undefined, dflt: number): number =>
     v === undefined ? dflt : guard(path, () => parseDuration(v), dflt);

@@ -1,0 +1,98 @@
+/**
+ * Config pipeline: every broken shape names FILE:LINE:COL and the key path; valid configs
+ * compile to frozen values with units parsed and hosts normalised.
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { compileConfigText, ConfigError, formatIssue } from '../../../proxy/config/load.js';
+import { DEFAULT_CONFIG } from '../../../proxy/paths.js';
+import { loadConfig } from '../../../proxy/config/load.js';
+
+const OK_PROFILE = 'profiles:\n  default:\n    allow: [api.openai.com]\n';
+
+function issues(yaml: string): string[] {
+  try {
+    compileConfigText(yaml, '/etc/warden/test.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.issues.map(formatIssue);
+  }
+  return [];
+}
+
+// [name, yaml, expected line (FILE:LINE:COL path: message-fragment)]
+const broken: Array<[string, string, RegExp]> = [
+  ['unknown top-level key', `${OK_PROFILE}lisen: "127.0.0.1:8080"\n`, /^\/etc\/warden\/test\.yaml:4:1 lisen: unknown key "lisen"$/],
+  ['unknown key in an allow entry', 'profiles:\n  default:\n    allow:\n      - api.openai.com\n      - { host: x.example.com, inspekt: false }\n', /:5:32 profiles\.default\.allow\[1\]\.inspekt: unknown key/],
+  ['wildcard on a bare TLD', 'profiles:\n  default:\n    allow: ["*.com"]\n', /:3:13 profiles\.default\.allow\[0\]: .*/],
+  ['wildcard in the middle', 'profiles:\n  default:\n    allow:\n      - { host: "a.*.example.com" }\n', /:4:17 profiles\.default\.allow\[0\]\.host: /],
+  ['bad size', `${OK_PROFILE}    limits: { max_body: 10 parsecs }\n`, /profiles\.default\.limits\.max_body: invalid size/],
+  ['bad rate', `${OK_PROFILE}    limits: { upload: "lots" }\n`, /profiles\.default\.limits\.upload: invalid rate/],
+  ['bad mode', `${OK_PROFILE}mode: audit\n`, /:4:7 mode: /],
+  ['listen without port', `${OK_PROFILE}listen: "127.0.0.1"\n`, /:4:9 listen: expected "host:port"/],
+  ['port 65536', `${OK_PROFILE}listen: "127.0.0.1:65536"\n`, /listen: expected "host:port"/],
+  ['plaintext agent token', `${OK_PROFILE}agents:\n  - { id: a1, token: "s3cr3t-value", profile: default }\n`, /:5:15 agents\[0\]\.token: plaintext tokens are refused/],
+  ['agent with unknown profile', `${OK_PROFILE}agents:\n  - { id: a1, token_sha256: "${'a'.repeat(64)}", profile: nope }\n`, /agents\[0\]\.profile: unknown profile "nope"/],
+  ['short token digest', `${OK_PROFILE}agents:\n  - { id: a1, token_sha256: "abc" }\n`, /agents\[0\]\.token_sha256: must be 64 hex/],
+  ['bad CIDR', `${OK_PROFILE}upstream:\n  allow_private: ["10.0.0.0/33"]\n`, /:5:19 upstream\.allow_private\[0\]: /],
+  ['honeytoken with both forms', `${OK_PROFILE}honeytokens:\n  - { id: h1, value: x, sha256: "${'0'.repeat(64)}" }\n`, /honeytokens\[0\]: give exactly one of value or sha256/],
+  ['alert without threshold', `${OK_PROFILE}alerts:\n  - { name: x, when: dlp_blocks, within: 1m }\n`, /alerts\[0\]: give exactly one of over or at_least/],
+  ['alert with a bad action', `${OK_PROFILE}alerts:\n  - { name: x, when: dlp_blocks, at_least: 2, within: 1m, action: "quarantine" }\n`, /alerts\[0\]\.action: expected "alert" or "block <duration>"/],
+  ['no default profile', 'profiles:\n  other:\n    allow: [a.example.com]\n', /profiles: a "default" profile is required/],
+  ['unknown DLP pack', `${OK_PROFILE}    dlp: { packs: [pii, nonsense] }\n`, /profiles\.default\.dlp\.packs\[1\]: unknown pack "nonsense"/],
+  ['wrong type', `${OK_PROFILE}auth: true\n`, /:4:7 auth: /],
+  ['YAML syntax error', 'profiles: [\n', /^\/etc\/warden\/test\.yaml:\d+:\d+ \(root\): YAML: /],
+  ['duplicate key', `${OK_PROFILE}mode: enforce\nmode: report\n`, /YAML: .*[Dd]uplicate|unique/],
+  ['path glob without slash', 'profiles:\n  default:\n    allow:\n      - { host: a.example.com, paths: ["v1/*"] }\n', /profiles\.default\.allow\[0\]\.paths\[0\]: a path glob starts with "\/"/],
+];
+
+for (const [name, yaml, expected] of broken) {
+  test(`refused: ${name}`, () => {
+    const got = issues(yaml);
+    assert.ok(got.some((line) => expected.test(line)), `no issue matched ${expected}\n got:\n  ${got.join('\n  ')}`);
+  });
+}
+
+test('a plaintext token is never echoed in the error', () => {
+  const got = issues(`${OK_PROFILE}agents:\n  - { id: a1, token: "s3cr3t-value" }\n`);
+  assert.ok(got.length > 0);
+  assert.ok(!got.join('\n').includes('s3cr3t-value'));
+});
+
+test('every error is reported, not only the first', () => {
+  const got = issues(`${OK_PROFILE}lisen: x\nmode: nope\nauth: 5\n`);
+  assert.ok(got.length >= 3, got.join('\n'));
+});
+
+test('a valid config compiles with units parsed, hosts normalised and deep-frozen values', () => {
+  const cfg = compileConfigText(
+    `listen: "127.0.0.1:9999"\nprofiles:\n  default:\n    allow:\n      - API.OpenAI.com.\n      - { host: "*.Example.org", ports: [8443], methods: [get], paths: ["/v1/*"], requests: "10 per 1s" }\n    limits: { max_body: 10MiB, upload: "50MiB per 2m", requests: "600 per 1m" }\nupstream:\n  connect_to: { "api.openai.com:443": "127.0.0.1:8443" }\n`,
+    '/tmp/x/warden.yaml',
+  );
+  const p = cfg.profiles.get('default')!;
+  assert.equal(cfg.listen.port, 9999);
+  assert.equal(p.allow[0]!.host, 'api.openai.com');
+  assert.deepEqual(p.allow[0]!.ports, [443, 80]);
+  assert.equal(p.allow[1]!.host, '*.example.org');
+  assert.deepEqual(p.allow[1]!.methods, ['GET']);
+  assert.deepEqual(p.allow[1]!.requests, { amount: 10, windowMs: 1000 });
+  assert.equal(p.limits.maxBodyBytes, 10 * 1024 * 1024);
+  assert.deepEqual(p.limits.upload, { bytes: 50 * 1024 * 1024, windowMs: 120_000 });
+  assert.deepEqual(p.limits.requests, { amount: 600, windowMs: 60_000 });
+  assert.deepEqual(cfg.upstream.connectTo.get('api.openai.com:443'), { host: '127.0.0.1', port: 8443 });
+  assert.equal(cfg.caDir, '/tmp/certs');
+  assert.ok(Object.isFrozen(cfg) && Object.isFrozen(p) && Object.isFrozen(p.allow[0]));
+  assert.throws(() => {
+    (p.allow as unknown as unknown[]).push({});
+  });
+});
+
+test('the built-in default config is valid and allows the major model APIs only', () => {
+  const cfg = loadConfig(DEFAULT_CONFIG);
+  assert.equal(`${cfg.listen.host}:${cfg.listen.port}`, '127.0.0.1:8080');
+  const hosts = cfg.profiles.get('default')!.allow.map((a) => a.host);
+  for (const h of ['api.openai.com', 'api.anthropic.com', 'generativelanguage.googleapis.com', '*.openai.azure.com', 'api.mistral.ai', 'api.groq.com', 'openrouter.ai']) {
+    assert.ok(hosts.includes(h), h);
+  }
+  assert.ok(cfg.alerts.some((a) => a.name === 'bulk_upload' && a.over === 50 * 1024 * 1024 && a.windowMs === 120_000));
+});
