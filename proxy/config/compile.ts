@@ -41,7 +41,12 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
     }
   };
 
-  const hostPort = (path: ConfigPath, text: string): HostPort => {
+  const hostPort = (path: ConfigPath, text: string, ephemeralOk = false): HostPort => {
+    // Port 0 (the OS picks one) makes sense only for our own listeners, never for a target.
+    if (ephemeralOk && /:0$/.test(text)) {
+      const hp0 = parseHostPort(`${text.slice(0, -2)}:1`);
+      if (hp0) return { host: hp0.host, port: 0 };
+    }
     const hp = parseHostPort(text);
     if (!hp) {
       c.add(path, `expected "host:port" with a port from 1 to 65535, got "${text}"`);
@@ -50,8 +55,8 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
     return { host: hp.host, port: hp.port };
   };
 
-  const listen = hostPort(['listen'], raw.listen ?? '127.0.0.1:8080');
-  const admin = raw.admin === undefined ? null : hostPort(['admin'], raw.admin);
+  const listen = hostPort(['listen'], raw.listen ?? '127.0.0.1:8080', true);
+  const admin = raw.admin === undefined ? null : hostPort(['admin'], raw.admin, true);
   const caDir = abs(raw.ca_dir ?? '../certs');
 
   // Custom pack files: their names join the shipped ones.

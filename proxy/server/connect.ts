@@ -88,7 +88,7 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
     });
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length) socket.unshift(head);
-    const tunnel: TunnelInfo = { id, host, port, identity, sni: null };
+    const tunnel: TunnelInfo = { id, host, port, identity, sni: null, scheme: 'https' };
     if (inspect) intercept(deps, socket, tunnel, startedMs);
     else passthrough(deps, socket, tunnel, resolved.dialHost, resolved.dialPort, startedMs);
   })();
@@ -102,8 +102,28 @@ function refusalStatus(code: RefusalCode): number {
   return new WardenError(code).status;
 }
 
-/** Terminate the client's TLS on this socket and hand the decrypted stream to the MITM HTTP server. */
+/**
+ * Look at the first byte the client sends in the tunnel: a TLS handshake record (0x16) is
+ * intercepted; anything else is plain HTTP (clients such as undici tunnel http:// through
+ * CONNECT too) and goes to the same HTTP server, checked the same way.
+ */
 function intercept(deps: ConnectDeps, socket: Socket, tunnel: TunnelInfo, startedMs: number): void {
+  const timer = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('readable', () => {
+    clearTimeout(timer);
+    const first = socket.read(1) as Buffer | null;
+    if (!first) return void socket.destroy();
+    socket.unshift(first);
+    if (first[0] === 0x16) return interceptTls(deps, socket, tunnel, startedMs);
+    deps.tunnels.set(socket, { ...tunnel, scheme: 'http' });
+    deps.mitm.emit('connection', socket);
+  });
+}
+
+/** Terminate the client's TLS on this socket and hand the decrypted stream to the MITM HTTP server. */
+function interceptTls(deps: ConnectDeps, socket: Socket, tunnel: TunnelInfo, startedMs: number): void {
   const { core } = deps;
   let tlsSocket: TLSSocket;
   try {

@@ -37,6 +37,8 @@ export interface ClientIdentity {
 /** A CONNECT tunnel being intercepted. */
 export interface TunnelInfo {
   readonly id: string;
+  /** What the client speaks inside the tunnel: TLS (intercepted) or plain HTTP (a CONNECT to port 80). */
+  readonly scheme: 'https' | 'http';
   readonly host: string;
   readonly port: number;
   readonly identity: ClientIdentity;

@@ -66,7 +66,7 @@ function parseTarget(req: IncomingMessage, tunnel: TunnelInfo | null): Target | 
     }
     const hp = parseHostPort(authority, tunnel.port);
     if (!hp || hp.host !== tunnel.host || hp.port !== tunnel.port) return new WardenError('host_mismatch');
-    return { scheme: 'https', host: tunnel.host, port: tunnel.port, path, hostHeader: authority };
+    return { scheme: tunnel.scheme, host: tunnel.host, port: tunnel.port, path, hostHeader: authority };
     // (Host is checked before anything else: no pivoting to another host through an allowed tunnel.)
   }
   if (!/^http:\/\//i.test(raw)) {

@@ -37,6 +37,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     if (!hp || hp.host !== tunnel.host || hp.port !== tunnel.port) return refuseSocket(client, 'host_mismatch', id);
     host = tunnel.host;
     port = tunnel.port;
+    scheme = tunnel.scheme;
   } else {
     let u: URL;
     try {

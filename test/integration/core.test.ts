@@ -188,14 +188,18 @@ describe('core request path', () => {
     await waitFor(() => h.audit.find((r) => r.event === 'tunnel_close' && r.reason === 'sni_mismatch'));
   });
 
-  test('garbage instead of TLS after CONNECT closes that tunnel and the proxy keeps serving', async () => {
-    const out = await rawExchange(h.port, 'CONNECT api.test.local:443 HTTP/1.1\r\nHost: api.test.local:443\r\n\r\nthis is not TLS at all\r\n\r\n', 2000);
+  test('garbage instead of TLS after CONNECT: a broken handshake is closed and audited, plain garbage gets 400', async () => {
+    // A TLS record header followed by a malformed handshake.
+    const tlsGarbage = Buffer.concat([Buffer.from('CONNECT api.test.local:443 HTTP/1.1\r\nHost: api.test.local:443\r\nX-Request-Id: garbage-tls\r\n\r\n'), Buffer.from([0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00, 0x04, 0xde, 0xad, 0xbe, 0xef])]);
+    const out = await rawExchange(h.port, tlsGarbage, 2000);
     assert.match(out, /^HTTP\/1\.1 200/);
+    await waitFor(() => h.audit.find((r) => r.event === 'tunnel_close' && r.id === 'garbage-tls' && r.decision === 'block'));
+    const plain = await rawExchange(h.port, 'CONNECT api.test.local:443 HTTP/1.1\r\nHost: api.test.local:443\r\n\r\nthis is not TLS at all\r\n\r\n', 2000);
+    assert.match(plain, /^HTTP\/1\.1 200[^]*HTTP\/1\.1 400/);
     const agent = h.agent();
     const res = await request('https://api.test.local/1k', { dispatcher: agent });
     assert.equal(res.statusCode, 200);
     await res.body.dump();
-    await waitFor(() => h.audit.find((r) => r.event === 'tunnel_close' && r.host === 'api.test.local' && r.decision === 'block'));
   });
 
   test('an upstream certificate from an untrusted CA is a 502 upstream_tls, never a fallback', async () => {

@@ -81,17 +81,19 @@ export async function startUpstream(pki: TestPki | null, names = ['api.test.loca
       res.end(JSON.stringify({ method: req.method, url: req.url, length: body.length, sha256: createHash('sha256').update(body).digest('hex') }));
     });
   };
-  const server = pki
-    ? createHttpsServer({ ...pki.issue(names), keepAliveTimeout: 2000 }, handler).setMaxListeners(0)
+  const leaf = pki?.issue(names);
+  const server = pki && leaf
+    ? createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem, keepAliveTimeout: 2000 }, handler)
     : createHttpServer({ keepAliveTimeout: 2000 }, handler);
   server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
     const key = req.headers['sec-websocket-key'] ?? '';
-    const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC11B2E`).digest('base64');
+    const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.alloc(0) });
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
     // Echo small masked text frames back unmasked.
     socket.on('data', (buf: Buffer) => {
       if (buf.length < 6) return;
+      if ((buf[0]! & 0x0f) === 0x8) return void socket.end(Buffer.from([0x88, 0x00])); // close handshake
       const len = buf[1]! & 0x7f;
       if (len > 125) return;
       const mask = buf.subarray(2, 6);

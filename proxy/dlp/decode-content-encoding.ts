@@ -1,0 +1,94 @@
+/**
+ * HTTP Content-Encoding (RFC 9110 §8.4): transport compression that the pipeline removes before
+ * scanning and re-applies after redaction. A compressed body is not an archive upload.
+ *
+ * Every decompression is capped with zlib's `maxOutputLength`, so a decompression bomb stops
+ * at the cap instead of being expanded (the output buffer is never allowed to grow past it).
+ */
+import { constants as bufferConstants } from 'node:buffer';
+import * as zlib from 'node:zlib';
+
+/** A coding Warden can remove and re-apply. */
+export type Coding = 'gzip' | 'deflate' | 'deflate-raw' | 'br';
+
+/** More stacked codings than this is not a real client: refuse rather than loop. */
+const MAX_CODINGS = 4;
+
+export type DecodeBodyResult =
+  | { readonly ok: true; readonly bytes: Buffer; readonly codings: readonly Coding[] }
+  | { readonly ok: false; readonly detail: string };
+
+/** Lower-case codings in the order they were applied, `identity` dropped. */
+export function parseContentEncoding(header: string | readonly string[] | undefined): string[] {
+  if (header === undefined) return [];
+  const joined = typeof header === 'string' ? header : header.join(',');
+  return joined
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+}
+
+function isTooLarge(err: unknown): boolean {
+  return err instanceof RangeError || (err as { code?: unknown } | null)?.code === 'ERR_BUFFER_TOO_LARGE';
+}
+
+/**
+ * Undo the Content-Encoding of an untrusted body. Codings are removed last-applied first; each
+ * step's output is capped at `capBytes`. Failures come back as a detail string without data:
+ * `decompressed body exceeds N bytes`, `unknown content-encoding: zstd`, `corrupt gzip body`.
+ */
+export function decodeContentEncoding(
+  body: Buffer,
+  header: string | readonly string[] | undefined,
+  capBytes: number,
+): DecodeBodyResult {
+  const names = parseContentEncoding(header);
+  if (names.length === 0) return { ok: true, bytes: body, codings: [] };
+  if (names.length > MAX_CODINGS) return { ok: false, detail: `more than ${MAX_CODINGS} stacked content-encodings` };
+  const cap = Math.max(1, Math.min(capBytes, bufferConstants.MAX_LENGTH));
+  const codings: Coding[] = [];
+  for (const name of names) {
+    if (name === 'gzip' || name === 'x-gzip') codings.push('gzip');
+    else if (name === 'deflate') codings.push('deflate');
+    else if (name === 'br') codings.push('br');
+    // The name is a token from the header, not body data, but keep it short in the detail.
+    else return { ok: false, detail: `unknown content-encoding: ${name.replace(/[^a-z0-9._-]/g, '?').slice(0, 32)}` };
+  }
+  let bytes = body;
+  for (let i = codings.length - 1; i >= 0; i--) {
+    const coding = codings[i] as Coding;
+    try {
+      if (coding === 'gzip') {
+        bytes = zlib.gunzipSync(bytes, { maxOutputLength: cap });
+      } else if (coding === 'br') {
+        bytes = zlib.brotliDecompressSync(bytes, { maxOutputLength: cap });
+      } else {
+        try {
+          bytes = zlib.inflateSync(bytes, { maxOutputLength: cap });
+        } catch (err) {
+          if (isTooLarge(err)) throw err;
+          // Some clients send raw DEFLATE (no zlib header) under `deflate`; browsers accept both.
+          bytes = zlib.inflateRawSync(bytes, { maxOutputLength: cap });
+          codings[i] = 'deflate-raw';
+        }
+      }
+    } catch (err) {
+      if (isTooLarge(err)) return { ok: false, detail: `decompressed body exceeds ${cap} bytes` };
+      return { ok: false, detail: `corrupt ${coding === 'deflate-raw' ? 'deflate' : coding} body` };
+    }
+  }
+  return { ok: true, bytes, codings };
+}
+
+/** Re-apply `codings` (as returned by decodeContentEncoding) to a rewritten body. */
+export function encodeContentEncoding(bytes: Buffer, codings: readonly Coding[]): Buffer {
+  let out = bytes;
+  for (const coding of codings) {
+    if (coding === 'gzip') out = zlib.gzipSync(out);
+    else if (coding === 'deflate') out = zlib.deflateSync(out);
+    else if (coding === 'deflate-raw') out = zlib.deflateRawSync(out);
+    // Quality 11 (the default) costs seconds on MiB bodies; 5 is close in size and fast.
+    else out = zlib.brotliCompressSync(out, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } });
+  }
+  return out;
+}

@@ -1,0 +1,354 @@
+/**
+ * JSON for the DLP pipeline: a validating tokenizer that records where every string (keys
+ * included) and number sits in the source text, plus string-escape decoding with an offset map.
+ *
+ * Why not JSON.parse: redaction must change only the matched substrings. Re-serialising a parsed
+ * value would reorder integer-like keys, drop duplicate keys, round large numbers and rewrite
+ * escapes. Splicing the source text at recorded token spans changes nothing else.
+ *
+ * Input is untrusted. The tokenizer is iterative (explicit stack): deep nesting cannot overflow
+ * the JS stack. Complexity is O(n).
+ */
+
+/** One string (value or key) or number in a JSON text. */
+export interface JsonToken {
+  readonly kind: 'string' | 'key' | 'number';
+  /** For strings and keys: the content between the quotes; for numbers: the literal. */
+  readonly start: number;
+  readonly end: number;
+  /** The content contains at least one backslash escape. */
+  readonly escaped: boolean;
+  /** Location for audit: `body.messages[0].content`; for a key: `<object path>{key}`. */
+  readonly where: string;
+  /** Lower-case name of the nearest enclosing member (null at the top level or for keys). */
+  readonly key: string | null;
+}
+
+/** Numbers shorter than this cannot hold any finding type we scan for (the shortest is a 9-digit SSN). */
+const MIN_NUMBER_VIEW = 6;
+/** Key names longer than this are cut in `where` paths (audit lines stay bounded). */
+const MAX_SEGMENT = 64;
+
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
+
+/** Path segment for a member name: `.name` when it reads as an identifier, else `["…"]`. */
+export function memberSegment(name: string): string {
+  const cut = name.length > MAX_SEGMENT ? name.slice(0, MAX_SEGMENT) + '…' : name;
+  return IDENT.test(cut) ? `.${cut}` : `[${JSON.stringify(cut)}]`;
+}
+
+interface Frame {
+  readonly isObject: boolean;
+  readonly where: string;
+  /** Key context inherited by values inside (for arrays: the member the array sits in). */
+  key: string | null;
+  /** Current member name (objects) as a segment, or current index (arrays). */
+  index: number;
+}
+
+const enum State { Value, Key, After }
+
+const ESCAPE_CHARS = new Set([0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74]); // " \ / b f n r t
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0A || c === 0x0D || c === 0x09;
+}
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/**
+ * Tokenize `text` as one JSON value (RFC 8259). Returns null when it is not valid JSON.
+ * `root` prefixes every `where` (`body`, `part:meta`, or a parent leaf's path).
+ */
+export function tokenizeJson(text: string, root: string): JsonToken[] | null {
+  const tokens: JsonToken[] = [];
+  const stack: Frame[] = [];
+  const n = text.length;
+  let i = 0;
+  let state: State = State.Value;
+  let valueWhere = root;
+  let valueKey: string | null = null;
+  // Next backslash at or after the scan position; recomputed lazily so each is found once.
+  let nextBackslash = -2;
+
+  const skipWs = (): void => {
+    while (i < n && isWs(text.charCodeAt(i))) i++;
+  };
+  /** Scan a string starting at the opening quote at `i`; returns [contentEnd, escaped] or null. */
+  const scanString = (): [number, boolean] | null => {
+    let j = i + 1;
+    let escaped = false;
+    for (;;) {
+      const q = text.indexOf('"', j);
+      if (q === -1) return null;
+      if (nextBackslash !== -1 && nextBackslash < j) nextBackslash = text.indexOf('\\', j);
+      if (nextBackslash === -1 || nextBackslash > q) return [q, escaped];
+      escaped = true;
+      const b = nextBackslash;
+      const e = text.charCodeAt(b + 1);
+      if (e === 0x75) { // \uXXXX
+        if (!(isHex(text.charCodeAt(b + 2)) && isHex(text.charCodeAt(b + 3)) && isHex(text.charCodeAt(b + 4)) && isHex(text.charCodeAt(b + 5)))) return null;
+        j = b + 6;
+      } else if (ESCAPE_CHARS.has(e)) {
+        j = b + 2;
+      } else {
+        return null;
+      }
+      nextBackslash = text.indexOf('\\', j);
+    }
+  };
+  const decodeName = (start: number, end: number, escaped: boolean): string | null => {
+    if (!escaped) return text.slice(start, end);
+    try {
+      return JSON.parse(text.slice(start - 1, end + 1)) as string;
+    } catch {
+      return null;
+    }
+  };
+
+  skipWs();
+  while (true) {
+    if (state === State.Value) {
+      if (i >= n) return null;
+      const c = text.charCodeAt(i);
+      if (c === 0x7B /* { */ || c === 0x5B /* [ */) {
+        const isObject = c === 0x7B;
+        stack.push({ isObject, where: valueWhere, key: valueKey, index: 0 });
+        i++;
+        skipWs();
+        if (text.charCodeAt(i) === (isObject ? 0x7D : 0x5D)) {
+          stack.pop();
+          i++;
+          state = State.After;
+        } else if (isObject) {
+          state = State.Key;
+        } else {
+          valueWhere = `${stack[stack.length - 1]?.where ?? root}[0]`;
+          state = State.Value;
+        }
+        continue;
+      }
+      if (c === 0x22 /* " */) {
+        const r = scanString();
+        if (r === null) return null;
+        tokens.push({ kind: 'string', start: i + 1, end: r[0], escaped: r[1], where: valueWhere, key: valueKey });
+        i = r[0] + 1;
+        state = State.After;
+        continue;
+      }
+      if (c === 0x2D || (c >= 0x30 && c <= 0x39)) {
+        const start = i;
+        i++;
+        while (i < n) {
+          const d = text.charCodeAt(i);
+          if ((d >= 0x30 && d <= 0x39) || d === 0x2E || d === 0x65 || d === 0x45 || d === 0x2B || d === 0x2D) i++;
+          else break;
+        }
+        const lit = text.slice(start, i);
+        if (!/^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/.test(lit)) return null;
+        if (i - start >= MIN_NUMBER_VIEW) {
+          tokens.push({ kind: 'number', start, end: i, escaped: false, where: valueWhere, key: valueKey });
+        }
+        state = State.After;
+        continue;
+      }
+      if (text.startsWith('true', i)) i += 4;
+      else if (text.startsWith('false', i)) i += 5;
+      else if (text.startsWith('null', i)) i += 4;
+      else return null;
+      state = State.After;
+      continue;
+    }
+    if (state === State.Key) {
+      skipWs();
+      if (text.charCodeAt(i) !== 0x22) return null;
+      const r = scanString();
+      if (r === null) return null;
+      const frame = stack[stack.length - 1];
+      if (frame === undefined) return null;
+      const start = i + 1;
+      const end = r[0];
+      tokens.push({ kind: 'key', start, end, escaped: r[1], where: `${frame.where}{key}`, key: null });
+      const name = decodeName(start, end, r[1]);
+      if (name === null) return null;
+      i = end + 1;
+      skipWs();
+      if (text.charCodeAt(i) !== 0x3A /* : */) return null;
+      i++;
+      skipWs();
+      valueWhere = frame.where + memberSegment(name);
+      valueKey = name.toLowerCase();
+      frame.key = valueKey;
+      state = State.Value;
+      continue;
+    }
+    // State.After: a value just ended.
+    skipWs();
+    const frame = stack[stack.length - 1];
+    if (frame === undefined) return i === n ? tokens : null;
+    const c = text.charCodeAt(i);
+    if (c === 0x2C /* , */) {
+      i++;
+      skipWs();
+      if (frame.isObject) {
+        state = State.Key;
+      } else {
+        frame.index++;
+        valueWhere = `${frame.where}[${frame.index}]`;
+        valueKey = frame.key;
+        state = State.Value;
+      }
+      continue;
+    }
+    if (c === (frame.isObject ? 0x7D : 0x5D)) {
+      stack.pop();
+      i++;
+      state = State.After;
+      continue;
+    }
+    return null;
+  }
+}
+
+/** True when `text` (trimmed) starts like a JSON object or array: worth a tokenize attempt. */
+export function looksLikeJson(text: string): boolean {
+  let i = 0;
+  while (i < text.length && isWs(text.charCodeAt(i))) i++;
+  const c = text.charCodeAt(i);
+  return c === 0x7B || c === 0x5B;
+}
+
+/** Offsets of each decoded UTF-16 unit in the escaped source (`starts[k]`, `ends[k]`). */
+export interface EscapeMap {
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+}
+
+const SIMPLE: Record<number, string> = { 0x22: '"', 0x5C: '\\', 0x2F: '/', 0x62: '\b', 0x66: '\f', 0x6E: '\n', 0x72: '\r', 0x74: '\t' };
+
+/**
+ * Decode the content of a JSON string (without quotes). Invalid escapes are kept literally,
+ * which makes this usable as a best-effort unescape of arbitrary text (the fast path and the
+ * malformed-JSON fallback). With `wantMap`, also returns where each decoded unit came from.
+ */
+export function unescapeJson(content: string, wantMap: boolean): { text: string; map: EscapeMap | null } {
+  if (content.indexOf('\\') === -1) return { text: content, map: null };
+  const out: string[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let copied = 0;
+  let b = content.indexOf('\\');
+  const copyTo = (to: number): void => {
+    if (to <= copied) return;
+    out.push(content.slice(copied, to));
+    if (wantMap) for (let k = copied; k < to; k++) { starts.push(k); ends.push(k + 1); }
+  };
+  while (b !== -1) {
+    const e = content.charCodeAt(b + 1);
+    let decoded: string | null = null;
+    let len = 2;
+    if (e === 0x75 && isHex(content.charCodeAt(b + 2)) && isHex(content.charCodeAt(b + 3)) && isHex(content.charCodeAt(b + 4)) && isHex(content.charCodeAt(b + 5))) {
+      decoded = String.fromCharCode(parseInt(content.slice(b + 2, b + 6), 16));
+      len = 6;
+    } else {
+      decoded = SIMPLE[e] ?? null;
+    }
+    if (decoded === null) {
+      // Not an escape: keep the backslash and move on.
+      b = content.indexOf('\\', b + 1);
+      continue;
+    }
+    copyTo(b);
+    out.push(decoded);
+    if (wantMap) { starts.push(b); ends.push(b + len); }
+    copied = b + len;
+    b = content.indexOf('\\', copied);
+  }
+  copyTo(content.length);
+  return {
+    text: out.join(''),
+    map: wantMap ? { starts: Int32Array.from(starts), ends: Int32Array.from(ends) } : null,
+  };
+}
+
+/** Escape `s` for use inside a JSON string (no surrounding quotes). */
+export function escapeJsonContent(s: string): string {
+  return JSON.stringify(s).slice(1, -1);
+}
+
+const SIMPLE_BYTES = new Int16Array(128).fill(-1);
+for (const [k, v] of Object.entries(SIMPLE)) SIMPLE_BYTES[Number(k)] = v.charCodeAt(0);
+
+function hexByte(c: number | undefined): number {
+  if (c === undefined) return -1;
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+function hex4(buf: Uint8Array, at: number): number {
+  const a = hexByte(buf[at]);
+  const b = hexByte(buf[at + 1]);
+  const c = hexByte(buf[at + 2]);
+  const d = hexByte(buf[at + 3]);
+  return a < 0 || b < 0 || c < 0 || d < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
+}
+
+/**
+ * Byte-level counterpart of `unescapeJson` over a whole UTF-8 buffer: decodes every valid JSON
+ * escape (`\n`, `\"`, `\u0040`, surrogate pairs), keeps invalid ones literally. Returns the same
+ * buffer object when nothing was decoded. The output is never longer than the input, because
+ * every escape is at least as long as its UTF-8 encoding. Used by the fast path, which needs the
+ * text of all string leaves without tokenizing.
+ */
+export function unescapeJsonBytes(buf: Buffer): Buffer {
+  let b = buf.indexOf(0x5C);
+  if (b === -1) return buf;
+  const out = Buffer.allocUnsafe(buf.length);
+  let o = 0;
+  let copied = 0;
+  let changed = false;
+  while (b !== -1) {
+    const e = buf[b + 1] ?? 0;
+    let cp = -1;
+    let len = 2;
+    if (e === 0x75) {
+      cp = hex4(buf, b + 2);
+      len = 6;
+      if (cp >= 0xD800 && cp <= 0xDBFF && buf[b + 6] === 0x5C && buf[b + 7] === 0x75) {
+        const lo = hex4(buf, b + 8);
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          len = 12;
+        }
+      }
+      if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD; // lone surrogate
+    } else if (e < 128) {
+      cp = SIMPLE_BYTES[e] ?? -1;
+    }
+    if (cp < 0) {
+      b = buf.indexOf(0x5C, b + 1);
+      continue;
+    }
+    changed = true;
+    o += buf.copy(out, o, copied, b);
+    if (cp < 0x80) out[o++] = cp;
+    else if (cp < 0x800) { out[o++] = 0xC0 | (cp >> 6); out[o++] = 0x80 | (cp & 0x3F); }
+    else if (cp < 0x10000) { out[o++] = 0xE0 | (cp >> 12); out[o++] = 0x80 | ((cp >> 6) & 0x3F); out[o++] = 0x80 | (cp & 0x3F); }
+    else { out[o++] = 0xF0 | (cp >> 18); out[o++] = 0x80 | ((cp >> 12) & 0x3F); out[o++] = 0x80 | ((cp >> 6) & 0x3F); out[o++] = 0x80 | (cp & 0x3F); }
+    copied = b + len;
+    b = buf.indexOf(0x5C, copied);
+  }
+  if (!changed) return buf;
+  o += buf.copy(out, o, copied);
+  return out.subarray(0, o);
+}
+
+/** True when the first non-whitespace byte is `{` or `[`. */
+export function bytesLookLikeJson(buf: Uint8Array): boolean {
+  let i = 0;
+  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x0A || buf[i] === 0x0D || buf[i] === 0x09)) i++;
+  return buf[i] === 0x7B || buf[i] === 0x5B;
+}

@@ -1,0 +1,123 @@
+/**
+ * multipart/* bodies (RFC 2046 §5.1, RFC 7578 for form-data): split into parts, keeping the
+ * byte span of every part body so redaction can splice new bytes in and keep everything else
+ * (boundary, part headers, preamble, epilogue) byte for byte.
+ *
+ * Input is untrusted; a body that does not follow the framing (no opening delimiter, a part
+ * without its blank line, no closing delimiter) is malformed and the caller refuses it as
+ * uninspectable rather than guessing where data is.
+ */
+
+/** One part: its headers (lower-case names) and the span of its body in the multipart bytes. */
+export interface MultipartPart {
+  readonly headers: ReadonlyMap<string, string>;
+  readonly bodyStart: number;
+  readonly bodyEnd: number;
+  /** `name` and `filename` from Content-Disposition, when present. */
+  readonly name: string | null;
+  readonly filename: string | null;
+}
+
+export type MultipartResult =
+  | { readonly ok: true; readonly parts: readonly MultipartPart[] }
+  | { readonly ok: false; readonly detail: string };
+
+/** More parts than any real form; a body with more is refused, not scanned partially. */
+export const MAX_PARTS = 1000;
+
+/** Parameters of a header value such as `form-data; name="a"; filename="b.txt"` (lower-case names). */
+export function parseHeaderParams(value: string): Map<string, string> {
+  const params = new Map<string, string>();
+  const re = /;\s*([A-Za-z0-9!#$&+.^_`|~*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(value)) !== null) {
+    const name = (m[1] ?? '').toLowerCase();
+    let v = (m[2] ?? '').trim();
+    if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
+    if (name.endsWith('*')) {
+      // RFC 5987 ext-value: charset'lang'percent-encoded; it wins over the plain form.
+      const ext = /^[^']*'[^']*'(.*)$/.exec(v);
+      try {
+        params.set(name.slice(0, -1), decodeURIComponent(ext?.[1] ?? v));
+      } catch {
+        params.set(name.slice(0, -1), ext?.[1] ?? v);
+      }
+      continue;
+    }
+    if (!params.has(name)) params.set(name, v);
+  }
+  return params;
+}
+
+function parseHeaders(block: string): Map<string, string> {
+  const headers = new Map<string, string>();
+  let last: string | null = null;
+  for (const line of block.split(/\r?\n/)) {
+    if (line === '') continue;
+    if ((line.startsWith(' ') || line.startsWith('\t')) && last !== null) {
+      headers.set(last, `${headers.get(last) ?? ''} ${line.trim()}`); // obsolete folding
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    last = line.slice(0, colon).trim().toLowerCase();
+    headers.set(last, line.slice(colon + 1).trim());
+  }
+  return headers;
+}
+
+/** Split `bytes` with `boundary` (the Content-Type parameter, unquoted). */
+export function parseMultipart(bytes: Buffer, boundary: string): MultipartResult {
+  if (boundary.length === 0 || boundary.length > 200) return { ok: false, detail: 'malformed multipart body: bad boundary' };
+  const delim = Buffer.from(`--${boundary}`, 'latin1');
+  const bad = (why: string): MultipartResult => ({ ok: false, detail: `malformed multipart body: ${why}` });
+  const lfDelim = Buffer.concat([Buffer.from('\n', 'latin1'), delim]);
+  let pos = bytes.indexOf(delim);
+  // The first delimiter starts the body or a line (anything before it is the preamble).
+  while (pos > 0 && bytes[pos - 1] !== 0x0A) pos = bytes.indexOf(delim, pos + 1);
+  if (pos === -1) return bad('no opening boundary');
+  const parts: MultipartPart[] = [];
+  for (;;) {
+    let p = pos + delim.length;
+    if (bytes[p] === 0x2D && bytes[p + 1] === 0x2D) return { ok: true, parts }; // close delimiter; rest is epilogue
+    while (bytes[p] === 0x20 || bytes[p] === 0x09) p++; // transport padding
+    if (bytes[p] === 0x0D && bytes[p + 1] === 0x0A) p += 2;
+    else if (bytes[p] === 0x0A) p += 1;
+    else return bad('boundary not followed by a line break');
+    if (parts.length >= MAX_PARTS) return bad(`more than ${MAX_PARTS} parts`);
+    // Headers end at the first empty line; a part may have no headers at all.
+    let headerEnd: number;
+    let bodyStart: number;
+    if (bytes[p] === 0x0D && bytes[p + 1] === 0x0A) { headerEnd = p; bodyStart = p + 2; }
+    else if (bytes[p] === 0x0A) { headerEnd = p; bodyStart = p + 1; }
+    else {
+      const crlf = bytes.indexOf('\r\n\r\n', p, 'latin1');
+      const lf = bytes.indexOf('\n\n', p, 'latin1');
+      if (crlf === -1 && lf === -1) return bad('part headers not terminated');
+      if (crlf !== -1 && (lf === -1 || crlf < lf)) { headerEnd = crlf; bodyStart = crlf + 4; }
+      else { headerEnd = lf; bodyStart = lf + 2; }
+    }
+    // The line break before the next delimiter belongs to the delimiter.
+    let next = bytes.indexOf(lfDelim, bodyStart - 1);
+    if (next === -1) return bad('no closing boundary');
+    let bodyEnd = next;
+    if (bodyEnd > bodyStart && bytes[bodyEnd - 1] === 0x0D) bodyEnd--;
+    if (bodyEnd < bodyStart) bodyEnd = bodyStart;
+    next += 1;
+    // Browsers send non-ASCII file names as raw UTF-8 (RFC 7578 §4.2).
+    const headers = parseHeaders(bytes.toString('utf8', p, headerEnd));
+    const disposition = headers.get('content-disposition');
+    const params = disposition === undefined ? new Map<string, string>() : parseHeaderParams(disposition);
+    parts.push({ headers, bodyStart, bodyEnd, name: params.get('name') ?? null, filename: params.get('filename') ?? null });
+    pos = next;
+  }
+}
+
+/** Re-encode bytes as base64 wrapped at `lineLength` characters (0: one line), CRLF-separated. */
+export function encodeBase64Lines(bytes: Buffer, lineLength: number): string {
+  const b64 = bytes.toString('base64');
+  if (lineLength <= 0) return b64;
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += lineLength) lines.push(b64.slice(i, i + lineLength));
+  return lines.join('\r\n');
+}

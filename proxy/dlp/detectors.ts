@@ -1,0 +1,202 @@
+/**
+ * compileDetectors: loads the shipped and custom pattern packs, self-checks every pattern
+ * against its own examples, and builds the scan engine:
+ *
+ *   view.text ──UTF-8 once──► RE2.Set over every pattern (+ honeytoken literals)
+ *        │                        │ indices that can match
+ *        │                        ▼
+ *        └──────────────► individual RE2 exec loops (only those) ──► boundary / context /
+ *                         validator / placeholder / entropy ──► candidates ──► span claiming
+ *
+ * Everything here is pure after compilation: no I/O, no clocks. Pack files are read once.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { RE2, type RE2SetInstance } from './re2.js';
+import { PATTERNS_DIR } from '../paths.js';
+import { archiveBase64Validator, matchMagic } from './archives.js';
+import { compileHoneytokens } from './honeytokens.js';
+import { fingerprintValue, maskMatch, replacementFor } from './mask.js';
+import { runPattern, type Candidate, type PreparedView } from './matcher.js';
+import { Utf8Offsets } from './offsets.js';
+import {
+  compileMagics, compilePack, PackError, readPackFile,
+  type CompiledPattern, type ExampleSpec, type LoadedPack, type Magic,
+} from './packs.js';
+import type { DetectorOptions, Detectors, Match, ScanView } from './types.js';
+import { VALIDATORS } from './validators/index.js';
+
+/** Shipped packs, in load order. */
+function shippedPackFiles(): string[] {
+  return readdirSync(PATTERNS_DIR)
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .sort()
+    .map((f) => join(PATTERNS_DIR, f));
+}
+
+/** Load, compile and self-check packs. Throws PackError naming file, pattern and example index. */
+export function loadPacks(files: readonly string[]): { packs: LoadedPack[]; magics: Magic[] } {
+  const raw = files.map((file) => ({ file, data: readPackFile(file) }));
+  // Magics first: the archive validator needs the whole table, whichever pack holds it.
+  const magics = raw.flatMap((r) => compileMagics(r.data));
+  const validators = { ...VALIDATORS, archive_base64: archiveBase64Validator(magics) };
+  const packs: LoadedPack[] = [];
+  const names = new Set<string>();
+  for (const { file, data } of raw) {
+    if (names.has(data.pack)) throw new PackError(file, null, `pack name "${data.pack}" is already loaded`);
+    names.add(data.pack);
+    const pack = compilePack(file, data, validators);
+    for (const p of pack.patterns) checkExamples(p);
+    packs.push(pack);
+  }
+  return { packs, magics };
+}
+
+function exampleView(e: ExampleSpec): PreparedView {
+  const text = typeof e === 'string' ? e : e.text;
+  const key = typeof e === 'string' ? null : (e.key ?? null);
+  const buf = Buffer.from(text, 'utf8');
+  return { text, buf, offsets: new Utf8Offsets(buf, text), key };
+}
+
+/**
+ * A pattern that fails its own examples does not load (STYLE.md §6). The message gives the
+ * example's index, never its text: examples are secret-shaped by design.
+ */
+function checkExamples(p: CompiledPattern): void {
+  p.examples.match.forEach((e, i) => {
+    const out: Candidate[] = [];
+    runPattern(p, exampleView(e), out);
+    if (!out.some((c) => c.type === p.type)) {
+      throw new PackError(p.file, p.id, `examples.match[${i}] does not produce a ${p.type} finding`);
+    }
+  });
+  p.examples.noMatch.forEach((e, i) => {
+    const out: Candidate[] = [];
+    runPattern(p, exampleView(e), out);
+    if (out.length > 0) throw new PackError(p.file, p.id, `examples.no_match[${i}] produces a ${p.type} finding`);
+  });
+}
+
+function prepare(text: string, key: string | null): PreparedView {
+  const buf = Buffer.from(text, 'utf8');
+  return { text, buf, offsets: new Utf8Offsets(buf, text), key };
+}
+
+/**
+ * Resolve overlaps (DLP.md §2.0 rule 3): by priority, then longer first, then earlier.
+ * A candidate overlapping any accepted span is dropped. Accepted spans are kept sorted and
+ * non-overlapping, so checking the two neighbours of the insertion point is enough.
+ */
+export function claimSpans(cands: readonly Candidate[]): Candidate[] {
+  const order = [...cands].sort((a, b) =>
+    a.priority - b.priority || (b.end - b.start) - (a.end - a.start) || a.start - b.start);
+  const accepted: Candidate[] = [];
+  for (const c of order) {
+    let lo = 0;
+    let hi = accepted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((accepted[mid]?.start ?? 0) < c.start) lo = mid + 1;
+      else hi = mid;
+    }
+    const prev = accepted[lo - 1];
+    const next = accepted[lo];
+    if (prev !== undefined && prev.end > c.start) continue;
+    if (next !== undefined && next.start < c.end) continue;
+    accepted.splice(lo, 0, c);
+  }
+  return accepted;
+}
+
+function toMatch(c: Candidate): Match {
+  const m: Match = {
+    type: c.type, patternId: c.patternId, pack: c.pack, start: c.start, end: c.end,
+    value: c.value, confidence: c.confidence, defaultAction: c.defaultAction,
+  };
+  return c.honeytokenId === undefined ? m : { ...m, honeytokenId: c.honeytokenId };
+}
+
+/**
+ * Build the detectors. Throws (PackError) when a pack is malformed, a pattern does not
+ * compile with RE2, names an unknown validator, or fails one of its own examples.
+ */
+export function compileDetectors(opts: DetectorOptions): Detectors {
+  const files = [...shippedPackFiles(), ...(opts.packFiles ?? [])];
+  const { packs, magics } = loadPacks(files);
+  const patterns: CompiledPattern[] = packs.flatMap((p) => p.patterns);
+  const honey = compileHoneytokens(opts.honeytokens);
+  const sources = patterns.map((p) => p.source);
+  const honeyIndex = honey.source === null ? -1 : sources.length;
+  if (honey.source !== null) sources.push(honey.source);
+  // One automaton over every pattern. If it cannot be built (or later runs out of memory)
+  // we fall back to running every pattern: slower, never blind (fail closed).
+  let set: RE2SetInstance | null = null;
+  try {
+    set = sources.length > 0 ? new RE2.Set(sources) : null;
+  } catch {
+    set = null;
+  }
+  const packNames = packs.map((p) => p.name);
+  const fingerprintKey = Buffer.from(opts.fingerprintKey);
+
+  const candidateIndices = (input: Buffer): number[] => {
+    if (set === null) return sources.map((_, i) => i);
+    try {
+      return set.match(input);
+    } catch {
+      return sources.map((_, i) => i);
+    }
+  };
+
+  const wants = (packsFilter: readonly string[] | null, pack: string): boolean =>
+    packsFilter === null || packsFilter.includes(pack);
+
+  return {
+    packNames,
+
+    scan(view: ScanView, packsFilter: readonly string[] | null): Match[] {
+      if (view.text.length === 0) return [];
+      const prepared = prepare(view.text, view.key);
+      const out: Candidate[] = [];
+      let honeyLiterals = false;
+      for (const i of candidateIndices(prepared.buf)) {
+        if (i === honeyIndex) {
+          honeyLiterals = true;
+          continue;
+        }
+        const p = patterns[i];
+        if (p !== undefined && wants(packsFilter, p.pack)) runPattern(p, prepared, out);
+      }
+      // Honeytokens always run, whatever `packs` says; digests cannot be prefiltered.
+      honey.scan(prepared, out, honeyLiterals);
+      return claimSpans(out).map(toMatch);
+    },
+
+    mightMatch(raw: Buffer, packsFilter: readonly string[] | null): boolean {
+      for (const i of candidateIndices(raw)) {
+        if (i === honeyIndex) return true;
+        const p = patterns[i];
+        if (p !== undefined && wants(packsFilter, p.pack)) return true;
+      }
+      if (packs.some((p) => p.magics.length > 0 && wants(packsFilter, p.name)) && matchMagic(magics, raw) !== null) return true;
+      return honey.hasDigests && honey.mightMatchDigest(raw);
+    },
+
+    detectArchive(bytes: Buffer): string | null {
+      return matchMagic(magics, bytes);
+    },
+
+    mask(match: Match): string {
+      return maskMatch(match);
+    },
+
+    fingerprint(value: string): string {
+      return fingerprintValue(fingerprintKey, value);
+    },
+
+    replacement(match: Match): string {
+      return replacementFor(match);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * Findings for the audit record: the only place where matches become loggable data.
+ * A value is rendered only through `detectors.mask` (sample) and `detectors.fingerprint` (fp).
+ *
+ * Aggregation: one finding per distinct value at a location, i.e. per (type, where, action,
+ * fp), with `count` = occurrences. That keeps one fingerprint per value (so equal values
+ * correlate across records, as `warden scan` does per line). A bulk export would make that list
+ * long, so past MAX_FINDINGS groups the list collapses to one finding per (type, where, action)
+ * carrying the first value's sample and fp and the total count.
+ */
+import type { AuditFinding } from '../audit/events.js';
+import type { DlpAction } from '../config/types.js';
+import type { Detectors, Match } from './types.js';
+
+/** Findings listed one per value; beyond this, per (type, where, action). */
+export const MAX_FINDINGS = 64;
+/** Longest `where` written to the audit record. */
+const MAX_WHERE = 200;
+
+/** A match with where it was found and the action Warden takes on it. */
+export interface ResolvedMatch {
+  readonly match: Match;
+  readonly where: string;
+  readonly action: DlpAction;
+}
+
+/** An archive with its effective action. */
+export interface ResolvedArchive {
+  readonly format: string;
+  readonly where: string;
+  readonly digest: string;
+  readonly action: DlpAction;
+}
+
+/**
+ * Paths are built from JSON keys, field and file names: attacker-chosen text that can itself be
+ * a secret (`{"AKIA…": 1}`). Any matched value that occurs in a `where` is starred out.
+ */
+function sanitizeWhere(where: string, secrets: readonly string[]): string {
+  let w = where;
+  for (const s of secrets) {
+    if (s.length >= 4 && w.includes(s)) w = w.split(s).join('*');
+  }
+  return w.length > MAX_WHERE ? `${w.slice(0, MAX_WHERE)}…` : w;
+}
+
+/** Build the audit findings, in order of first occurrence. */
+export function aggregateFindings(
+  detectors: Detectors,
+  matches: readonly ResolvedMatch[],
+  archives: readonly ResolvedArchive[],
+  secrets: readonly string[],
+): AuditFinding[] {
+  interface Group { type: string; where: string; action: DlpAction; fp: string; sample: string; count: number }
+  const groups = new Map<string, Group>();
+  const fpCache = new Map<string, string>();
+  const fp = (value: string): string => {
+    let f = fpCache.get(value);
+    if (f === undefined) {
+      f = detectors.fingerprint(value);
+      fpCache.set(value, f);
+    }
+    return f;
+  };
+  const add = (type: string, where: string, action: DlpAction, f: string, sample: () => string): void => {
+    const id = `${type}\u0000${where}\u0000${action}\u0000${f}`;
+    const g = groups.get(id);
+    if (g !== undefined) g.count++;
+    else groups.set(id, { type, where, action, fp: f, sample: sample(), count: 1 });
+  };
+  for (const r of matches) {
+    add(r.match.type, sanitizeWhere(r.where, secrets), r.action, fp(r.match.value), () => detectors.mask(r.match));
+  }
+  for (const a of archives) {
+    // The sample is the format name: archive bytes are never rendered.
+    add('archive', sanitizeWhere(a.where, secrets), a.action, fp(`archive:sha256:${a.digest}`), () => a.format);
+  }
+  let list = [...groups.values()];
+  if (list.length > MAX_FINDINGS) {
+    const collapsed = new Map<string, Group>();
+    for (const g of list) {
+      const id = `${g.type}\u0000${g.where}\u0000${g.action}`;
+      const c = collapsed.get(id);
+      if (c !== undefined) c.count += g.count;
+      else collapsed.set(id, { ...g });
+    }
+    list = [...collapsed.values()];
+  }
+  return list.map((g) => ({ type: g.type, count: g.count, action: g.action, where: g.where, sample: g.sample, fp: g.fp }));
+}

@@ -1,0 +1,349 @@
+/**
+ * The DLP inspection pipeline: from an HTTP request to a decision (DESIGN.md "Request path",
+ * stage `inspect`; DLP.md §2.0).
+ *
+ *   body ─► Content-Encoding removed (capped) ─► fast path: provably clean? ──yes──► allow
+ *                                                    │ no
+ *                                                    ▼
+ *   headers, path, query, body ─► views (JSON leaves, form fields, parts, base64, %XX)
+ *     ─► normalise ─► detectors.scan ─► action per match ─► decision (block > redact > allow)
+ *     ─► redact: edits mapped back through every layer ─► body rebuilt, re-compressed
+ *     ─► findings (masked samples, keyed fingerprints)
+ *
+ * Pure and synchronous. Input is untrusted. Fail closed: any exception becomes an
+ * `uninspectable` result (block unless the policy says `uninspectable: allow`), never an allow
+ * that skipped inspection silently.
+ */
+import { isAscii, isUtf8 } from 'node:buffer';
+import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
+import { decodeBase64Run, findBase64Runs } from './decode-base64.js';
+import { decodeContentEncoding, encodeContentEncoding, type Coding } from './decode-content-encoding.js';
+import { bytesLookLikeJson, unescapeJsonBytes } from './decode-json.js';
+import { aggregateFindings, type ResolvedArchive, type ResolvedMatch } from './findings.js';
+import { normalizeText, type NormalizedText } from './normalize.js';
+import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
+import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match } from './types.js';
+import {
+  classifyBody, MAX_DEPTH, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
+  type BodyClass, type BodyModel, type UrlModel, type ViewNode,
+} from './views.js';
+
+/** Engine switches for tests and benchmarks; production uses the defaults. */
+export interface DlpEngineOptions {
+  /** Skip view building for bodies that are provably clean (default true). */
+  readonly fastPath?: boolean;
+  /** Prefilter views in groups with `mightMatch` before scanning them one by one (default true). */
+  readonly groupPrefilter?: boolean;
+}
+
+/** Views are prefiltered in groups of about this many characters. */
+const GROUP_CHARS = 16 * 1024;
+
+function hasPercentBytes(buf: Buffer): boolean {
+  let p = buf.indexOf(0x25);
+  while (p !== -1) {
+    const a = buf[p + 1] ?? 0;
+    const b = buf[p + 2] ?? 0;
+    const hex = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+    if (hex(a) && hex(b)) return true;
+    p = buf.indexOf(0x25, p + 1);
+  }
+  return false;
+}
+
+/**
+ * The fast path (product target: ≥ 300 MB/s on clean JSON). True only when the full path
+ * provably finds nothing in the body:
+ *
+ * - the texts the full path would scan are all contained, with the same `"`-delimited context,
+ *   in a few whole-body buffers: the raw body (text bodies), and the body with JSON escapes
+ *   decoded once per possible nesting level (JSON leaves, keys and numbers, nested JSON);
+ * - none of those buffers has a `%XX` escape or a base64 run that decodes to text or an archive
+ *   (those create views that are not substrings), and the body has no archive magic;
+ * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
+ *   for each buffer after normalisation, which is local (normalize.ts), so each normalised leaf
+ *   is a substring of the normalised buffer.
+ *
+ * Form and multipart bodies always take the full path.
+ */
+function isProvablyClean(bytes: Buffer, cls: BodyClass, detectors: Detectors, policy: CompiledDlpPolicy, archivesOn: boolean): boolean {
+  if (cls === 'form' || cls === 'multipart') return false;
+  if (!isUtf8(bytes)) return false;
+  if (archivesOn && detectors.detectArchive(bytes) !== null) return false;
+  const texts: Buffer[] = [];
+  const maybeJson = cls === 'json' || (cls === 'sniff' && bytesLookLikeJson(bytes));
+  if (cls !== 'json') texts.push(bytes);
+  if (maybeJson) {
+    let level = bytes;
+    let levels = 0;
+    for (;;) {
+      const next = unescapeJsonBytes(level);
+      if (next === level) break;
+      if (++levels > MAX_DEPTH + 1) return false;
+      texts.push(next);
+      level = next;
+    }
+    if (cls === 'json' && levels === 0) texts.push(bytes);
+  }
+  for (const t of texts) {
+    if (hasPercentBytes(t)) return false;
+    for (const run of findBase64Runs(t)) {
+      const decoded = decodeBase64Run(t.toString('latin1', run.start, run.end));
+      if (decoded.kind === 'text') return false;
+      if (archivesOn && detectors.detectArchive(decoded.bytes) !== null) return false;
+    }
+    let scanBuf = t;
+    if (!isAscii(t)) {
+      const norm = normalizeText(t.toString('utf8'));
+      if (norm.changed) scanBuf = Buffer.from(norm.text, 'utf8');
+    }
+    if (detectors.mightMatch(scanBuf, policy.packs)) return false;
+  }
+  return true;
+}
+
+/** The action for one match before escalation (DESIGN.md; DLP.md §2.0 rule 8). */
+export function actionFor(m: Match, policy: CompiledDlpPolicy): DlpAction {
+  if (m.type === 'honeytoken') return 'block'; // always, whatever the policy says
+  const explicit = policy.actions[m.type];
+  if (m.type === 'archive') return explicit === 'log' ? 'log' : 'block'; // an archive cannot be redacted
+  if (explicit !== undefined) return explicit;
+  if (m.confidence === 'low') return 'log';
+  return policy.defaultAction ?? m.defaultAction;
+}
+
+interface Scanned {
+  readonly node: ViewNode;
+  readonly norm: NormalizedText;
+  readonly matches: Match[];
+  readonly inBody: boolean;
+}
+
+/** Format of a base64 archive lead reported by the detectors (`UEsDB…` → `zip`). */
+function archiveFormatOf(detectors: Detectors, value: string): string {
+  const head = value.slice(0, 64);
+  return detectors.detectArchive(Buffer.from(head.slice(0, head.length - (head.length % 4)), 'base64')) ?? 'archive';
+}
+
+function failed(policy: CompiledDlpPolicy, detail: string): InspectResult {
+  return {
+    decision: policy.uninspectable === 'block' ? 'block' : 'allow',
+    reason: 'uninspectable',
+    findings: [], archives: [], honeytokenIds: [],
+    body: null, headers: null, url: null,
+    uninspectableDetail: detail,
+  };
+}
+
+/**
+ * Scan views, prefiltering them in groups: the concatenation of a group's normalised texts,
+ * each between `"` and a line break (the context a JSON leaf has in the raw body), goes through
+ * `mightMatch`; only groups that might match are scanned view by view. Sound for the same
+ * reason as the fast path.
+ */
+function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Detectors, policy: CompiledDlpPolicy, group: boolean): Scanned[] {
+  const out: Scanned[] = [];
+  const norms = views.map((v) => normalizeText(v.orig));
+  const scanOne = (i: number): void => {
+    const node = views[i] as ViewNode;
+    const norm = norms[i] as NormalizedText;
+    if (norm.text.length === 0) return;
+    const matches = detectors.scan({ text: norm.text, where: node.where, key: node.key }, policy.packs);
+    out.push({ node, norm, matches, inBody: i >= bodyFrom });
+  };
+  let i = 0;
+  while (i < views.length) {
+    let j = i;
+    let chars = 0;
+    while (j < views.length && (chars === 0 || chars + (norms[j]?.text.length ?? 0) <= GROUP_CHARS)) {
+      chars += (norms[j]?.text.length ?? 0) + 3;
+      j++;
+    }
+    let might = true;
+    if (group && j - i > 1) {
+      const parts: string[] = [];
+      for (let k = i; k < j; k++) parts.push(norms[k]?.text ?? '');
+      might = detectors.mightMatch(Buffer.from(`"${parts.join('"\n"')}"`, 'utf8'), policy.packs);
+    }
+    if (might) for (let k = i; k < j; k++) scanOne(k);
+    i = j;
+  }
+  return out;
+}
+
+/** Drop matches of a percent-decoded view that its parent view already reported at the same place. */
+function dropDuplicates(scanned: Scanned[]): void {
+  const byNode = new Map<ViewNode, Scanned>();
+  for (const s of scanned) byNode.set(s.node, s);
+  for (const s of scanned) {
+    const d = s.node.derivation;
+    if (d.kind !== 'percent' || s.matches.length === 0) continue;
+    const parent = byNode.get(d.parent);
+    if (parent === undefined || parent.matches.length === 0) continue;
+    const seen = new Set(parent.matches.map((m) => {
+      const [a, b] = parent.norm.toOriginal(m.start, m.end);
+      return `${m.type}:${a}:${b}`;
+    }));
+    const kept = s.matches.filter((m) => {
+      const [a, b] = s.norm.toOriginal(m.start, m.end);
+      const [pa, pb] = spanInParent(s.node, a, b);
+      return !seen.has(`${m.type}:${pa}:${pb}`);
+    });
+    s.matches.splice(0, s.matches.length, ...kept);
+  }
+}
+
+function inspectRequest(detectors: Detectors, req: InspectRequest, policy: CompiledDlpPolicy, opts: DlpEngineOptions): InspectResult {
+  const archivesOn = policy.packs.includes('archives');
+  let uninspectable: string | null = null;
+  let decoded: Buffer | null = null;
+  let codings: readonly Coding[] = [];
+  if (req.body.length > policy.maxInspectBytes) {
+    uninspectable = `body exceeds the inspection cap of ${policy.maxInspectBytes} bytes`;
+  } else if (req.body.length > 0) {
+    const r = decodeContentEncoding(req.body, req.headers['content-encoding'], policy.maxInspectBytes);
+    if (r.ok) {
+      decoded = r.bytes;
+      codings = r.codings;
+    } else {
+      uninspectable = r.detail;
+    }
+  }
+  // Derived (decoded) text may total 4× the body, within the inspection cap.
+  const budget = Math.max(MIN_DECODE_BUDGET, Math.min(4 * (decoded?.length ?? 0), policy.maxInspectBytes));
+  const builder = new ViewBuilder(detectors, budget, archivesOn);
+  let url: UrlModel | null = null;
+  try {
+    builder.addHeaders(req.headers, req.skipHeaders);
+    url = builder.addUrl(req.url);
+  } catch (err) {
+    if (!(err instanceof UninspectableError)) throw err;
+    uninspectable = err.detail;
+  }
+  const bodyFrom = builder.views.length;
+  let model: BodyModel = { kind: 'none' };
+  let bodyRewritable = true;
+  if (decoded !== null && decoded.length > 0 && uninspectable === null) {
+    const ct = parseContentType(req.headers['content-type']);
+    const cls = classifyBody(ct);
+    if (!(opts.fastPath !== false && isProvablyClean(decoded, cls, detectors, policy, archivesOn))) {
+      try {
+        model = builder.addBody(decoded, ct, 'body', null, 0);
+      } catch (err) {
+        if (!(err instanceof UninspectableError)) throw err;
+        uninspectable = err.detail;
+        bodyRewritable = false; // the body model is incomplete: nothing in it can be rewritten
+      }
+    }
+  }
+
+  const scanned = scanViews(builder.views, bodyFrom, detectors, policy, opts.groupPrefilter !== false);
+  dropDuplicates(scanned);
+
+  // Archives found in base64 runs that the detectors' own base64-archive pattern also reported.
+  const archiveSpans = new Map<ViewNode, [number, number][]>();
+  for (const s of scanned) {
+    for (const m of s.matches) {
+      if (m.type !== 'archive') continue;
+      const list = archiveSpans.get(s.node) ?? [];
+      list.push(s.norm.toOriginal(m.start, m.end));
+      archiveSpans.set(s.node, list);
+    }
+  }
+  const archiveAction: DlpAction = policy.actions['archive'] === 'log' ? 'log' : 'block';
+  const archives: ResolvedArchive[] = builder.archives
+    .filter((a) => a.node === null || !(archiveSpans.get(a.node) ?? []).some(([s, e]) => s < a.end && a.start < e))
+    .map((a) => ({ format: a.format, where: a.where, digest: a.digest, action: archiveAction }));
+
+  // Actions, with escalation to block where a redaction cannot be written.
+  const resolved: (ResolvedMatch & { readonly s: Scanned })[] = [];
+  const secrets: string[] = [];
+  for (const s of scanned) {
+    for (const m of s.matches) {
+      let action = actionFor(m, policy);
+      if (action === 'redact' && (!isRewritable(s.node) || (s.inBody && !bodyRewritable))) action = 'block';
+      resolved.push({ match: m, where: s.node.where, action, s });
+      secrets.push(m.value);
+      const [a, b] = s.norm.toOriginal(m.start, m.end);
+      secrets.push(s.node.orig.slice(a, b));
+    }
+  }
+
+  const honeytokenIds = [...new Set(resolved.flatMap((r) => (r.match.honeytokenId === undefined ? [] : [r.match.honeytokenId])))];
+  const piiValues = new Set(resolved.filter((r) => r.match.pack === 'pii').map((r) => `${r.match.type}\u0000${r.match.value}`));
+  const bulk = policy.bulkPiiThreshold !== null && piiValues.size >= policy.bulkPiiThreshold;
+  const anyBlock = resolved.some((r) => r.action === 'block') || archives.some((a) => a.action === 'block');
+  const anyRedact = resolved.some((r) => r.action === 'redact');
+
+  let decision: InspectResult['decision'] = 'allow';
+  let reason: InspectResult['reason'] = uninspectable === null ? null : 'uninspectable';
+  let body: Buffer | null = null;
+  let headers: Record<string, string | null> | null = null;
+  let newUrl: string | null = null;
+  if (honeytokenIds.length > 0) {
+    decision = 'block';
+    reason = 'honeytoken';
+  } else if (anyBlock || bulk) {
+    decision = 'block';
+    reason = 'dlp';
+  } else if (uninspectable !== null && policy.uninspectable === 'block') {
+    decision = 'block';
+    reason = 'uninspectable';
+  } else if (anyRedact) {
+    decision = 'redact';
+    let ok = true;
+    for (const r of resolved) {
+      if (r.action !== 'redact') continue;
+      const [a, b] = r.s.norm.toOriginal(r.match.start, r.match.end);
+      ok = pushEdit(r.s.node, a, b, detectors.replacement(r.match)) && ok;
+    }
+    flushNumberEdits(resolved.map((r) => r.s.node));
+    if (!ok) {
+      // Unreachable while isRewritable() and pushEdit() agree; fail closed if they ever do not.
+      decision = 'block';
+      reason = 'dlp';
+    } else {
+      const rebuilt = rebuildBody(model);
+      if (rebuilt !== null) {
+        body = encodeContentEncoding(rebuilt, codings);
+        headers = { 'content-length': String(body.length) };
+      }
+      newUrl = url === null ? null : rebuildUrl(url);
+    }
+  }
+
+  return {
+    decision,
+    reason,
+    findings: aggregateFindings(detectors, resolved, archives, secrets),
+    archives: [...new Set([
+      ...archives.map((a) => a.format),
+      ...resolved.filter((r) => r.match.type === 'archive').map((r) => archiveFormatOf(detectors, r.match.value)),
+    ])],
+    honeytokenIds,
+    body,
+    headers,
+    url: newUrl,
+    uninspectableDetail: uninspectable,
+  };
+}
+
+/**
+ * Build the inspection engine over compiled detectors. `inspect(req, policy)` is pure and
+ * synchronous; it never throws. With decision `redact`, `body` is the rewritten body encoded
+ * per the request's Content-Encoding (null when only the URL changed) and `headers` carries the
+ * new `content-length`; `url` is set when the path or query was rewritten.
+ */
+export function createDlpEngine(detectors: Detectors, options: DlpEngineOptions = {}): DlpEngine {
+  return {
+    detectors,
+    inspect(req: InspectRequest, policy: CompiledDlpPolicy): InspectResult {
+      try {
+        return inspectRequest(detectors, req, policy, options);
+      } catch {
+        // No data in the detail: the error may quote what it choked on.
+        return failed(policy, 'internal inspection error');
+      }
+    },
+  };
+}

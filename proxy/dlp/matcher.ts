@@ -1,0 +1,127 @@
+/**
+ * Runs one compiled pattern over one view and turns regex hits into candidates: boundary
+ * post-checks, key restriction, hotword context, validator, placeholder and entropy filters,
+ * then the confidence ladder and the default action (DLP.md §2.0 rules 5-8).
+ */
+import type { DlpAction } from '../config/types.js';
+import { leftBoundaryOk, rightBoundaryOk } from './boundaries.js';
+import { isPlaceholder, shannonEntropy } from './entropy.js';
+import type { Utf8Offsets } from './offsets.js';
+import type { CompiledPattern } from './packs.js';
+import type { Confidence } from './types.js';
+
+/** A finding before span claiming. */
+export interface Candidate {
+  readonly type: string;
+  readonly patternId: string;
+  readonly pack: string;
+  readonly start: number;
+  readonly end: number;
+  readonly value: string;
+  readonly confidence: Confidence;
+  readonly defaultAction: DlpAction;
+  readonly priority: number;
+  readonly honeytokenId?: string;
+}
+
+/** One view prepared for matching: its text, UTF-8 bytes and offset map. */
+export interface PreparedView {
+  readonly text: string;
+  readonly buf: Buffer;
+  readonly offsets: Utf8Offsets;
+  readonly key: string | null;
+}
+
+const LEVELS: readonly Confidence[] = ['low', 'medium', 'high'];
+
+function bump(c: Confidence, by: number): Confidence {
+  const i = Math.min(LEVELS.indexOf(c) + by, LEVELS.length - 1);
+  return LEVELS[i] ?? c;
+}
+
+/** Safety valve: a single pattern never yields more than this many raw hits per view. */
+const MAX_HITS_PER_PATTERN = 100_000;
+
+/** Run `p` over `view`, appending accepted candidates to `out`. */
+export function runPattern(p: CompiledPattern, view: PreparedView, out: Candidate[]): void {
+  if (p.key !== null && (view.key === null || !p.key.test(view.key))) return;
+  const keyHasContext = view.key !== null && p.contextWords.some((w) => view.key?.includes(w));
+  const re = p.re;
+  re.lastIndex = 0;
+  let hits = 0;
+  for (;;) {
+    const m = re.exec(view.buf);
+    if (m === null) break;
+    if (++hits > MAX_HITS_PER_PATTERN) break;
+    const whole = m.indices?.[0];
+    if (whole === undefined) break;
+    if (whole[1] === whole[0]) re.lastIndex = whole[1] + 1;
+    const span = m.indices?.[p.group];
+    if (span === undefined) continue;
+    const cand = evaluate(p, view, m, span[0], span[1], whole[0], keyHasContext);
+    if (cand !== null) out.push(cand);
+  }
+}
+
+function evaluate(
+  p: CompiledPattern,
+  view: PreparedView,
+  m: { readonly indices?: readonly ([number, number] | undefined)[] },
+  byteStart: number,
+  byteEnd: number,
+  matchByteStart: number,
+  keyHasContext: boolean,
+): Candidate | null {
+  const text = view.text;
+  let start = view.offsets.toUtf16(byteStart);
+  let end = view.offsets.toUtf16(byteEnd);
+  if (!leftBoundaryOk(text, start, p.left) || !rightBoundaryOk(text, end, p.right)) return null;
+  let hasContext = keyHasContext;
+  if (!hasContext && p.context !== null) {
+    const window = text.slice(Math.max(0, start - p.contextWindow), Math.min(text.length, end + 20)).toLowerCase();
+    hasContext = p.context.test(window);
+  }
+  if (p.contextRequired && !hasContext) return null;
+  let confidence = p.confidence;
+  let action: DlpAction = p.action;
+  let actionFixed = false;
+  if (p.validator !== null) {
+    const groups: (string | undefined)[] = [];
+    for (const g of m.indices ?? []) {
+      groups.push(g === undefined ? undefined : text.slice(view.offsets.toUtf16(g[0]), view.offsets.toUtf16(g[1])));
+    }
+    const verdict = p.validator({
+      text, start, end, value: text.slice(start, end), groups,
+      matchStart: view.offsets.toUtf16(matchByteStart), key: view.key, hasContext,
+    });
+    if (verdict === null) return null;
+    start = verdict.start ?? start;
+    end = verdict.end ?? end;
+    confidence = verdict.confidence ?? confidence;
+    if (verdict.action !== undefined) {
+      action = verdict.action;
+      actionFixed = true;
+    }
+  }
+  if (end <= start) return null;
+  const value = text.slice(start, end);
+  if (p.placeholder && isPlaceholder(value)) return null;
+  if (p.minEntropy !== null && shannonEntropy(value) < p.minEntropy) return null;
+  if (!p.contextRequired && !actionFixed) {
+    if (keyHasContext) confidence = bump(confidence, 2);
+    else if (hasContext) confidence = bump(confidence, 1);
+  }
+  // Low confidence never redacts or blocks on its own (DLP.md §2.0 rule 8).
+  const defaultAction: DlpAction = confidence === 'low' && !actionFixed ? 'log' : action;
+  return {
+    type: p.type,
+    patternId: p.patternId,
+    pack: p.pack,
+    start,
+    end,
+    value,
+    confidence,
+    defaultAction: confidence === 'low' ? 'log' : defaultAction,
+    priority: p.priority,
+  };
+}

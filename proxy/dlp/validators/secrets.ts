@@ -1,0 +1,224 @@
+/**
+ * Secret validators: vendor checksums and structure (GitHub/npm CRC32, JWT, PEM bodies),
+ * AWS pairing, HTTP credentials, and the key-name-driven generic secret. Entropy and the
+ * placeholder filter are applied by the engine from the pack (`min_entropy`, `placeholder`).
+ */
+import { prefixedCrc32Valid } from '../checksums.js';
+import { isPlaceholder, shannonEntropy } from '../entropy.js';
+import { TLDS } from '../tlds.js';
+import { ACCEPT, type Validator, type Verdict } from './types.js';
+
+/** Classic GitHub tokens carry a CRC32 checksum: pass → high/block, fail → medium/redact. */
+export const githubToken: Validator = (c) => {
+  if (c.value.startsWith('github_pat_')) return ACCEPT;
+  if (/^gh[pousr]_[A-Za-z0-9]{36}$/.test(c.value)) {
+    return prefixedCrc32Valid(c.value, 4) ? { confidence: 'high' } : { confidence: 'medium', action: 'redact' };
+  }
+  return { confidence: 'medium', action: 'redact' };
+};
+
+/** npm automation/publish tokens use the same CRC32 scheme as GitHub. */
+export const npmToken: Validator = (c) =>
+  prefixedCrc32Valid(c.value, 4) ? { confidence: 'high' } : { confidence: 'medium', action: 'redact' };
+
+/** Stripe: live/prod keys block; `sk_test_`/`rk_test_` are redacted (medium). */
+export const stripeKey: Validator = (c) =>
+  /^[rs]k_test_/.test(c.value) ? { confidence: 'medium', action: 'redact' } : ACCEPT;
+
+/** AWS key id: real ids are base32 (`[A-Z2-7]`); other digits are accepted at medium. */
+export const awsKeyId: Validator = (c) =>
+  /^[A-Z]{4}[A-Z2-7]{16}$/.test(c.value) ? ACCEPT : { confidence: 'medium', action: 'redact' };
+
+const AWS_ID_NEAR = /(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}/;
+
+/** A bare 40-character AWS secret counts only within 300 characters after a key id. */
+export const awsSecretNearId: Validator = (c) => {
+  const window = c.text.slice(Math.max(0, c.start - 300), c.start);
+  if (!AWS_ID_NEAR.test(window)) return null;
+  if (!/[A-Z]/.test(c.value) || !/[a-z]/.test(c.value) || !/\d/.test(c.value)) return null;
+  return ACCEPT;
+};
+
+/** Requires at least one digit, one upper and one lower case letter (`s.` vault tokens, ids). */
+export const mixedCase: Validator = (c) =>
+  /\d/.test(c.value) && /[A-Z]/.test(c.value) && /[a-z]/.test(c.value) ? ACCEPT : null;
+
+/** Requires at least one digit and one letter. */
+export const hasDigit: Validator = (c) => (/\d/.test(c.value) && /[A-Za-z]/.test(c.value) ? ACCEPT : null);
+
+/** Public sample keys from Google's Firebase documentation, shipped in countless apps. */
+const FIREBASE_SAMPLES = new Set([
+  'AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs', 'AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM',
+  'AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU', 'AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0',
+  'AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A', 'AIzaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c',
+  'AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4', 'AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY',
+  'AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM', 'AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ',
+  'AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g', 'AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU',
+  'AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw', 'AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE',
+  'AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY',
+]);
+
+/** Google API key: not a Firebase documentation sample, not an alphabet run. */
+export const googleApiKey: Validator = (c) => {
+  if (FIREBASE_SAMPLES.has(c.value)) return null;
+  if (/abcdefghij|bcdefghijk|0123456789/.test(c.value)) return null;
+  return ACCEPT;
+};
+
+function b64urlDecode(s: string): string | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
+  return Buffer.from(s, 'base64url').toString('latin1');
+}
+
+/**
+ * JWT: the header decodes to a JSON object naming `alg` or `typ` (tolerating the mangled
+ * fixtures of public suites: a prefix that parses is enough), the payload to a JSON object.
+ */
+export const jwt: Validator = (c) => {
+  const parts = c.value.split('.');
+  if (parts.length !== 3) return null;
+  const header = b64urlDecode(parts[0] ?? '');
+  const payload = b64urlDecode(parts[1] ?? '');
+  if (header === null || payload === null) return null;
+  if (!header.startsWith('{"') || !/"(?:alg|typ|kid|x5t)"/.test(header)) return null;
+  if (!payload.startsWith('{')) return null;
+  return ACCEPT;
+};
+
+/** PEM private key: body (minus headers and whitespace) has ≥ 64 base64 characters. */
+export const privateKey: Validator = (c) => {
+  const v = c.value;
+  if (!v.startsWith('-----BEGIN')) return ACCEPT; // AGE / PuTTY forms are fixed-format
+  const bodyStart = v.indexOf('-----', 10);
+  const bodyEnd = v.lastIndexOf('-----END');
+  if (bodyStart < 0 || bodyEnd <= bodyStart) return null;
+  const body = v
+    .slice(bodyStart + 5, bodyEnd)
+    .replace(/\\[nr]/g, '\n')
+    .split('\n')
+    .filter((line) => !/^[A-Za-z-]+:/.test(line.trim()))
+    .join('');
+  if (/redacted|\.\.\.|<|x{8,}/i.test(body)) return null;
+  const b64 = body.replace(/[^A-Za-z0-9+/=]/g, '');
+  return b64.length >= 64 ? ACCEPT : null;
+};
+
+/** Passwords that documentation uses for "a password goes here". */
+const DUMMY_PASSWORDS = new Set([
+  'password', 'pass', 'passwd', 'pwd', 'token', 'secret', 'test', 'xxx', 'yyy', 'changeme', 'pass123',
+  'username', 'user', 'apikey', 'api_key', 'key', 'foo', 'bar', 'foobar',
+]);
+
+function plausibleCredential(pass: string, user: string | null): boolean {
+  if (pass.length === 0 || isPlaceholder(pass)) return false;
+  if (/^[$%<[{(]/.test(pass) && !/^\{[A-Za-z0-9]+\}$/.test(pass)) return false;
+  if (DUMMY_PASSWORDS.has(pass.toLowerCase())) return false;
+  if (user !== null && pass === user) return false;
+  return true;
+}
+
+/** `scheme://user:pass@host`: report the password unless it is a template; dummies are low. */
+export const passwordInUrl: Validator = (c) => {
+  const v = c.value;
+  if (v.length === 0 || isPlaceholder(v) || /^[$<{[]/.test(v) || /^(?:x+|\*+|\.+)$/i.test(v)) return null;
+  if (/^(?:password|guest|pass|secret|root|admin)$/i.test(v)) return { confidence: 'low' };
+  return ACCEPT;
+};
+
+/**
+ * `curl -u user:pass` / `--user`: report the password part exactly as written. `token:` with
+ * an empty password is an API-token convention (Stripe, Mailgun), so the user part is reported.
+ */
+export const curlUser: Validator = (c) => {
+  const raw = c.value;
+  let user: string;
+  let pass: string;
+  let passOffset: number;
+  const quotedPair = /^(["'])([^"']*)\1:(["'])([^"']*)\3$/.exec(raw);
+  const unq = (s: string): [string, number] => (/^(["']).*\1$/.test(s) && s.length >= 2 ? [s.slice(1, -1), 1] : [s, 0]);
+  if (quotedPair !== null) {
+    user = quotedPair[2] ?? '';
+    pass = quotedPair[4] ?? '';
+    passOffset = raw.length - 1 - pass.length;
+  } else {
+    const [inner, q] = unq(raw);
+    const colon = inner.indexOf(':');
+    if (colon < 0) return null;
+    user = inner.slice(0, colon);
+    const [p, pq] = unq(inner.slice(colon + 1));
+    pass = p;
+    passOffset = q + colon + 1 + pq;
+    if (user.startsWith('-')) return null;
+    if (pass.length === 0 && q === 1) {
+      // "token:" form: the credential is the user part.
+      pass = user;
+      user = '';
+      passOffset = q;
+    }
+  }
+  if (!plausibleCredential(pass, user === '' ? null : user)) return null;
+  if (user !== '' && (isPlaceholder(user) || /^[$<{[]/.test(user)) && !/^\{[\w-]+\}$/.test(user)) return null;
+  return { start: c.start + passOffset, end: c.start + passOffset + pass.length };
+};
+
+/**
+ * Authorization header value. Basic must base64-decode to printable `user:pass`; other
+ * schemes need a non-template value with some entropy (gitleaks uses 2.75).
+ */
+export const httpAuth: Validator = (c) => {
+  const scheme = (c.groups[1] ?? '').toLowerCase();
+  const v = c.value;
+  if (isPlaceholder(v) || /^[$<{[(*.]/.test(v) || /^x+$/i.test(v)) return null;
+  if (scheme === 'basic') {
+    if (!/^[A-Za-z0-9+/]+=*$/.test(v)) return null;
+    const decoded = Buffer.from(v, 'base64').toString('latin1');
+    const printable = decoded.replace(/[^\x20-\x7e]/g, '').length >= decoded.length * 0.9;
+    return printable && decoded.indexOf(':') > 0 ? ACCEPT : null;
+  }
+  if (shannonEntropy(v) < 2.75) return null;
+  return ACCEPT;
+};
+
+/** Key names that make a value a secret (DLP.md §2.2 generic_secret (a)). */
+export const SECRET_KEY = /(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|client[_.-]?secret|auth|credentials?|signing[_.-]?key)/i;
+
+/** Key names that look secret-ish but hold non-secrets. */
+export const SECRET_KEY_EXCLUDE = /(?:public|publishable|csrf|xsrf|authenticity|author|mechanism|source|(?:^|[_.-])id$|[a-z]Id$|ids$|_url$|url$|_uri$|uri$|name$|length|size|version|type$|file|path|format|mode$|method|endpoint|header|prefix|expir|ttl|timeout|count|enabled|required|policy|scope|issuer|audience|algorithm|provider|vault|accessor|variable|placeholder|label|hint|field|column|description|_at$|date|time|hash|checksum|digest|sha|md5)/i;
+
+/**
+ * Generic secret (key-name driven): the key (group 1, or the view key) is secret-ish and not
+ * excluded, and the value looks like a credential: not a placeholder, not a word, not a
+ * hostname/URL/version, entropy > 3 and (a digit, or length ≥ 20).
+ */
+export const genericSecret: Validator = (c) => {
+  const key = c.groups[1] ?? c.key ?? '';
+  if (!SECRET_KEY.test(key) || SECRET_KEY_EXCLUDE.test(key)) return null;
+  return genericValueVerdict(c.value);
+};
+
+/** The value half of the generic-secret rule, shared with key-only views. */
+export function genericValueVerdict(v: string): Verdict | null {
+  if (v.length < 10 || v.length > 512) return null;
+  if (/&\w+=/.test(v)) return null; // a query string swallowed after `auth…=`
+  if (isPlaceholder(v) || /^[$%<[{(]/.test(v)) return null;
+  if (/^[A-Za-z]+$/.test(v) || /^[A-Za-z_]+$/.test(v)) return null;
+  if (/^\d+$/.test(v) || /:\/\//.test(v) || /^(?:true|false|null|none|undefined)$/i.test(v)) return null;
+  if (/\d+\.\d+\.\d+/.test(v) && !/[+/=]/.test(v)) return null; // versions, dotted ids
+  if (/^[a-z0-9-]+(?:\.[a-z0-9-]+)+$/i.test(v)) {
+    const tld = v.slice(v.lastIndexOf('.') + 1).toLowerCase();
+    if (TLDS.has(tld) || /^(?:pem|crt|cer|key|p12|json|yaml|yml|txt|png|jpg|js|ts)$/.test(tld)) return null;
+  }
+  if (/^[\w.-]+@[\w.-]+$/.test(v)) return null; // an email address, not a secret
+  const h = shannonEntropy(v);
+  if (h <= 3) return null;
+  if (!/\d/.test(v) && v.length < 20) return null;
+  // Short or low-entropy secrets are still worth a log line (hunter2), not a redaction.
+  if (h < 3.5 || v.length < 12) return { confidence: 'low' };
+  return ACCEPT;
+}
+
+/** Key-only view (`{"password": "…"}` walked by the pipeline): the whole value is the candidate. */
+export const genericKeyedValue: Validator = (c) => {
+  if (c.key === null || !SECRET_KEY.test(c.key) || SECRET_KEY_EXCLUDE.test(c.key)) return null;
+  return genericValueVerdict(c.value);
+};

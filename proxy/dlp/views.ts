@@ -1,0 +1,397 @@
+/**
+ * Views: the decoded pieces of a request that the detectors scan (DLP.md §2.0 rule 1).
+ *
+ * Every view is a node that remembers how its text was derived from its parent, so a match
+ * can be mapped back through every decoding layer to the text the client sent:
+ *
+ *   body bytes ─► RootText (UTF-8 text of the body, a part, the path or the query)
+ *                   ├─ offset        a JSON string without escapes (a plain substring)
+ *                   ├─ json-string   a JSON string with escapes (escape map)
+ *                   ├─ json-number   a JSON number (rewritten as a string when redacted)
+ *                   ├─ percent       %XX-decoded text (form fields, query values, any %-text)
+ *                   └─ opaque        base64-decoded text, binary strings, headers: not rewritable
+ *
+ * Budgets (all per request; exceeding one makes the body uninspectable, never silently
+ * skipped): nesting depth ≤ MAX_DEPTH decoding layers, ≤ MAX_BASE64_VIEWS base64 candidates
+ * that decode to text or an archive, and the total of derived (decoded) text ≤ the decode budget.
+ */
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { decodeBase64Run, findBase64Runs, MIN_BASE64_RUN } from './decode-base64.js';
+import { looksLikeJson, memberSegment, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
+import { parseHeaderParams, parseMultipart } from './decode-multipart.js';
+import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
+import type { Detectors } from './types.js';
+
+/** Decoding layers below a first-level view (JSON leaf, form field, part, header…). */
+export const MAX_DEPTH = 4;
+/** Base64 runs per request that decode to text or to an archive. */
+export const MAX_BASE64_VIEWS = 256;
+/** The decode budget is 4× the body, at least this much (small bodies with one blob). */
+export const MIN_DECODE_BUDGET = 64 * 1024;
+/** Shortest printable run kept from binary data (`strings`-style). */
+const MIN_PRINTABLE_RUN = 6;
+
+/** Replace `[start, end)` of a text with `text`. */
+export interface Edit {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
+/** A text the request carries directly (body, part body, path, query); edits land here. */
+export interface RootText {
+  readonly text: string;
+  readonly edits: Edit[];
+  /** Encoding for replacements that a match in this very text (not a decoded child) needs. */
+  readonly encodeDirect: ((s: string) => string) | null;
+}
+
+export type Derivation =
+  | { readonly kind: 'root'; readonly root: RootText }
+  | { readonly kind: 'offset'; readonly parent: ViewNode; readonly start: number }
+  | { readonly kind: 'json-string'; readonly parent: ViewNode; readonly start: number; readonly end: number }
+  | { readonly kind: 'json-number'; readonly parent: ViewNode; readonly start: number; readonly end: number }
+  | { readonly kind: 'percent'; readonly parent: ViewNode; readonly start: number; readonly end: number; readonly plus: boolean }
+  | { readonly kind: 'opaque'; readonly why: 'base64' | 'binary' | 'header' | 'filename' | 'malformed-json' };
+
+/** One view (or a container such as a JSON text that is walked rather than scanned). */
+export interface ViewNode {
+  /** The decoded text before normalisation. */
+  readonly orig: string;
+  readonly where: string;
+  readonly key: string | null;
+  readonly depth: number;
+  readonly derivation: Derivation;
+  /** Offset map into the parent (json-string / percent), built when first needed. */
+  map: { readonly starts: Int32Array; readonly ends: Int32Array } | null;
+  /** Redactions waiting on a JSON number (the whole literal is replaced at once). */
+  pending: Edit[] | null;
+}
+
+/** An archive found by magic bytes. */
+export interface ArchiveHit {
+  readonly format: string;
+  readonly where: string;
+  /** SHA-256 of the archive bytes (hex): fingerprinted so equal uploads correlate. */
+  readonly digest: string;
+  /** The view and span of the base64 run it came from, or null for raw bytes. */
+  readonly node: ViewNode | null;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** How to rebuild a body (or a part) after redaction. */
+export type BodyModel =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'text'; readonly root: RootText }
+  | { readonly kind: 'opaque' }
+  | { readonly kind: 'multipart'; readonly bytes: Buffer; readonly parts: readonly PartModel[] };
+
+export interface PartModel {
+  readonly bodyStart: number;
+  readonly bodyEnd: number;
+  readonly model: BodyModel;
+  /** Content-Transfer-Encoding base64: the line length to re-encode with (0: one line); null otherwise. */
+  readonly base64LineLength: number | null;
+}
+
+/** The request target split for rewriting. */
+export interface UrlModel {
+  /** `scheme://authority` when the URL was in absolute form, else ''. Not scanned here. */
+  readonly prefix: string;
+  readonly path: RootText;
+  readonly query: RootText | null;
+  readonly fragment: string;
+}
+
+/** A budget or framing failure: the body is uninspectable. `detail` never holds data. */
+export class UninspectableError extends Error {
+  constructor(readonly detail: string) {
+    super(detail);
+    this.name = 'UninspectableError';
+  }
+}
+
+export interface ContentType {
+  /** `type/subtype`, lower case. */
+  readonly type: string;
+  readonly params: ReadonlyMap<string, string>;
+}
+
+/** How a body is decoded: `sniff` means text, or JSON when it parses as JSON. */
+export type BodyClass = 'json' | 'form' | 'multipart' | 'text' | 'sniff';
+
+export function parseContentType(header: string | readonly string[] | undefined): ContentType | null {
+  const value = typeof header === 'string' ? header : header?.[0];
+  if (value === undefined || value.trim() === '') return null;
+  const semi = value.indexOf(';');
+  const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+  return { type, params: semi < 0 ? new Map() : parseHeaderParams(value.slice(semi)) };
+}
+
+export function classifyBody(ct: ContentType | null): BodyClass {
+  if (ct === null || ct.type === 'text/plain') return 'sniff';
+  const t = ct.type;
+  if (t === 'application/json' || t === 'text/json' || t.endsWith('+json')) return 'json';
+  if (t === 'application/x-www-form-urlencoded') return 'form';
+  if (t.startsWith('multipart/')) return 'multipart';
+  return 'text';
+}
+
+/** Request headers never scanned: hop-by-hop, framing, and the proxy's own. */
+export const UNSCANNED_HEADERS: ReadonlySet<string> = new Set([
+  'connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'proxy-connection',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length',
+]);
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Part names and file names are attacker text: keep them short and printable in `where`. */
+function label(s: string): string {
+  const clean = s.replace(/[\x00-\x1F\x7F()]/g, '?');
+  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
+}
+
+/** Printable ASCII runs of binary data, one per line (what `strings` shows). */
+export function printableRuns(bytes: Uint8Array): string {
+  const out: string[] = [];
+  let start = -1;
+  for (let i = 0; i <= bytes.length; i++) {
+    const c = i < bytes.length ? (bytes[i] ?? 0) : 0;
+    const printable = (c >= 0x20 && c < 0x7F) || c === 0x09;
+    if (printable) {
+      if (start < 0) start = i;
+    } else if (start >= 0) {
+      if (i - start >= MIN_PRINTABLE_RUN) out.push(Buffer.from(bytes.buffer, bytes.byteOffset + start, i - start).toString('latin1'));
+      start = -1;
+    }
+  }
+  return out.join('\n');
+}
+
+function makeNode(orig: string, where: string, key: string | null, depth: number, derivation: Derivation): ViewNode {
+  return { orig, where, key, depth, derivation, map: null, pending: null };
+}
+
+/**
+ * Builds every view of one request. Not reusable: budgets are per request. Methods throw
+ * UninspectableError when a budget is exceeded or framing is malformed; views added before
+ * that stay valid and are still scanned.
+ */
+export class ViewBuilder {
+  /** Views to scan, parents before their derived views. */
+  readonly views: ViewNode[] = [];
+  readonly archives: ArchiveHit[] = [];
+  private decodedBytes = 0;
+  private base64Views = 0;
+  private readonly seenRuns = new Set<string>();
+
+  constructor(
+    private readonly detectors: Detectors,
+    private readonly decodeBudgetBytes: number,
+    private readonly archivesOn: boolean,
+  ) {}
+
+  private charge(units: number): void {
+    this.decodedBytes += units;
+    if (this.decodedBytes > this.decodeBudgetBytes) {
+      throw new UninspectableError(`decoded views exceed the decode budget of ${this.decodeBudgetBytes} bytes`);
+    }
+  }
+
+  private countBase64(): void {
+    if (++this.base64Views > MAX_BASE64_VIEWS) throw new UninspectableError(`more than ${MAX_BASE64_VIEWS} base64 candidates`);
+  }
+
+  private derived(parent: ViewNode, orig: string, derivation: Derivation): ViewNode {
+    const depth = parent.depth + 1;
+    if (depth > MAX_DEPTH) throw new UninspectableError(`encodings nested deeper than ${MAX_DEPTH} levels`);
+    return makeNode(orig, parent.where, parent.key, depth, derivation);
+  }
+
+  /** Add a view to scan, then the views decoded from it (percent, base64). */
+  addView(node: ViewNode): void {
+    this.views.push(node);
+    const s = node.orig;
+    if (hasPercentEscape(s)) {
+      const decoded = percentDecode(s, false, false).text;
+      if (decoded !== s) {
+        this.charge(decoded.length);
+        this.addView(this.derived(node, decoded, { kind: 'percent', parent: node, start: 0, end: s.length, plus: false }));
+      }
+    }
+    if (s.length < MIN_BASE64_RUN) return;
+    for (const run of findBase64Runs(s)) {
+      const text = s.slice(run.start, run.end);
+      // The same run shows up again in a percent-decoded child, or repeated in a body.
+      if (this.seenRuns.has(text)) continue;
+      this.seenRuns.add(text);
+      const decoded = decodeBase64Run(text);
+      const format = this.archivesOn ? this.detectors.detectArchive(decoded.bytes) : null;
+      if (format !== null) {
+        this.countBase64();
+        this.archives.push({ format, where: node.where, digest: sha256(decoded.bytes), node, start: run.start, end: run.end });
+        continue;
+      }
+      if (decoded.kind !== 'text') continue;
+      this.countBase64();
+      this.charge(decoded.text.length);
+      this.addView(this.derived(node, decoded.text, { kind: 'opaque', why: 'base64' }));
+    }
+  }
+
+  /** Request headers, except hop-by-hop ones and `skip` (the agent's own credentials). */
+  addHeaders(headers: Readonly<Record<string, string | string[] | undefined>>, skip: readonly string[]): void {
+    const skipped = new Set<string>([...UNSCANNED_HEADERS, ...skip.map((h) => h.toLowerCase())]);
+    // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+    const connection = headers['connection'];
+    for (const v of typeof connection === 'string' ? [connection] : connection ?? []) {
+      for (const name of v.split(',')) skipped.add(name.trim().toLowerCase());
+    }
+    for (const [rawName, value] of Object.entries(headers)) {
+      const name = rawName.toLowerCase();
+      if (value === undefined || skipped.has(name)) continue;
+      for (const v of typeof value === 'string' ? [value] : value) {
+        this.addView(makeNode(v, `header:${label(name)}`, name, 0, { kind: 'opaque', why: 'header' }));
+      }
+    }
+  }
+
+  /** The path (raw and percent-decoded) and each query parameter name and value. */
+  addUrl(url: string): UrlModel {
+    const abs = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(url);
+    const prefix = abs?.[0] ?? '';
+    let rest = url.slice(prefix.length);
+    const hash = rest.indexOf('#');
+    const fragment = hash >= 0 ? rest.slice(hash) : '';
+    if (hash >= 0) rest = rest.slice(0, hash);
+    const q = rest.indexOf('?');
+    const pathText = q >= 0 ? rest.slice(0, q) : rest;
+    const path: RootText = { text: pathText, edits: [], encodeDirect: (s) => percentEncode(s, false) };
+    if (pathText.length > 0) this.addView(makeNode(pathText, 'path', null, 0, { kind: 'root', root: path }));
+    if (q < 0) return { prefix, path, query: null, fragment };
+    const query: RootText = { text: rest.slice(q + 1), edits: [], encodeDirect: null };
+    this.addPairs(makeNode(query.text, 'query', null, 0, { kind: 'root', root: query }), () => 'query', () => 'query');
+    return { prefix, path, query, fragment };
+  }
+
+  /** `name=value&…` (query or form body): every name and value is a percent-decoded view. */
+  private addPairs(parent: ViewNode, whereOfValue: (name: string) => string, whereOfName: () => string): void {
+    const s = parent.orig;
+    for (const p of splitPairs(s)) {
+      const name = percentDecode(s.slice(p.nameStart, p.nameEnd), true, false).text;
+      if (name.length > 0) {
+        this.addView(makeNode(name, whereOfName(), null, parent.depth,
+          { kind: 'percent', parent, start: p.nameStart, end: p.nameEnd, plus: true }));
+      }
+      if (p.valueStart < 0 || p.valueEnd === p.valueStart) continue;
+      const value = percentDecode(s.slice(p.valueStart, p.valueEnd), true, false).text;
+      this.addView(makeNode(value, whereOfValue(name), name.toLowerCase(), parent.depth,
+        { kind: 'percent', parent, start: p.valueStart, end: p.valueEnd, plus: true }));
+    }
+  }
+
+  /** Walk the JSON text held by `holder`; false (nothing added) when it is not JSON. */
+  private addJson(holder: ViewNode, where: string, depth: number): boolean {
+    const tokens = tokenizeJson(holder.orig, where);
+    if (tokens === null) return false;
+    for (const t of tokens) this.addJsonToken(holder, t, depth);
+    return true;
+  }
+
+  private addJsonToken(holder: ViewNode, t: JsonToken, depth: number): void {
+    const raw = holder.orig.slice(t.start, t.end);
+    let node: ViewNode;
+    if (t.kind === 'number') {
+      node = makeNode(raw, t.where, t.key, depth, { kind: 'json-number', parent: holder, start: t.start, end: t.end });
+    } else if (!t.escaped) {
+      node = makeNode(raw, t.where, t.key, depth, { kind: 'offset', parent: holder, start: t.start });
+    } else {
+      node = makeNode(unescapeJson(raw, false).text, t.where, t.key, depth,
+        { kind: 'json-string', parent: holder, start: t.start, end: t.end });
+    }
+    // JSON inside a string (tool-call `arguments`, stringified payloads) is walked, not scanned whole.
+    if (t.kind === 'string' && looksLikeJson(node.orig)) {
+      if (depth + 1 > MAX_DEPTH) throw new UninspectableError(`JSON strings nested deeper than ${MAX_DEPTH} levels`);
+      if (this.addJson(node, t.where, depth + 1)) return;
+    }
+    this.addView(node);
+  }
+
+  private addPrintable(bytes: Uint8Array, where: string, key: string | null, depth: number): void {
+    const text = printableRuns(bytes);
+    if (text.length === 0) return;
+    this.charge(text.length);
+    this.addView(makeNode(text, where, key, depth, { kind: 'opaque', why: 'binary' }));
+  }
+
+  /**
+   * A body (or a multipart part body) by content type. Archive magic wins over the declared
+   * type. Returns how to rebuild it after redaction.
+   */
+  addBody(bytes: Buffer, ct: ContentType | null, where: string, key: string | null, depth: number): BodyModel {
+    if (bytes.length === 0) return { kind: 'none' };
+    const format = this.archivesOn ? this.detectors.detectArchive(bytes) : null;
+    if (format !== null) {
+      this.archives.push({ format, where, digest: sha256(bytes), node: null, start: 0, end: 0 });
+      this.addPrintable(bytes, where, key, depth);
+      return { kind: 'opaque' };
+    }
+    const cls = classifyBody(ct);
+    if (cls === 'multipart' && ct !== null) return this.addMultipart(bytes, ct, where, depth);
+    if (!isUtf8(bytes)) {
+      this.addPrintable(bytes, where, key, depth);
+      return { kind: 'opaque' };
+    }
+    const text = bytes.toString('utf8');
+    const root: RootText = { text, edits: [], encodeDirect: null };
+    const rootNode = makeNode(text, where, key, depth, { kind: 'root', root });
+    if (cls === 'json' || (cls === 'sniff' && looksLikeJson(text))) {
+      if (this.addJson(rootNode, where, depth)) return { kind: 'text', root };
+      if (cls === 'json') {
+        // Declared JSON that does not parse: scan it with string escapes decoded (so `\u0040`
+        // still reads `@`). There is no structure to rewrite, so redaction escalates to block.
+        this.addView(makeNode(unescapeJson(text, false).text, where, key, depth, { kind: 'opaque', why: 'malformed-json' }));
+        return { kind: 'text', root };
+      }
+    }
+    if (cls === 'form') {
+      this.addPairs(rootNode, (name) => `${where}${memberSegment(name)}`, () => `${where}{key}`);
+      return { kind: 'text', root };
+    }
+    this.addView(rootNode);
+    return { kind: 'text', root };
+  }
+
+  private addMultipart(bytes: Buffer, ct: ContentType, where: string, depth: number): BodyModel {
+    if (depth + 1 > MAX_DEPTH) throw new UninspectableError(`multipart nested deeper than ${MAX_DEPTH} levels`);
+    const parsed = parseMultipart(bytes, ct.params.get('boundary') ?? '');
+    if (!parsed.ok) throw new UninspectableError(parsed.detail);
+    const prefix = where === 'body' ? '' : `${where}/`;
+    const parts: PartModel[] = [];
+    parsed.parts.forEach((part, index) => {
+      const name = part.name ?? String(index);
+      const partWhere = `${prefix}part:${label(name)}${part.filename !== null ? `(${label(part.filename)})` : ''}`;
+      const partKey = part.name?.toLowerCase() ?? null;
+      if (part.filename !== null && part.filename.length > 0) {
+        this.addView(makeNode(part.filename, partWhere, 'filename', depth + 1, { kind: 'opaque', why: 'filename' }));
+      }
+      let partBytes = bytes.subarray(part.bodyStart, part.bodyEnd);
+      let base64LineLength: number | null = null;
+      if ((part.headers.get('content-transfer-encoding') ?? '').trim().toLowerCase() === 'base64') {
+        const encoded = partBytes.toString('latin1');
+        if (!/^[A-Za-z0-9+/=\s]*$/.test(encoded)) throw new UninspectableError('malformed multipart body: invalid base64 part');
+        const firstBreak = encoded.search(/\r?\n/);
+        base64LineLength = firstBreak < 0 ? 0 : firstBreak;
+        partBytes = Buffer.from(encoded.replace(/\s+/g, ''), 'base64');
+        this.charge(partBytes.length);
+      }
+      const model = this.addBody(partBytes, parseContentType(part.headers.get('content-type')), partWhere, partKey, depth + 1);
+      parts.push({ bodyStart: part.bodyStart, bodyEnd: part.bodyEnd, model, base64LineLength });
+    });
+    return { kind: 'multipart', bytes, parts };
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * A bounded cache of TLS server contexts, one per intercepted host, each holding a leaf minted
+ * by `tls/leaf.ts` for the shared process leaf key.
+ */
+import { createSecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
+import { LRUCache } from 'lru-cache';
+import type { CertificateAuthority } from './ca.js';
+import { LEAF_VALIDITY_MS, mintLeaf, normalizeCertName, processLeafKey } from './leaf.js';
+import type { LeafKey } from './leaf.js';
+
+/** Default bound on cached contexts (one leaf and one SecureContext each, a few KiB). */
+export const DEFAULT_CERT_CACHE_MAX = 10_000;
+
+/**
+ * Default time a context stays cached: a week, well inside the leaf's 30 days, so a cached leaf
+ * is always far from its `notAfter` when served; an entry also never outlives its own leaf minus
+ * {@link EXPIRY_MARGIN_MS} (a leaf is capped at the CA's expiry, which may be sooner).
+ */
+export const DEFAULT_CERT_CACHE_TTL_MS = 7 * 24 * 3600 * 1000;
+
+/** A cached leaf is dropped at least this long before its `notAfter`, for clients whose clock runs ahead. */
+const EXPIRY_MARGIN_MS = 24 * 3600 * 1000;
+
+export interface CertCacheOptions {
+  /** Maximum number of cached hosts (least recently used evicted). Default {@link DEFAULT_CERT_CACHE_MAX}. */
+  readonly max?: number;
+  /** Cache lifetime of an entry in ms; must be shorter than the leaf validity. Default {@link DEFAULT_CERT_CACHE_TTL_MS}. */
+  readonly ttlMs?: number;
+  /** Leaf key; default the process-wide {@link processLeafKey}. */
+  readonly leafKey?: LeafKey;
+  /** Called after each mint (e.g. to count `warden_leaf_certificates_minted_total`). */
+  readonly onMint?: (host: string, durationMs: number) => void;
+}
+
+/** Counters for tests and metrics. `mints` differs from `misses` only when a mint failed. */
+export interface CertCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly mints: number;
+  readonly size: number;
+}
+
+/** The `SNICallback` shape of `tls.TLSSocket` / `tls.createServer`. */
+export type SniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+
+/**
+ * Host → `SecureContext`, bounded by an LRU with a TTL.
+ *
+ * The context's certificate chain is the leaf alone when the CA is a self-signed root (clients
+ * have the root already: they must trust `ca.pem`; sending it again would cost ~500 bytes per
+ * handshake and RFC 8446 §4.4.2 allows omitting it), and the leaf followed by `ca.pem` when an
+ * admin's CA is an intermediate (clients then need it to build a path to their trusted root).
+ *
+ * Concurrency: minting is synchronous (~1 ms), so a miss is filled before any other callback
+ * runs. Concurrent first requests for one host therefore share a single generation without the
+ * in-flight promise bookkeeping of lru-cache's `fetch()`, which an asynchronous mint would need.
+ */
+export class CertCache {
+  readonly #ca: CertificateAuthority;
+  readonly #leafKey: LeafKey;
+  readonly #ttlMs: number;
+  readonly #cache: LRUCache<string, SecureContext>;
+  readonly #onMint: ((host: string, durationMs: number) => void) | undefined;
+  #hits = 0;
+  #misses = 0;
+  #mints = 0;
+
+  constructor(ca: CertificateAuthority, opts: CertCacheOptions = {}) {
+    const max = opts.max ?? DEFAULT_CERT_CACHE_MAX;
+    const ttlMs = opts.ttlMs ?? DEFAULT_CERT_CACHE_TTL_MS;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`cert cache max must be a positive integer, got ${max}`);
+    if (!(ttlMs > 0 && ttlMs < LEAF_VALIDITY_MS)) {
+      throw new RangeError(`cert cache ttlMs must be positive and shorter than the leaf validity (${LEAF_VALIDITY_MS} ms), got ${ttlMs}`);
+    }
+    this.#ca = ca;
+    this.#leafKey = opts.leafKey ?? processLeafKey();
+    this.#ttlMs = ttlMs;
+    this.#onMint = opts.onMint;
+    this.#cache = new LRUCache<string, SecureContext>({ max, ttl: ttlMs, updateAgeOnGet: false });
+  }
+
+  /**
+   * The context for `hostname` (SNI or CONNECT host; untrusted). Mints on a miss. Throws an
+   * `Error` when `hostname` is not a valid DNS name or IP literal (see `normalizeCertName`),
+   * which an SNI callback turns into a failed handshake.
+   */
+  getContext(hostname: string): SecureContext {
+    const name = normalizeCertName(hostname);
+    // IPv6 has many spellings of one address; key IPs by their bytes so they share an entry.
+    const key = name.kind === 'ip' ? `ip:${name.bytes.toString('hex')}` : name.name;
+    const cached = this.#cache.get(key);
+    if (cached) {
+      this.#hits++;
+      return cached;
+    }
+    this.#misses++;
+    const started = performance.now();
+    const leaf = mintLeaf(this.#ca, name.name, this.#leafKey);
+    const context = createSecureContext({
+      key: this.#leafKey.privateKeyPem,
+      cert: this.#ca.chainPem ? leaf.certPem + this.#ca.chainPem : leaf.certPem,
+      minVersion: 'TLSv1.2',
+      // ALPN is set on the TLSSocket by tls/intercept.ts, not here.
+    });
+    this.#mints++;
+    const ttl = Math.min(this.#ttlMs, leaf.notAfter.getTime() - Date.now() - EXPIRY_MARGIN_MS);
+    // A leaf too close to its CA's expiry to be worth caching is still served, just not kept.
+    if (ttl > 0) this.#cache.set(key, context, { ttl });
+    this.#onMint?.(name.name, performance.now() - started);
+    return context;
+  }
+
+  /** `SNICallback` for `tls.TLSSocket` / `tls.createServer`; a refused name fails the handshake. */
+  readonly sniCallback: SniCallback = (servername, cb) => {
+    let context: SecureContext;
+    try {
+      context = this.getContext(servername);
+    } catch (err) {
+      cb(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    cb(null, context);
+  };
+
+  /** Counters since construction, and the current number of cached hosts. */
+  stats(): CertCacheStats {
+    return { hits: this.#hits, misses: this.#misses, mints: this.#mints, size: this.#cache.size };
+  }
+
+  /** Drop every cached context (e.g. after the CA changed). */
+  clear(): void {
+    this.#cache.clear();
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Issue 3 through the running proxy: redaction keeps JSON valid, blocks reach nothing
+ * upstream, archives and honeytokens are refused (the latter alerted), encodings and
+ * obfuscation are seen through, a decompression bomb is refused, and no planted value ever
+ * appears in the audit stream.
+ */
+import { strict as assert } from 'node:assert';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { createTestPki } from '../fixtures/pki.js';
+import { baseYaml, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
+
+// Synthetic values (valid checksums, not real people or keys).
+const SSN = '536-22-8143';
+const CARD = '4666176031372159';
+const HONEY = 'WARDEN-CANARY-7f3a9c2e1b4d';
+const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const PLANTED = [SSN, CARD, HONEY, PRIVATE_KEY.split('\n')[1]!];
+
+describe('DLP in the request path', () => {
+  let up: Upstream;
+  let h: Harness;
+  let dir: string;
+  before(async () => {
+    const pki = createTestPki();
+    dir = mkdtempSync(join(tmpdir(), 'warden-dlp-'));
+    writeFileSync(join(dir, 'up.pem'), pki.caPem);
+    up = await startUpstream(pki);
+    h = await startWarden({
+      yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n    dlp: { actions: { default: redact } }\n') +
+        `honeytokens:\n  - { id: canary-1, value: "${HONEY}" }\n`,
+    });
+  });
+  after(async () => {
+    // Nothing planted may appear in anything Warden recorded.
+    const text = h.audit.text();
+    for (const v of PLANTED) assert.ok(!text.includes(v), 'a planted value reached the audit stream');
+    await h.close();
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const post = (path: string, body: string | Buffer, headers: Record<string, string>, id: string) =>
+    request(`https://api.test.local${path}`, { dispatcher: h.agent(), method: 'POST', body, headers: { ...headers, 'x-request-id': id } });
+  const upstreamSaw = (id: string) => up.seen.find((s) => s.headers['x-request-id'] === id);
+
+  test('an SSN in an OpenAI chat body arrives redacted and the JSON still parses', async () => {
+    const body = JSON.stringify({
+      model: 'gpt-4o', stream: true,
+      messages: [{ role: 'system', content: 'You are helpful.' }, { role: 'user', content: `My SSN is ${SSN}, please file my taxes.` }],
+    });
+    const res = await post('/v1/chat/completions', body, { 'content-type': 'application/json' }, 'dlp-ssn');
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+    const seen = upstreamSaw('dlp-ssn');
+    assert.ok(seen, 'upstream got the redacted request');
+    assert.equal(Number(seen.headers['content-length']), seen.body.length);
+    const parsed = JSON.parse(seen.body.toString()) as { model: string; stream: boolean; messages: Array<{ content: string }> };
+    assert.equal(parsed.model, 'gpt-4o');
+    assert.equal(parsed.stream, true);
+    assert.equal(parsed.messages[0]!.content, 'You are helpful.');
+    assert.ok(!parsed.messages[1]!.content.includes(SSN));
+    assert.match(parsed.messages[1]!.content, /^My SSN is \[REDACTED:us_ssn\], please file my taxes\.$/);
+    const rec = h.audit.byId('dlp-ssn').find((r) => r.event === 'request');
+    assert.equal(rec?.decision, 'redact');
+    assert.equal(rec?.reason, 'dlp');
+    const f = rec?.findings?.find((x) => x.type === 'us_ssn');
+    assert.ok(f && f.where.includes('messages') && f.fp.length >= 8 && f.sample.endsWith('8143'));
+  });
+
+  test('a private key is refused with 403 and the upstream sees nothing', async () => {
+    const body = JSON.stringify({ messages: [{ role: 'user', content: `deploy with this key:\n${PRIVATE_KEY}` }] });
+    const res = await post('/v1/chat/completions', body, { 'content-type': 'application/json' }, 'dlp-key');
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['x-warden-reason'], 'dlp');
+    const j = (await res.body.json()) as { error: { code: string; findings: string[] } };
+    assert.equal(j.error.code, 'dlp');
+    assert.ok(j.error.findings.includes('private_key'));
+    assert.equal(upstreamSaw('dlp-key'), undefined);
+  });
+
+  test('a zip inside a multipart upload is refused', async () => {
+    const zip = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x00, 0x00]), Buffer.alloc(200, 7)]);
+    const boundary = '----warden-test-boundary';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n`),
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="report.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      zip,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const res = await post('/v1/files', body, { 'content-type': `multipart/form-data; boundary=${boundary}` }, 'dlp-zip');
+    assert.equal(res.statusCode, 403);
+    await res.body.dump();
+    assert.equal(upstreamSaw('dlp-zip'), undefined);
+    const rec = h.audit.byId('dlp-zip').find((r) => r.event === 'request');
+    assert.ok(rec?.findings?.some((f) => f.type === 'archive'));
+  });
+
+  test('a gzip-encoded body with a card number is caught and re-encoded', async () => {
+    const body = gzipSync(JSON.stringify({ input: `charge card ${CARD} for the order` }));
+    const res = await post('/v1/responses', body, { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'dlp-gzip');
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+    const seen = upstreamSaw('dlp-gzip');
+    assert.ok(seen);
+    assert.equal(Number(seen.headers['content-length']), seen.body.length);
+    const text = seen.headers['content-encoding'] === 'gzip' ? gunzipSync(seen.body).toString() : seen.body.toString();
+    const parsed = JSON.parse(text) as { input: string };
+    assert.ok(!parsed.input.includes(CARD));
+    assert.match(parsed.input, /2159/);
+  });
+
+  test('a zero-width space inside a card number is seen through', async () => {
+    const split = `${CARD.slice(0, 8)}\u200b${CARD.slice(8)}`;
+    const res = await post('/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: `card: ${split}` }] }), { 'content-type': 'application/json' }, 'dlp-zw');
+    await res.body.dump();
+    const rec = h.audit.byId('dlp-zw').find((r) => r.event === 'request');
+    assert.ok(rec?.findings?.some((f) => f.type === 'credit_card'), 'card found despite the zero-width space');
+    const seen = upstreamSaw('dlp-zw');
+    if (seen) assert.ok(!seen.body.toString().replace(/\\u200b|\u200b/g, '').includes(CARD));
+  });
+
+  test('a honeytoken in a base64 field is refused and raises a critical alert', async () => {
+    const b64 = Buffer.from(`notes for later: ${HONEY} keep safe`).toString('base64');
+    const res = await post('/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: 'see attachment' }], attachment: b64 }), { 'content-type': 'application/json' }, 'dlp-honey');
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['x-warden-reason'], 'honeytoken');
+    await res.body.dump();
+    assert.equal(upstreamSaw('dlp-honey'), undefined);
+    const alert = h.audit.byId('dlp-honey').find((r) => r.event === 'alert');
+    assert.equal(alert?.severity, 'critical');
+    assert.equal(alert?.reason, 'honeytoken');
+  });
+
+  test('a gzip bomb is refused as uninspectable without expanding it', async () => {
+    const bomb = gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 });
+    assert.ok(bomb.length < 1024 * 1024);
+    const before = process.memoryUsage().rss;
+    const res = await post('/v1/chat/completions', bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'dlp-bomb');
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['x-warden-reason'], 'uninspectable');
+    await res.body.dump();
+    assert.ok(process.memoryUsage().rss - before < 128 * 1024 * 1024, 'memory did not balloon');
+    assert.equal(upstreamSaw('dlp-bomb'), undefined);
+  });
+
+  test('an unknown Content-Encoding is refused (fail closed)', async () => {
+    const res = await post('/v1/chat/completions', Buffer.from('(compressed)'), { 'content-type': 'application/json', 'content-encoding': 'x-custom' }, 'dlp-enc');
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['x-warden-reason'], 'uninspectable');
+    await res.body.dump();
+  });
+
+  test('the URL query and headers are scanned, the agent\'s own Authorization is not', async () => {
+    const res = await request(`https://api.test.local/v1/search?q=${SSN}`, {
+      dispatcher: h.agent(), headers: { authorization: `Bearer sk-agent-own-credential-123456`, 'x-note': `card ${CARD}`, 'x-request-id': 'dlp-hdr' },
+    });
+    await res.body.dump();
+    const rec = h.audit.byId('dlp-hdr').find((r) => r.event === 'request');
+    assert.ok(rec?.findings?.some((f) => f.where === 'query' || f.where.startsWith('query')), 'query scanned');
+    assert.ok(rec?.findings?.some((f) => f.where === 'header:x-note'), 'header scanned');
+    assert.ok(!rec?.findings?.some((f) => f.where === 'header:authorization'), 'credential header skipped');
+  });
+});

@@ -1,0 +1,171 @@
+/**
+ * Issue 4 through the running proxy: identity (407, per-agent profiles), body caps (declared
+ * and chunked; upstream receives nothing), request rate (429 + Retry-After), upload budget on
+ * a passthrough tunnel, and a quarantine that starts and expires — each checked in the audit.
+ */
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { ProxyAgent, request } from 'undici';
+import { createTestPki, type TestPki } from '../fixtures/pki.js';
+import { baseYaml, header, rawConnect, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
+
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+describe('identity and limits', () => {
+  let up: Upstream;
+  let h: Harness;
+  let dir: string;
+  let pki: TestPki;
+  let clock = 1_000_000;
+  before(async () => {
+    pki = createTestPki();
+    dir = mkdtempSync(join(tmpdir(), 'warden-lim-'));
+    writeFileSync(join(dir, 'up.pem'), pki.caPem);
+    up = await startUpstream(pki);
+    const profiles = `  default:
+    allow: [api.test.local]
+    limits: { max_body: 1KiB, requests: "3 per 1m" }
+  builder:
+    allow:
+      - builder.test.local
+      - { host: tunnel.test.local, inspect: false }
+    limits: { max_body: 1KiB, upload: "64KiB per 1m" }
+    dlp: { actions: { default: block } }
+`;
+    const extra = `auth: optional
+agents:
+  - { id: alice, token_sha256: "${sha('alice-token')}", profile: default }
+  - { id: bob, token_sha256: "${sha('bob-token')}", profile: builder }
+alerts:
+  - { name: repeated_dlp_blocks, when: dlp_blocks, at_least: 2, within: 1m, severity: critical, action: block 30s }
+`;
+    h = await startWarden({ yaml: baseYaml(up.port, join(dir, 'up.pem'), profiles).replace('auth: optional\n', '') + extra, now: () => clock });
+  });
+  after(async () => {
+    const text = h.audit.text();
+    assert.ok(!text.includes('alice-token') && !text.includes('bob-token'), 'tokens never reach the audit');
+    await h.close();
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a wrong token gets 407 with Proxy-Authenticate and an audit record', async () => {
+    const r = await rawConnect(h.port, 'api.test.local:443', `Proxy-Authorization: Basic ${Buffer.from('alice:wrong').toString('base64')}\r\n`);
+    assert.equal(r.status, 407);
+    assert.match(header(r.head, 'proxy-authenticate') ?? '', /^Basic/);
+    assert.equal(header(r.head, 'x-warden-reason'), 'auth_required');
+    assert.ok(h.audit.find((x) => x.event === 'connect' && x.reason === 'auth_required'));
+  });
+
+  test('two agents with different profiles see different allowlists', async () => {
+    const asBob = await rawConnect(h.port, 'builder.test.local:443', `Proxy-Authorization: Basic ${Buffer.from('bob:bob-token').toString('base64')}\r\n`);
+    assert.equal(asBob.status, 200);
+    const asAlice = await rawConnect(h.port, 'builder.test.local:443', `Proxy-Authorization: Basic ${Buffer.from('alice:alice-token').toString('base64')}\r\n`);
+    assert.equal(asAlice.status, 403);
+    const rec = h.audit.find((x) => x.event === 'connect' && x.agent === 'bob' && x.host === 'builder.test.local');
+    assert.equal(rec?.profile, 'builder');
+  });
+
+  test('a declared Content-Length over max_body is a 413 and the upstream receives nothing', async () => {
+    const res = await request('https://api.test.local/echo', { dispatcher: h.agent(), method: 'POST', body: 'x'.repeat(2048), headers: { 'x-request-id': 'lim-413a' } });
+    assert.equal(res.statusCode, 413);
+    assert.equal(res.headers['x-warden-reason'], 'body_too_large');
+    await res.body.dump();
+    assert.equal(up.seen.find((s) => s.headers['x-request-id'] === 'lim-413a'), undefined);
+  });
+
+  test('a chunked body crossing max_body is a 413 and the upstream receives nothing', async () => {
+    const body = Readable.from((async function* () {
+      for (let i = 0; i < 8; i++) yield Buffer.alloc(512, 97);
+    })());
+    const agent = new ProxyAgent({ uri: h.url, requestTls: { ca: [h.wardenCa] }, keepAliveTimeout: 100, token: `Basic ${Buffer.from('bob:bob-token').toString('base64')}` });
+    try {
+      const res = await request('https://builder.test.local/echo', { dispatcher: agent, method: 'POST', body, headers: { 'x-request-id': 'lim-413b' } }).catch((e: Error) => e);
+      if (!(res instanceof Error)) {
+        assert.equal(res.statusCode, 413);
+        await res.body.dump();
+      }
+    } finally {
+      await agent.close();
+    }
+    assert.equal(up.seen.find((s) => s.headers['x-request-id'] === 'lim-413b'), undefined);
+    assert.ok(h.audit.find((x) => x.id === 'lim-413b' && x.reason === 'body_too_large'));
+  });
+
+  test('past the request cap: 429 with Retry-After', async () => {
+    const agent = new ProxyAgent({ uri: h.url, requestTls: { ca: [h.wardenCa] }, keepAliveTimeout: 100, token: `Basic ${Buffer.from('alice:alice-token').toString('base64')}` });
+    const statuses: number[] = [];
+    let retryAfter: string | undefined;
+    try {
+      for (let i = 0; i < 4; i++) {
+        const res = await request('https://api.test.local/1k', { dispatcher: agent });
+        statuses.push(res.statusCode);
+        if (res.statusCode === 429) retryAfter = res.headers['retry-after'] as string;
+        await res.body.dump();
+      }
+    } finally {
+      await agent.close();
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    assert.ok(Number(retryAfter) >= 1);
+    assert.ok(h.audit.find((x) => x.agent === 'alice' && x.reason === 'rate_limited'));
+  });
+
+  test('a passthrough tunnel that crosses the upload budget is closed', async () => {
+    const sock = netConnect(h.port, '127.0.0.1');
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write(`CONNECT tunnel.test.local:443 HTTP/1.1\r\nHost: tunnel.test.local:443\r\nProxy-Authorization: Basic ${Buffer.from('bob:bob-token').toString('base64')}\r\n\r\n`);
+    await new Promise<void>((r) => sock.once('data', () => r()));
+    const tls = tlsConnect({ socket: sock, servername: 'tunnel.test.local', ca: pki.caPem });
+    await new Promise<void>((r, j) => {
+      tls.once('secureConnect', () => r());
+      tls.once('error', j);
+    });
+    tls.on('error', () => undefined);
+    tls.write('POST /echo HTTP/1.1\r\nHost: tunnel.test.local\r\nContent-Length: 204800\r\n\r\n');
+    const closed = new Promise<void>((r) => tls.once('close', () => r()));
+    for (let i = 0; i < 50 && !tls.destroyed; i++) {
+      tls.write(Buffer.alloc(4096, 98));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await closed;
+    const rec = h.audit.find((x) => x.event === 'tunnel_close' && x.agent === 'bob' && x.reason === 'upload_budget');
+    assert.ok(rec, 'tunnel_close with upload_budget');
+    assert.ok((rec.bytes_up ?? 0) > 64 * 1024 && (rec.bytes_up ?? 0) < 200 * 1024);
+    // and new requests of that agent are refused with 429 while the window lasts
+    const again = await rawConnect(h.port, 'builder.test.local:443', `Proxy-Authorization: Basic ${Buffer.from('bob:bob-token').toString('base64')}\r\n`);
+    assert.equal(again.status, 200); // intercepted tunnels are admitted; each request inside is checked
+  });
+
+  test('a quarantine starts when the rule fires and expires with the clock', async () => {
+    clock += 120_000; // a fresh window for every limit
+    const agent = new ProxyAgent({ uri: h.url, requestTls: { ca: [h.wardenCa] }, keepAliveTimeout: 100, token: `Basic ${Buffer.from('bob:bob-token').toString('base64')}` });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await request('https://builder.test.local/echo', { dispatcher: agent, method: 'POST', body: 'my ssn is 536-22-8143', headers: { 'content-type': 'text/plain' } });
+        assert.equal(res.statusCode, 403);
+        await res.body.dump();
+      }
+      const alert = h.audit.find((x) => x.event === 'alert' && x.reason === 'repeated_dlp_blocks' && x.agent === 'bob');
+      assert.ok(alert, 'alert raised');
+      assert.equal(alert.severity, 'critical');
+      const q = await request('https://builder.test.local/1k', { dispatcher: agent });
+      assert.equal(q.statusCode, 403);
+      assert.equal(q.headers['x-warden-reason'], 'quarantined');
+      await q.body.dump();
+      clock += 31_000;
+      const later = await request('https://builder.test.local/1k', { dispatcher: agent });
+      assert.equal(later.statusCode, 200);
+      await later.body.dump();
+    } finally {
+      await agent.close();
+    }
+  });
+});

@@ -1,0 +1,131 @@
+import * as assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CompiledAllowRule, CompiledProfile } from '../../../proxy/config/types.js';
+import { compileProfileIndex, decideDestination, decideRequest } from '../../../proxy/policy/decide.js';
+
+type RuleSpec = Partial<Omit<CompiledAllowRule, 'id' | 'host'>> & { host: string };
+
+function profile(allow: RuleSpec[], deny: string[] = []): CompiledProfile {
+  return {
+    name: 'test',
+    allow: allow.map((spec, i) => ({
+      id: `profiles.test.allow[${i}]`,
+      ports: [443, 80],
+      methods: null,
+      paths: null,
+      inspect: true,
+      credentialHeaders: [],
+      requests: null,
+      ...spec,
+    })),
+    deny: deny.map((host, i) => ({ id: `profiles.test.deny[${i}]`, host })),
+    limits: { maxBodyBytes: null, upload: null, requests: null },
+    dlp: { packs: [], actions: {}, defaultAction: null, bulkPiiThreshold: null, uninspectable: 'block', maxInspectBytes: 1 << 20 },
+  };
+}
+
+const P = profile([
+  /* 0 */ { host: 'api.openai.com' },
+  /* 1 */ { host: '*.anthropic.com', ports: [443], inspect: false },
+  /* 2 */ { host: 'api.anthropic.com', ports: [443], methods: ['POST'], paths: ['/v1/*'] },
+  /* 3 */ { host: 'uploads.example.com', ports: [8443], methods: ['PUT', 'POST'], paths: ['/files/*', '/v2/upload'] },
+  /* 4 */ { host: 'uploads.example.com', ports: [8443], methods: ['GET'], paths: null },
+  /* 5 */ { host: '*.example.com', ports: [443] },
+  /* 6 */ { host: '10.0.0.5', ports: [9000], inspect: false },
+  /* 7 */ { host: '::1', ports: [9001] },
+  /* 8 */ { host: 'xn--bcher-kva.example', ports: [443] },
+], ['evil.example.com', '*.blocked.example.com', 'api.openai.com.evil.net']);
+
+describe('decideDestination', () => {
+  const cases: Array<[name: string, host: string, port: number, action: 'allow' | 'deny', reason: string, ruleId: string | null, inspect: boolean]> = [
+    ['exact allow', 'api.openai.com', 443, 'allow', 'allowlisted', 'profiles.test.allow[0]', true],
+    ['exact allow, port 80', 'api.openai.com', 80, 'allow', 'allowlisted', 'profiles.test.allow[0]', true],
+    ['port not listed', 'api.openai.com', 8443, 'deny', 'not_allowlisted', null, false],
+    ['uppercase host normalised', 'API.OpenAI.com', 443, 'allow', 'allowlisted', 'profiles.test.allow[0]', true],
+    ['trailing dot normalised', 'api.openai.com.', 443, 'allow', 'allowlisted', 'profiles.test.allow[0]', true],
+    ['apex not on the list', 'openai.com', 443, 'deny', 'not_allowlisted', null, false],
+    ['suffix trick refused', 'api.openai.com.evil.net', 443, 'deny', 'denylisted', 'profiles.test.deny[2]', false],
+    ['unlisted suffix trick refused', 'api.openai.com.attacker.io', 443, 'deny', 'not_allowlisted', null, false],
+    ['wildcard: first entry in config order decides inspect', 'api.anthropic.com', 443, 'allow', 'allowlisted', 'profiles.test.allow[1]', false],
+    ['wildcard at depth', 'a.b.anthropic.com', 443, 'allow', 'allowlisted', 'profiles.test.allow[1]', false],
+    ['wildcard does not match apex', 'anthropic.com', 443, 'deny', 'not_allowlisted', null, false],
+    ['wildcard port mismatch', 'api.anthropic.com', 80, 'deny', 'not_allowlisted', null, false],
+    ['deny wins over an allow wildcard', 'evil.example.com', 443, 'deny', 'denylisted', 'profiles.test.deny[0]', false],
+    ['deny wildcard wins over allow wildcard', 'x.blocked.example.com', 443, 'deny', 'denylisted', 'profiles.test.deny[1]', false],
+    ['deny wildcard spares its apex', 'blocked.example.com', 443, 'allow', 'allowlisted', 'profiles.test.allow[5]', true],
+    ['allow wildcard', 'www.example.com', 443, 'allow', 'allowlisted', 'profiles.test.allow[5]', true],
+    ['non-default port entry', 'uploads.example.com', 8443, 'allow', 'allowlisted', 'profiles.test.allow[3]', true],
+    ['IP literal allowed', '10.0.0.5', 9000, 'allow', 'allowlisted', 'profiles.test.allow[6]', false],
+    ['IP literal in decimal normalised', '167772165', 9000, 'allow', 'allowlisted', 'profiles.test.allow[6]', false],
+    ['IPv6 bracketed', '[::1]', 9001, 'allow', 'allowlisted', 'profiles.test.allow[7]', true],
+    ['IDN matches its punycode', 'bücher.example', 443, 'allow', 'allowlisted', 'profiles.test.allow[8]', true],
+    ['port 0', 'api.openai.com', 0, 'deny', 'not_allowlisted', null, false],
+    ['port 65536', 'api.openai.com', 65536, 'deny', 'not_allowlisted', null, false],
+    ['fractional port', 'api.openai.com', 443.5, 'deny', 'not_allowlisted', null, false],
+    ['garbage host', 'api.openai.com\r\nX: y', 443, 'deny', 'not_allowlisted', null, false],
+    ['empty host', '', 443, 'deny', 'not_allowlisted', null, false],
+  ];
+  for (const [name, host, port, action, reason, ruleId, inspect] of cases) {
+    test(name, () => {
+      const d = decideDestination(P, host, port);
+      assert.deepEqual({ action: d.action, reason: d.reason, ruleId: d.ruleId, inspect: d.inspect }, { action, reason, ruleId, inspect });
+      assert.equal(d.rule?.id ?? null, d.action === 'allow' ? ruleId : null);
+    });
+  }
+});
+
+describe('decideRequest', () => {
+  const cases: Array<[name: string, host: string, port: number, method: string, path: string, reason: string, ruleId: string | null]> = [
+    ['any method and path', 'api.openai.com', 443, 'DELETE', '/anything', 'allowlisted', 'profiles.test.allow[0]'],
+    ['first accepting entry reported', 'api.anthropic.com', 443, 'POST', '/v1/messages', 'allowlisted', 'profiles.test.allow[1]'],
+    ['method list', 'uploads.example.com', 8443, 'PUT', '/files/a.bin', 'allowlisted', 'profiles.test.allow[3]'],
+    ['method upper-cased', 'uploads.example.com', 8443, 'put', '/files/a.bin', 'allowlisted', 'profiles.test.allow[3]'],
+    ['second entry accepts another method', 'uploads.example.com', 8443, 'GET', '/anything', 'allowlisted', 'profiles.test.allow[4]'],
+    ['method refused', 'uploads.example.com', 8443, 'DELETE', '/files/a.bin', 'request_not_allowed', null],
+    ['path refused', 'uploads.example.com', 8443, 'POST', '/admin', 'request_not_allowed', null],
+    ['exact path', 'uploads.example.com', 8443, 'POST', '/v2/upload', 'allowlisted', 'profiles.test.allow[3]'],
+    ['query ignored for the glob', 'uploads.example.com', 8443, 'POST', '/v2/upload?x=/files/', 'allowlisted', 'profiles.test.allow[3]'],
+    ['query cannot satisfy the glob', 'uploads.example.com', 8443, 'POST', '/admin?/files/x', 'request_not_allowed', null],
+    ['fragment ignored', 'uploads.example.com', 8443, 'POST', '/v2/upload#frag', 'allowlisted', 'profiles.test.allow[3]'],
+    ['dot-dot escape refused', 'uploads.example.com', 8443, 'POST', '/files/../admin', 'request_not_allowed', null],
+    ['encoded dot-dot refused', 'uploads.example.com', 8443, 'POST', '/files/%2E%2e/admin', 'request_not_allowed', null],
+    ['encoded slash refused', 'uploads.example.com', 8443, 'POST', '/files/..%2fadmin', 'request_not_allowed', null],
+    ['backslash refused', 'uploads.example.com', 8443, 'POST', '/files/..\\admin', 'request_not_allowed', null],
+    ['dot-dot fine without path rules', 'uploads.example.com', 8443, 'GET', '/x/../y', 'allowlisted', 'profiles.test.allow[4]'],
+    ['dots inside a name are fine', 'uploads.example.com', 8443, 'POST', '/files/a..b', 'allowlisted', 'profiles.test.allow[3]'],
+    ['asterisk-form path refused by globs', 'uploads.example.com', 8443, 'POST', '*', 'request_not_allowed', null],
+    ['host not listed', 'other.net', 443, 'GET', '/', 'not_allowlisted', null],
+    ['another port falls to the wildcard entry', 'uploads.example.com', 443, 'GET', '/', 'allowlisted', 'profiles.test.allow[5]'],
+    ['denylisted', 'evil.example.com', 443, 'GET', '/', 'denylisted', 'profiles.test.deny[0]'],
+    ['bad port', 'api.openai.com', 0, 'GET', '/', 'not_allowlisted', null],
+  ];
+  for (const [name, host, port, method, path, reason, ruleId] of cases) {
+    test(name, () => {
+      const d = decideRequest(P, host, port, method, path);
+      assert.deepEqual({ action: d.action, reason: d.reason, ruleId: d.ruleId },
+        { action: reason === 'allowlisted' ? 'allow' : 'deny', reason, ruleId });
+    });
+  }
+});
+
+describe('compileProfileIndex', () => {
+  test('is cached per profile object', () => {
+    assert.equal(compileProfileIndex(P), compileProfileIndex(P));
+    assert.notEqual(compileProfileIndex(profile([{ host: 'a.example' }])), compileProfileIndex(P));
+  });
+
+  test('10k rules: decisions stay fast and correct', () => {
+    const rules: RuleSpec[] = [];
+    for (let i = 0; i < 10_000; i++) rules.push(i % 2 ? { host: `*.d${i}.example.net` } : { host: `h${i}.example.com`, paths: ['/v1/*'] });
+    const big = profile(rules, ['*.bad.example.net']);
+    assert.equal(decideDestination(big, 'x.d9999.example.net', 443).ruleId, 'profiles.test.allow[9999]');
+    assert.equal(decideRequest(big, 'h9998.example.com', 443, 'GET', '/v1/x').ruleId, 'profiles.test.allow[9998]');
+    assert.equal(decideRequest(big, 'h9998.example.com', 443, 'GET', '/v2/x').reason, 'request_not_allowed');
+    const start = performance.now();
+    for (let i = 0; i < 20_000; i++) {
+      decideDestination(big, `a.b.d${(i * 2 + 1) % 10_000}.example.net`, 443);
+      decideRequest(big, `h${(i * 2) % 10_000}.example.com`, 443, 'POST', '/v1/chat');
+    }
+    assert.ok(performance.now() - start < 1000, 'decisions took too long');
+  });
+});
