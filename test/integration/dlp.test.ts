@@ -32,7 +32,7 @@ describe('DLP in the request path', () => {
     writeFileSync(join(dir, 'up.pem'), pki.caPem);
     up = await startUpstream(pki);
     h = await startWarden({
-      yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n    dlp: { actions: { default: redact } }\n') +
+      yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n') +
         `honeytokens:\n  - { id: canary-1, value: "${HONEY}" }\n`,
     });
   });

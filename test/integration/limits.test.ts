@@ -156,14 +156,18 @@ alerts:
       const alert = h.audit.find((x) => x.event === 'alert' && x.reason === 'repeated_dlp_blocks' && x.agent === 'bob');
       assert.ok(alert, 'alert raised');
       assert.equal(alert.severity, 'critical');
-      const q = await request('https://builder.test.local/1k', { dispatcher: agent });
-      assert.equal(q.statusCode, 403);
-      assert.equal(q.headers['x-warden-reason'], 'quarantined');
-      await q.body.dump();
+      // A quarantined agent is refused already at CONNECT, before any TLS.
+      const bobAuth = `Proxy-Authorization: Basic ${Buffer.from('bob:bob-token').toString('base64')}\r\n`;
+      const q = await rawConnect(h.port, 'builder.test.local:443', bobAuth);
+      assert.equal(q.status, 403);
+      assert.equal(header(q.head, 'x-warden-reason'), 'quarantined');
       clock += 31_000;
-      const later = await request('https://builder.test.local/1k', { dispatcher: agent });
+      assert.equal((await rawConnect(h.port, 'builder.test.local:443', bobAuth)).status, 200);
+      const fresh = new ProxyAgent({ uri: h.url, requestTls: { ca: [h.wardenCa] }, keepAliveTimeout: 100, token: `Basic ${Buffer.from('bob:bob-token').toString('base64')}` });
+      const later = await request('https://builder.test.local/1k', { dispatcher: fresh });
       assert.equal(later.statusCode, 200);
       await later.body.dump();
+      await fresh.close();
     } finally {
       await agent.close();
     }

@@ -149,7 +149,8 @@ const CODE = [
 function hex(rand: () => number, n: number): string {
   let s = '';
   for (let i = 0; i < n; i++) s += '0123456789abcdef'[Math.floor(rand() * 16)];
-  return s;
+  // An all-digit run of 12+ is card-shaped (a real candidate): keep generated hex clean.
+  return /[a-f]/.test(s) ? s : `c${s.slice(1)}`;
 }
 
 /** A UUID whose groups always hold a letter (an all-digit group is a card-shaped number). */
@@ -169,9 +170,11 @@ function paragraph(rand: () => number, words: number): string {
 
 /**
  * A realistic, clean OpenAI-style chat body of about `bytes` bytes: long English text, code
- * blocks, UUIDs, git SHAs and sha256 digests, file paths, a tool call with JSON `arguments`.
+ * blocks, UUIDs, short git SHAs and sha256 digests, file paths, a tool call with JSON `arguments`.
+ * With `gitShas`, commits are full 40-hex SHAs (which the current secrets pack's
+ * `aws_secret_access_key_near_id` candidate regex matches, defeating every prefilter).
  */
-export function cleanChatBody(bytes: number, seed = 1): Buffer {
+export function cleanChatBody(bytes: number, seed = 1, gitShas = false): Buffer {
   const rand = prng(seed);
   const messages: unknown[] = [{ role: 'system', content: `You are a coding assistant. Session ${uuid(rand)}.` }];
   let size = 0;
@@ -181,7 +184,7 @@ export function cleanChatBody(bytes: number, seed = 1): Buffer {
     for (let p = 0; p < 4; p++) {
       parts.push(paragraph(rand, 60 + Math.floor(rand() * 80)) + '.');
       if (rand() < 0.5) parts.push('```\n' + CODE.slice(0, 3 + Math.floor(rand() * 8)).join('\n') + '\n```');
-      if (rand() < 0.5) parts.push(`commit ${hex(rand, 40)} touched src/lib/module-${Math.floor(rand() * 100)}/index.ts (sha256 ${hex(rand, 64)}), request id ${uuid(rand)}`);
+      if (rand() < 0.5) parts.push(`commit ${hex(rand, gitShas ? 40 : 12)} touched src/lib/module-${Math.floor(rand() * 100)}/index.ts (sha256 ${hex(rand, 64)}), request id ${uuid(rand)}`);
     }
     const content = parts.join('\n\n');
     if (turn % 5 === 4) {

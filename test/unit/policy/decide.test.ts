@@ -114,18 +114,19 @@ describe('compileProfileIndex', () => {
     assert.notEqual(compileProfileIndex(profile([{ host: 'a.example' }])), compileProfileIndex(P));
   });
 
-  test('10k rules: decisions stay fast and correct', () => {
+  // Speed is measured in test/bench (no timed assertions here); this checks the index is right at scale.
+  test('10k rules: decisions stay correct', () => {
     const rules: RuleSpec[] = [];
     for (let i = 0; i < 10_000; i++) rules.push(i % 2 ? { host: `*.d${i}.example.net` } : { host: `h${i}.example.com`, paths: ['/v1/*'] });
     const big = profile(rules, ['*.bad.example.net']);
     assert.equal(decideDestination(big, 'x.d9999.example.net', 443).ruleId, 'profiles.test.allow[9999]');
     assert.equal(decideRequest(big, 'h9998.example.com', 443, 'GET', '/v1/x').ruleId, 'profiles.test.allow[9998]');
     assert.equal(decideRequest(big, 'h9998.example.com', 443, 'GET', '/v2/x').reason, 'request_not_allowed');
-    const start = performance.now();
-    for (let i = 0; i < 20_000; i++) {
-      decideDestination(big, `a.b.d${(i * 2 + 1) % 10_000}.example.net`, 443);
-      decideRequest(big, `h${(i * 2) % 10_000}.example.com`, 443, 'POST', '/v1/chat');
+    for (let i = 0; i < 2_000; i++) {
+      const odd = (i * 2 + 1) % 10_000;
+      const even = (i * 2) % 10_000;
+      assert.equal(decideDestination(big, `a.b.d${odd}.example.net`, 443).ruleId, `profiles.test.allow[${odd}]`);
+      assert.equal(decideRequest(big, `h${even}.example.com`, 443, 'POST', '/v1/chat').ruleId, `profiles.test.allow[${even}]`);
     }
-    assert.ok(performance.now() - start < 1000, 'decisions took too long');
   });
 });

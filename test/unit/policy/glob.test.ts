@@ -42,5 +42,6 @@ test('many stars against a hostile path stay fast (no backtracking)', () => {
   const start = performance.now();
   assert.equal(match(path), false);
   assert.equal(match(`${path}b`), true);
-  assert.ok(performance.now() - start < 200, 'glob matching took too long');
+  // Generous bound: catches backtracking blow-up (exponential), not a benchmark.
+  assert.ok(performance.now() - start < 10_000, 'glob matching took too long');
 });

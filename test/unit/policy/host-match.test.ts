@@ -210,6 +210,7 @@ describe('compileHostIndex', () => {
     const start = performance.now();
     for (let i = 0; i < 10_000; i++) big.lookup(`x.y.s${i % 5000}.example.net`);
     // A linear scan would be ~10^8 comparisons here; the index needs a handful per lookup.
-    assert.ok(performance.now() - start < 500, 'lookups took too long');
+    // Generous bound: catches a linear scan per lookup blowing up, not a benchmark (that lives in test/bench).
+    assert.ok(performance.now() - start < 10_000, 'lookups took too long');
   });
 });
