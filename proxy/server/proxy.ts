@@ -134,7 +134,10 @@ export class WardenProxy implements ProxyCore {
 
   /** Malformed HTTP (bad request line, oversized or invalid headers, smuggling shapes): a precise status, then close. */
   private onClientError(err: Error & { code?: string }, socket: Duplex): void {
-    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+    // A parse error in a body (e.g. a bad chunk size) arrives while a response object exists;
+    // answer 400 as long as none of it has been written (node's docs check `_httpMessage` too).
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!socket.writable || (pending && pending.headersSent)) {
       socket.destroy();
       return;
     }
