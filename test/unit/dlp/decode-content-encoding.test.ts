@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as zlib from 'node:zlib';
+import { decodeContentEncoding, encodeContentEncoding, parseContentEncoding, type Coding } from '../../../proxy/dlp/decode-content-encoding.js';
+
+const PLAIN = Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'hello world '.repeat(200) }] }));
+const MiB = 1024 * 1024;
+
+const roundTrips: Array<[name: string, header: string | string[], encode: (b: Buffer) => Buffer]> = [
+  ['gzip', 'gzip', (b) => zlib.gzipSync(b)],
+  ['x-gzip alias', 'x-gzip', (b) => zlib.gzipSync(b)],
+  ['deflate (zlib wrapper)', 'deflate', (b) => zlib.deflateSync(b)],
+  ['deflate sent raw', 'deflate', (b) => zlib.deflateRawSync(b)],
+  ['br', 'br', (b) => zlib.brotliCompressSync(b)],
+  ['identity', 'identity', (b) => b],
+  ['upper case and spaces', ' GZIP ', (b) => zlib.gzipSync(b)],
+  ['stacked gzip then br', 'gzip, br', (b) => zlib.brotliCompressSync(zlib.gzipSync(b))],
+  ['stacked as two header lines', ['deflate', 'gzip'], (b) => zlib.gzipSync(zlib.deflateSync(b))],
+  ['identity inside a stack', 'gzip, identity', (b) => zlib.gzipSync(b)],
+];
+
+for (const [name, header, encode] of roundTrips) {
+  test(`decodes ${name} and re-encodes to the same plaintext`, () => {
+    const r = decodeContentEncoding(encode(PLAIN), header, 10 * MiB);
+    assert.ok(r.ok);
+    assert.deepEqual(r.bytes, PLAIN);
+    const again = decodeContentEncoding(encodeContentEncoding(r.bytes, r.codings), header, 10 * MiB);
+    assert.ok(again.ok);
+    assert.deepEqual(again.bytes, PLAIN);
+  });
+}
+
+const failures: Array<[name: string, header: string, body: Buffer, detail: RegExp]> = [
+  ['unknown coding', 'zstd', Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), /^unknown content-encoding: zstd$/],
+  ['unknown coding in a stack', 'gzip, compress', zlib.gzipSync(PLAIN), /^unknown content-encoding: compress$/],
+  ['corrupt gzip', 'gzip', Buffer.from('this is not gzip at all'), /^corrupt gzip body$/],
+  ['truncated gzip', 'gzip', zlib.gzipSync(PLAIN).subarray(0, 40), /^corrupt gzip body$/],
+  ['corrupt br', 'br', Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00]), /^corrupt br body$/],
+  ['corrupt deflate', 'deflate', Buffer.from('garbage garbage'), /^corrupt deflate body$/],
+  ['too many stacked codings', 'gzip, gzip, gzip, gzip, gzip', PLAIN, /stacked/],
+  ['over the cap', 'gzip', zlib.gzipSync(Buffer.alloc(100_000)), /^decompressed body exceeds 50000 bytes$/],
+];
+
+for (const [name, header, body, detail] of failures) {
+  test(`refuses ${name}`, () => {
+    const r = decodeContentEncoding(body, header, 50_000);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.match(r.detail, detail);
+  });
+}
+
+test('an unknown coding name is sanitised in the detail', () => {
+  const r = decodeContentEncoding(PLAIN, 'evil<script>', 1000);
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.equal(r.detail, 'unknown content-encoding: evil?script?');
+});
+
+test('parseContentEncoding lists codings in application order without identity', () => {
+  assert.deepEqual(parseContentEncoding('gzip, identity, br'), ['gzip', 'br']);
+  assert.deepEqual(parseContentEncoding(undefined), []);
+  assert.deepEqual(parseContentEncoding(['gzip', 'br']), ['gzip', 'br']);
+});
+
+test('a 1 GiB gzip bomb stops at the cap quickly and without expanding it', () => {
+  // 1024 gzip members of 1 MiB of zeros each: one valid gzip stream of 1 GiB, ~1 MiB on the wire.
+  const member = zlib.gzipSync(Buffer.alloc(MiB), { level: 9 });
+  const bomb = Buffer.concat(Array.from({ length: 1024 }, () => member));
+  assert.ok(bomb.length < 2 * MiB, `bomb is ${bomb.length} bytes`);
+  const rssBefore = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const r = decodeContentEncoding(bomb, 'gzip', 8 * MiB);
+  const ms = performance.now() - t0;
+  const grown = process.memoryUsage().rss - rssBefore;
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.equal(r.detail, `decompressed body exceeds ${8 * MiB} bytes`);
+  assert.ok(ms < 2000, `took ${ms} ms`);
+  assert.ok(grown < 256 * MiB, `rss grew by ${grown} bytes`);
+});
+
+test('a brotli bomb stops at the cap', () => {
+  const bomb = zlib.brotliCompressSync(Buffer.alloc(64 * MiB));
+  const r = decodeContentEncoding(bomb, 'br', MiB);
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.match(r.detail, /^decompressed body exceeds/);
+});
+
+test('the cap applies to each stage of a stack', () => {
+  const inner = zlib.gzipSync(Buffer.alloc(2 * MiB));
+  const r = decodeContentEncoding(zlib.gzipSync(inner), 'gzip, gzip', MiB);
+  assert.equal(r.ok, false);
+});
+
+test('raw deflate is re-encoded raw', () => {
+  const r = decodeContentEncoding(zlib.deflateRawSync(PLAIN), 'deflate', MiB);
+  assert.ok(r.ok);
+  assert.deepEqual(r.codings, ['deflate-raw'] satisfies Coding[]);
+  assert.deepEqual(zlib.inflateRawSync(encodeContentEncoding(PLAIN, r.codings)), PLAIN);
+});

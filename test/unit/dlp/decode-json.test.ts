@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { memberSegment, tokenizeJson, unescapeJson, unescapeJsonBytes } from '../../../proxy/dlp/decode-json.js';
+import { prng } from './inspect-helpers.js';
+
+/** Decoded value, where and key of every token. */
+function leaves(text: string): Array<[kind: string, value: string, where: string, key: string | null]> {
+  const tokens = tokenizeJson(text, 'body');
+  assert.ok(tokens !== null, 'valid JSON');
+  return tokens.map((t) => {
+    const raw = text.slice(t.start, t.end);
+    return [t.kind, t.kind === 'number' ? raw : unescapeJson(raw, false).text, t.where, t.key];
+  });
+}
+
+test('walks string leaves with key paths and key context', () => {
+  const text = '{"model":"m","messages":[{"role":"user","content":"hi"},{"content":["a","b"]}]}';
+  assert.deepEqual(leaves(text), [
+    ['key', 'model', 'body{key}', null],
+    ['string', 'm', 'body.model', 'model'],
+    ['key', 'messages', 'body{key}', null],
+    ['key', 'role', 'body.messages[0]{key}', null],
+    ['string', 'user', 'body.messages[0].role', 'role'],
+    ['key', 'content', 'body.messages[0]{key}', null],
+    ['string', 'hi', 'body.messages[0].content', 'content'],
+    ['key', 'content', 'body.messages[1]{key}', null],
+    ['string', 'a', 'body.messages[1].content[0]', 'content'],
+    ['string', 'b', 'body.messages[1].content[1]', 'content'],
+  ]);
+});
+
+test('odd key names are quoted in paths and keys are lower-cased', () => {
+  const text = '{"Content-Type":"x","a b":"y","ÄÖ":"z"}';
+  const values = leaves(text).filter(([kind]) => kind === 'string');
+  assert.deepEqual(values.map(([, , where, key]) => [where, key]), [
+    ['body.Content-Type', 'content-type'],
+    ['body["a b"]', 'a b'],
+    ['body["ÄÖ"]', 'äö'],
+  ]);
+});
+
+test('long numbers are tokens, short ones are not', () => {
+  const text = '{"ssn":536904399,"n":12,"f":1.5e10,"neg":-1234567}';
+  const numbers = leaves(text).filter(([kind]) => kind === 'number').map(([, v, where]) => [v, where]);
+  assert.deepEqual(numbers, [['536904399', 'body.ssn'], ['1.5e10', 'body.f'], ['-1234567', 'body.neg']]);
+});
+
+test('escaped strings decode exactly like JSON.parse', () => {
+  const text = JSON.stringify({ k: 'line\nbreak "quoted" back\\slash tab\t é \u0001 😀 </script>' }).replace('é', '\\u00e9');
+  const [, value] = leaves(text).find(([kind]) => kind === 'string') ?? [];
+  assert.equal(value, (JSON.parse(text) as { k: string }).k);
+});
+
+const invalid: Array<[name: string, text: string]> = [
+  ['empty', ''],
+  ['trailing comma', '{"a":1,}'],
+  ['unquoted key', '{a:1}'],
+  ['single quotes', "{'a':1}"],
+  ['unterminated string', '{"a":"b}'],
+  ['bad escape', '{"a":"\\x41"}'],
+  ['short unicode escape', '{"a":"\\u12"}'],
+  ['two top-level values', '{} {}'],
+  ['missing colon', '{"a" 1}'],
+  ['mismatched brackets', '[1,2}'],
+  ['leading zero', '[01]'],
+  ['bare word', '[nope]'],
+  ['unclosed array', '[1,2'],
+];
+for (const [name, text] of invalid) {
+  test(`rejects invalid JSON: ${name}`, () => assert.equal(tokenizeJson(text, 'body'), null));
+}
+
+test('accepts every JSON.stringify output and scalar tops', () => {
+  for (const v of [null, true, 0, -0.5, 'x', [], {}, [[[]]], { a: { b: [1, { c: 'd' }] } }]) {
+    assert.notEqual(tokenizeJson(JSON.stringify(v), 'body'), null, JSON.stringify(v));
+  }
+});
+
+test('deep nesting does not overflow the stack', () => {
+  const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+  assert.deepEqual(tokenizeJson(deep, 'body'), []);
+});
+
+test('unescapeJson maps each decoded unit to its escape', () => {
+  const { text, map } = unescapeJson('a\\nb\\u0040c', true);
+  assert.equal(text, 'a\nb@c');
+  assert.ok(map);
+  assert.deepEqual([...map.starts], [0, 1, 3, 4, 10]);
+  assert.deepEqual([...map.ends], [1, 3, 4, 10, 11]);
+});
+
+test('unescapeJson keeps invalid escapes literally', () => {
+  assert.equal(unescapeJson('C:\\Users\\x', false).text, 'C:\\Users\\x');
+  assert.equal(unescapeJson('\\\\u0040', false).text, '\\u0040');
+});
+
+test('unescapeJsonBytes agrees with unescapeJson (property over random escaped text)', () => {
+  const rand = prng(7);
+  const alphabet = ['a', 'Z', '0', ' ', '"', '\\', '/', '\n', '\t', 'é', '😀', '\u2028', '\u0001', 'u', '{'];
+  for (let i = 0; i < 500; i++) {
+    let s = '';
+    const n = Math.floor(rand() * 40);
+    for (let k = 0; k < n; k++) s += alphabet[Math.floor(rand() * alphabet.length)];
+    const escaped = JSON.stringify(s).slice(1, -1);
+    const viaBytes = unescapeJsonBytes(Buffer.from(escaped, 'utf8')).toString('utf8');
+    assert.equal(viaBytes, unescapeJson(escaped, false).text);
+    assert.equal(viaBytes, s);
+  }
+});
+
+test('unescapeJsonBytes returns the same buffer when there is nothing to decode', () => {
+  const b = Buffer.from('{"a":"plain"}');
+  assert.equal(unescapeJsonBytes(b), b);
+  const windows = Buffer.from('C:\\Users');
+  assert.equal(unescapeJsonBytes(windows), windows);
+});
+
+test('memberSegment', () => {
+  assert.equal(memberSegment('content'), '.content');
+  assert.equal(memberSegment('x-api'), '.x-api');
+  assert.equal(memberSegment('1abc'), '["1abc"]');
+  assert.equal(memberSegment('a"b'), '["a\\"b"]');
+  assert.ok(memberSegment('k'.repeat(500)).length < 80);
+});

@@ -1,0 +1,290 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as zlib from 'node:zlib';
+import type { CompiledDlpPolicy } from '../../../proxy/config/types.js';
+import { actionFor, createDlpEngine } from '../../../proxy/dlp/inspect.js';
+import type { Detectors, InspectRequest, InspectResult, Match, ScanView } from '../../../proxy/dlp/types.js';
+import { ViewBuilder } from '../../../proxy/dlp/views.js';
+import { FAKE_HONEYTOKEN, fakeDetectors, policy, request } from './inspect-helpers.js';
+
+const SSN = '123-45-6789';
+const CARD = '4111 1111 1111 1111';
+const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
+
+function inspect(req: InspectRequest, pol: Partial<CompiledDlpPolicy> = {}, det: Detectors = fakeDetectors()): InspectResult {
+  return createDlpEngine(det).inspect(req, policy(pol));
+}
+
+/** Wraps the fake detectors and records every view scanned (use with the prefilters off). */
+function recording(): { det: Detectors; views: ScanView[] } {
+  const inner = fakeDetectors();
+  const views: ScanView[] = [];
+  const det: Detectors = { ...inner, scan: (v, p) => { views.push(v); return inner.scan(v, p); } };
+  return { det, views };
+}
+
+/** Findings as compact `type@where:action×count` strings. */
+function summary(r: InspectResult): string[] {
+  return r.findings.map((f) => `${f.type}@${f.where}:${f.action}x${f.count}`);
+}
+
+function assertNoPlaintext(r: InspectResult, ...values: string[]): void {
+  const audit = JSON.stringify({ ...r, body: null, url: null });
+  for (const v of values) assert.ok(!audit.includes(v), `audit data holds a matched value`);
+}
+
+// ─── where / key of views ───────────────────────────────────────────────────────────────────
+
+const whereCases: Array<[name: string, req: InspectRequest, expected: string[]]> = [
+  ['JSON leaf with key path', request(JSON.stringify({ messages: [{ role: 'user', content: `ssn ${SSN}` }] })),
+    ['us_ssn@body.messages[0].content:redactx1']],
+  ['nested JSON in tool-call arguments', request(JSON.stringify({ tool_calls: [{ function: { arguments: JSON.stringify({ ssn: SSN }) } }] })),
+    ['us_ssn@body.tool_calls[0].function.arguments.ssn:redactx1']],
+  ['doubly nested JSON strings', request(JSON.stringify({ a: JSON.stringify({ b: JSON.stringify({ c: SSN }) }) })),
+    ['us_ssn@body.a.b.c:redactx1']],
+  ['object keys are scanned', request(JSON.stringify({ meta: { [SSN]: 'x' } })),
+    ['us_ssn@body.meta{key}:redactx1']],
+  ['JSON number', request('{"card": 4111111111111111}'),
+    ['credit_card@body.card:redactx1']],
+  ['JSON escapes decoded (\\u0040)', request('{"m":"mail bob\\u0040example.com"}'),
+    ['email@body.m:redactx1']],
+  ['percent-encoded text in a JSON leaf', request(JSON.stringify({ m: 'see https://x.test/?e=bob%40example.com' })),
+    ['email@body.m:redactx1']],
+  ['base64 text in a JSON leaf', request(JSON.stringify({ blob: b64(`notes: ssn ${SSN} on file, thanks`) })),
+    ['us_ssn@body.blob:blockx1']],
+  ['form field', request(`note=ssn+${SSN}&email=bob%40example.com`, { 'content-type': 'application/x-www-form-urlencoded' }),
+    ['us_ssn@body.note:redactx1', 'email@body.email:redactx1']],
+  ['query parameter and path', request('', {}, `/v1/users/${SSN}/x?email=bob%40example.com&q=1`),
+    ['us_ssn@path:redactx1', 'email@query:redactx1']],
+  ['header (redact becomes block)', request('{}', { 'x-note': `ssn ${SSN}` }),
+    ['us_ssn@header:x-note:blockx1']],
+  ['text body', request(`hello ${SSN}`, { 'content-type': 'text/plain' }),
+    ['us_ssn@body:redactx1']],
+  ['no content type, JSON sniffed', request(JSON.stringify({ a: SSN }), { 'content-type': '' }),
+    ['us_ssn@body.a:redactx1']],
+  ['declared JSON that does not parse (escapes decoded, not rewritable)', request('{"a": "bob\\u0040example.com", oops}'),
+    ['email@body:blockx1']],
+  ['binary body: printable text scanned', request(Buffer.concat([Buffer.from([0, 1, 2, 0xff, 0xfe]), Buffer.from(`ssn=${SSN};`), Buffer.from([0, 0xff])]), { 'content-type': 'application/octet-stream' }),
+    ['us_ssn@body:blockx1']],
+];
+
+for (const [name, req, expected] of whereCases) {
+  test(`views: ${name}`, () => {
+    const r = inspect(req);
+    assert.deepEqual(summary(r), expected);
+    assertNoPlaintext(r, SSN, CARD, 'bob@example.com');
+  });
+}
+
+test('view keys: JSON member, array inherits member, form field, header, query name', () => {
+  const { det, views } = recording();
+  const req = request(JSON.stringify({ Card_Number: 'x', list: ['y'] }), { 'x-api-key': 'z' }, '/p?Email=w');
+  createDlpEngine(det, { fastPath: false, groupPrefilter: false }).inspect(req, policy());
+  const keyOf = (text: string): string | null | undefined => views.find((v) => v.text === text)?.key;
+  assert.equal(keyOf('x'), 'card_number');
+  assert.equal(keyOf('y'), 'list');
+  assert.equal(keyOf('z'), 'x-api-key');
+  assert.equal(keyOf('w'), 'email');
+  assert.equal(keyOf('Card_Number'), null); // a key itself is free text
+});
+
+test('headers: skipHeaders, hop-by-hop, proxy and Connection-listed headers are not scanned', () => {
+  const { det, views } = recording();
+  const req: InspectRequest = {
+    ...request('{}', {
+      authorization: `Bearer ${SSN}`, 'proxy-authorization': `Basic ${SSN}`, connection: 'x-hop', 'x-hop': SSN,
+      'x-scanned': ['a', 'b'],
+    }),
+    skipHeaders: ['Authorization'],
+  };
+  const r = createDlpEngine(det, { fastPath: false, groupPrefilter: false }).inspect(req, policy());
+  assert.deepEqual(r.findings, []);
+  assert.deepEqual(views.filter((v) => v.where.startsWith('header:')).map((v) => `${v.where}=${v.text}`).sort(),
+    ['header:content-type=application/json', 'header:x-scanned=a', 'header:x-scanned=b']);
+});
+
+test('where never carries a matched value that sits in a key path', () => {
+  const r = inspect(request(JSON.stringify({ [SSN]: { card: CARD } })));
+  assert.deepEqual(summary(r), ['us_ssn@body{key}:redactx1', 'credit_card@body["*"].card:redactx1']);
+});
+
+// ─── multipart ──────────────────────────────────────────────────────────────────────────────
+
+function multipart(parts: string[], boundary = 'b0undary'): InspectRequest {
+  const body = parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('') + `--${boundary}--\r\n`;
+  return request(body, { 'content-type': `multipart/form-data; boundary="${boundary}"` });
+}
+
+test('multipart: part names, file names, base64 parts, JSON parts', () => {
+  const r = inspect(multipart([
+    `Content-Disposition: form-data; name="purpose"\r\n\r\nssn ${SSN}`,
+    `Content-Disposition: form-data; name="file"; filename="notes.txt"\r\nContent-Type: text/plain\r\n\r\ncard ${CARD}`,
+    `Content-Disposition: form-data; name="enc"\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64(`mail bob@example.com`)}`,
+    `Content-Disposition: form-data; name="meta"\r\nContent-Type: application/json\r\n\r\n{"owner":{"ssn":"${SSN}"}}`,
+  ]));
+  assert.deepEqual(summary(r), [
+    'us_ssn@part:purpose:redactx1',
+    'credit_card@part:file(notes.txt):redactx1',
+    'email@part:enc:redactx1',
+    'us_ssn@part:meta.owner.ssn:redactx1',
+  ]);
+});
+
+test('multipart: an archive part is found by magic bytes whatever its name says', () => {
+  const zip = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(40)]);
+  const r = inspect(multipart([
+    `Content-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Transfer-Encoding: base64\r\n\r\n${zip.toString('base64')}`,
+  ]));
+  assert.equal(r.decision, 'block');
+  assert.equal(r.reason, 'dlp');
+  assert.deepEqual(r.archives, ['zip']);
+  assert.deepEqual(summary(r), ['archive@part:file(photo.jpg):blockx1']);
+  assert.equal(r.findings[0]?.sample, 'zip');
+});
+
+test('multipart: file names are scanned (and never leak into where)', () => {
+  const r = inspect(multipart([`Content-Disposition: form-data; name="f"; filename="${SSN}.csv"\r\n\r\nx`]));
+  assert.deepEqual(summary(r), ['us_ssn@part:f(*.csv):blockx1']);
+});
+
+test('multipart: malformed framing is uninspectable', () => {
+  const r = inspect(request('--b\r\nno end', { 'content-type': 'multipart/form-data; boundary=b' }));
+  assert.equal(r.decision, 'block');
+  assert.equal(r.reason, 'uninspectable');
+  assert.match(r.uninspectableDetail ?? '', /^malformed multipart body/);
+});
+
+// ─── archives and transport compression ────────────────────────────────────────────────────
+
+const archiveCases: Array<[name: string, req: InspectRequest, pol: Partial<CompiledDlpPolicy>, decision: string, archives: string[]]> = [
+  ['zip upload as octet-stream', request(Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(30)]), { 'content-type': 'application/octet-stream' }), {}, 'block', ['zip']],
+  ['tar upload (magic at 257)', request((() => { const t = Buffer.alloc(1024); t.write('ustar\x0000', 257, 'latin1'); return t; })(), { 'content-type': 'application/x-tar' }), {}, 'block', ['tar']],
+  ['gzip file inside a JSON string as base64', request(JSON.stringify({ file: zlib.gzipSync(Buffer.from('x'.repeat(100))).toString('base64') })), {}, 'block', ['gzip']],
+  ['archive with policy log', request(Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(30)]), { 'content-type': 'application/zip' }), { actions: { archive: 'log' } }, 'allow', ['zip']],
+  ['archive with policy redact still blocks', request(Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(30)]), { 'content-type': 'application/zip' }), { actions: { archive: 'redact' } }, 'block', ['zip']],
+  ['archives pack off', request(Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(30)]), { 'content-type': 'application/zip' }), { packs: ['pii', 'secrets'] }, 'allow', []],
+  ['Content-Encoding gzip is not an archive', request(zlib.gzipSync(Buffer.from('{"a":"b"}')), { 'content-encoding': 'gzip' }), {}, 'allow', []],
+];
+for (const [name, req, pol, decision, archives] of archiveCases) {
+  test(`archives: ${name}`, () => {
+    const r = inspect(req, pol);
+    assert.equal(r.decision, decision);
+    assert.deepEqual(r.archives, archives);
+  });
+}
+
+// ─── actions and the decision ──────────────────────────────────────────────────────────────
+
+const actionCases: Array<[name: string, content: string, pol: Partial<CompiledDlpPolicy>, decision: string, reason: string | null, actions: string[]]> = [
+  ['PII redacts by default', `ssn ${SSN}`, {}, 'redact', null, ['redact']],
+  ['policy action per type', `ssn ${SSN}`, { actions: { us_ssn: 'block' } }, 'block', 'dlp', ['block']],
+  ['policy default over the match default', `ssn ${SSN}`, { defaultAction: 'log' }, 'allow', null, ['log']],
+  ['type action beats policy default', `ssn ${SSN}`, { defaultAction: 'log', actions: { us_ssn: 'redact' } }, 'redact', null, ['redact']],
+  ['low confidence logs', 'call maybe-1234', { defaultAction: 'redact' }, 'allow', null, ['log']],
+  ['low confidence follows an explicit type action', 'call maybe-1234', { actions: { phone: 'redact' } }, 'redact', null, ['redact']],
+  ['secret blocks', 'key PRIVATEKEYABC', {}, 'block', 'dlp', ['block']],
+  ['strongest wins: block over redact', `ssn ${SSN} key PRIVATEKEYABC`, {}, 'block', 'dlp', ['redact', 'block']],
+  ['honeytoken always blocks', `x ${FAKE_HONEYTOKEN}`, { actions: { honeytoken: 'log' }, defaultAction: 'log' }, 'block', 'honeytoken', ['block']],
+  ['honeytoken reason wins over dlp', `${FAKE_HONEYTOKEN} PRIVATEKEYX`, {}, 'block', 'honeytoken', ['block', 'block']],
+  ['packs filter', 'key PRIVATEKEYABC', { packs: ['pii'] }, 'allow', null, []],
+  ['bulk: distinct PII at the threshold blocks', '111-22-3333 222-33-4444 333-44-5555', { bulkPiiThreshold: 3 }, 'block', 'dlp', ['redact', 'redact', 'redact']],
+  ['bulk: below the threshold redacts', '111-22-3333 222-33-4444', { bulkPiiThreshold: 3 }, 'redact', null, ['redact', 'redact']],
+  ['bulk counts distinct values, not occurrences', `${SSN} ${SSN} ${SSN} ${SSN}`, { bulkPiiThreshold: 3 }, 'redact', null, ['redact']],
+];
+for (const [name, content, pol, decision, reason, actions] of actionCases) {
+  test(`actions: ${name}`, () => {
+    const r = inspect(request(JSON.stringify({ content })), pol);
+    assert.equal(r.decision, decision);
+    assert.equal(r.reason, reason);
+    assert.deepEqual(r.findings.map((f) => f.action), actions);
+    if (content.includes(FAKE_HONEYTOKEN)) assert.deepEqual(r.honeytokenIds, ['h1']);
+  });
+}
+
+test('actionFor: archive defaults to block and cannot be redacted', () => {
+  const m: Match = { type: 'archive', patternId: 'archives.x', pack: 'archives', start: 0, end: 4, value: 'UEsD', confidence: 'high', defaultAction: 'block' };
+  assert.equal(actionFor(m, policy({ defaultAction: 'log' })), 'block');
+  assert.equal(actionFor(m, policy({ actions: { archive: 'redact' } })), 'block');
+  assert.equal(actionFor(m, policy({ actions: { archive: 'log' } })), 'log');
+});
+
+// ─── findings ──────────────────────────────────────────────────────────────────────────────
+
+test('findings: one per distinct value with counts, masked samples and fingerprints', () => {
+  const det = fakeDetectors();
+  const r = inspect(request(JSON.stringify({ a: `${SSN} and ${SSN}`, b: '987-65-4321' })), {}, det);
+  assert.deepEqual(r.findings, [
+    { type: 'us_ssn', count: 2, action: 'redact', where: 'body.a', sample: '***-**-6789', fp: det.fingerprint(SSN) },
+    { type: 'us_ssn', count: 1, action: 'redact', where: 'body.b', sample: '***-**-4321', fp: det.fingerprint('987-65-4321') },
+  ]);
+});
+
+test('findings: a bulk export collapses to one finding per (type, where, action)', () => {
+  const ssns = Array.from({ length: 100 }, (_, i) => `${100 + i}-22-3333`);
+  const r = inspect(request(JSON.stringify({ rows: ssns.join(' ') })));
+  assert.deepEqual(summary(r), ['us_ssn@body.rows:redactx100']);
+  assertNoPlaintext(r, ...ssns);
+});
+
+// ─── uninspectable and failure modes ──────────────────────────────────────────────────────
+
+const nest = (depth: number): string => {
+  let v: unknown = SSN;
+  for (let i = 0; i < depth; i++) v = JSON.stringify({ n: v });
+  return JSON.stringify({ top: v });
+};
+const uninspectableCases: Array<[name: string, req: InspectRequest, pol: Partial<CompiledDlpPolicy>, detail: RegExp]> = [
+  ['unknown content-encoding', request(Buffer.from('xx'), { 'content-encoding': 'zstd' }), {}, /^unknown content-encoding: zstd$/],
+  ['corrupt gzip', request(Buffer.from('not gzip'), { 'content-encoding': 'gzip' }), {}, /^corrupt gzip body$/],
+  ['decompression bomb', request(zlib.gzipSync(Buffer.alloc(4 * 1024 * 1024)), { 'content-encoding': 'gzip' }), { maxInspectBytes: 1024 * 1024 }, /^decompressed body exceeds 1048576 bytes$/],
+  ['body over the inspection cap', request(Buffer.alloc(2048, 0x61), { 'content-type': 'text/plain' }), { maxInspectBytes: 1024 }, /^body exceeds the inspection cap of 1024 bytes$/],
+  ['JSON strings nested too deep', request(nest(6)), {}, /nested deeper than 4/],
+  ['base64 nested too deep', request(JSON.stringify({ b: [1, 2, 3, 4, 5].reduce((s) => b64(`wrapped: ${s} end of text`), `ssn ${SSN} text`) })), {}, /nested deeper than 4/],
+  ['too many base64 candidates', request(JSON.stringify({ b: Array.from({ length: 300 }, (_, i) => b64(`candidate number ${i} with some text`)) })), {}, /^more than 256 base64 candidates$/],
+];
+for (const [name, req, pol, detail] of uninspectableCases) {
+  test(`uninspectable (block): ${name}`, () => {
+    const r = inspect(req, pol);
+    assert.equal(r.decision, 'block');
+    assert.equal(r.reason, 'uninspectable');
+    assert.match(r.uninspectableDetail ?? '', detail);
+  });
+  test(`uninspectable (allow): ${name}`, () => {
+    const r = inspect(req, { ...pol, uninspectable: 'allow' });
+    assert.equal(r.reason, 'uninspectable');
+    assert.match(r.uninspectableDetail ?? '', detail);
+    assert.notEqual(r.decision, 'redact'); // nothing in a half-decoded body can be rewritten
+  });
+}
+
+test('four levels of nesting are fine', () => {
+  assert.deepEqual(summary(inspect(request(nest(3)))), ['us_ssn@body.top.n.n.n:redactx1']);
+});
+
+test('uninspectable body with allow still blocks a honeytoken in a header', () => {
+  const r = inspect(request(Buffer.from('xx'), { 'content-encoding': 'zstd', 'x-c': FAKE_HONEYTOKEN }), { uninspectable: 'allow' });
+  assert.equal(r.decision, 'block');
+  assert.equal(r.reason, 'honeytoken');
+  assert.equal(r.uninspectableDetail, 'unknown content-encoding: zstd');
+});
+
+test('the decode budget is enforced', () => {
+  const b = new ViewBuilder(fakeDetectors(), 100, true);
+  assert.throws(() => b.addBody(Buffer.from(JSON.stringify({ t: b64('x'.repeat(200)) })), null, 'body', null, 0),
+    (e: unknown) => e instanceof Error && /decode budget of 100 bytes/.test(e.message));
+});
+
+test('an exception inside inspection fails closed without data', () => {
+  const det: Detectors = { ...fakeDetectors(), scan: () => { throw new Error(`boom ${SSN}`); } };
+  const r = inspect(request(JSON.stringify({ a: SSN })), {}, det);
+  assert.deepEqual([r.decision, r.reason, r.uninspectableDetail], ['block', 'uninspectable', 'internal inspection error']);
+  const allowed = inspect(request(JSON.stringify({ a: SSN })), { uninspectable: 'allow' }, det);
+  assert.deepEqual([allowed.decision, allowed.reason], ['allow', 'uninspectable']);
+});
+
+test('an empty body and a clean body allow with no findings', () => {
+  for (const body of ['', '{"model":"x","messages":[]}']) {
+    const r = inspect(request(body));
+    assert.deepEqual([r.decision, r.reason, r.findings.length, r.body, r.url], ['allow', null, 0, null, null]);
+  }
+});
