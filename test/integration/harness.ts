@@ -18,6 +18,7 @@ import { loadOrCreateFingerprintKey } from '../../proxy/keys.js';
 import { WardenProxy } from '../../proxy/server/proxy.js';
 import { loadOrCreateCa } from '../../proxy/tls/ca.js';
 import type { LookupFn } from '../../proxy/upstream/resolve.js';
+import { createMetrics, type Metrics } from '../../proxy/admin/metrics.js';
 import type { TestPki } from '../fixtures/pki.js';
 
 export interface SeenRequest {
@@ -123,6 +124,7 @@ export interface Harness {
   readonly wardenCa: string;
   readonly wardenCaFile: string;
   readonly dir: string;
+  readonly metrics: Metrics;
   agent(opts?: { auth?: string }): ProxyAgent;
   close(): Promise<void>;
 }
@@ -146,15 +148,16 @@ export async function startWarden(o: HarnessOptions): Promise<Harness> {
   const { ca } = await loadOrCreateCa(join(dir, 'ca'));
   const audit = new MemoryAudit();
   const log = pino({ level: process.env['WARDEN_TEST_LOG'] ?? 'silent' });
+  const metrics = createMetrics();
   const proxy = new WardenProxy({
-    config, audit, log, ca, fingerprintKey: loadOrCreateFingerprintKey(join(dir, 'ca')),
+    config, audit, log, ca, metrics, fingerprintKey: loadOrCreateFingerprintKey(join(dir, 'ca')),
     ...(o.lookup ? { lookup: o.lookup } : {}), ...(o.now ? { now: o.now } : {}),
   });
   const addr = await proxy.listen();
   const agents: ProxyAgent[] = [];
   const url = `http://127.0.0.1:${addr.port}`;
   return {
-    proxy, port: addr.port, url, audit, dir, wardenCa: ca.certPem, wardenCaFile: join(dir, 'ca', 'ca.pem'),
+    proxy, port: addr.port, url, audit, dir, metrics, wardenCa: ca.certPem, wardenCaFile: join(dir, 'ca', 'ca.pem'),
     agent(opts = {}) {
       const a = new ProxyAgent({
         uri: url,

@@ -139,9 +139,18 @@ alerts:
     const rec = h.audit.find((x) => x.event === 'tunnel_close' && x.agent === 'bob' && x.reason === 'upload_budget');
     assert.ok(rec, 'tunnel_close with upload_budget');
     assert.ok((rec.bytes_up ?? 0) > 64 * 1024 && (rec.bytes_up ?? 0) < 200 * 1024);
-    // and new requests of that agent are refused with 429 while the window lasts
-    const again = await rawConnect(h.port, 'builder.test.local:443', `Proxy-Authorization: Basic ${Buffer.from('bob:bob-token').toString('base64')}\r\n`);
-    assert.equal(again.status, 200); // intercepted tunnels are admitted; each request inside is checked
+    // New requests of that agent are refused with 429 + Retry-After while the window lasts
+    // (intercepted tunnels are admitted; each request inside is checked).
+    const agent = new ProxyAgent({ uri: h.url, requestTls: { ca: [h.wardenCa] }, keepAliveTimeout: 100, token: `Basic ${Buffer.from('bob:bob-token').toString('base64')}` });
+    try {
+      const res = await request('https://builder.test.local/1k', { dispatcher: agent });
+      assert.equal(res.statusCode, 429);
+      assert.equal(res.headers['x-warden-reason'], 'upload_budget');
+      assert.ok(Number(res.headers['retry-after']) >= 1);
+      await res.body.dump();
+    } finally {
+      await agent.close();
+    }
   });
 
   test('a quarantine starts when the rule fires and expires with the clock', async () => {
@@ -170,6 +179,31 @@ alerts:
       await fresh.close();
     } finally {
       await agent.close();
+    }
+  });
+});
+
+describe('global inspection buffer', () => {
+  test('when in-flight inspection would exceed server.max_inspect_buffer: 503 with Retry-After', async () => {
+    const pki = createTestPki();
+    const dir = mkdtempSync(join(tmpdir(), 'warden-buf-'));
+    writeFileSync(join(dir, 'up.pem'), pki.caPem);
+    const up = await startUpstream(pki);
+    const h = await startWarden({ yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n') + 'server: { max_inspect_buffer: 4KiB }\n' });
+    try {
+      const res = await request('https://api.test.local/echo', { dispatcher: h.agent(), method: 'POST', body: Buffer.alloc(16 * 1024, 120), headers: { 'content-type': 'text/plain' } });
+      assert.equal(res.statusCode, 503);
+      assert.equal(res.headers['x-warden-reason'], 'overloaded');
+      assert.ok(Number(res.headers['retry-after']) >= 1);
+      await res.body.dump();
+      assert.equal(h.proxy.inspectBudget.inUse, 0, 'reservations released');
+      const small = await request('https://api.test.local/echo', { dispatcher: h.agent(), method: 'POST', body: 'ok', headers: { 'content-type': 'text/plain' } });
+      assert.equal(small.statusCode, 200);
+      await small.body.dump();
+    } finally {
+      await h.close();
+      await up.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
