@@ -16,6 +16,7 @@ import { parseClientHello } from './client-hello.js';
 import { baseRecord, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { identify } from './forward-http.js';
 import { refuseSocket } from './respond.js';
+import { splice } from './splice.js';
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -214,12 +215,12 @@ function passthrough(deps: ConnectDeps, client: Socket, tunnel: TunnelInfo, dial
       closeReason = r.kind === 'not_tls' ? 'bad_request' : 'sni_mismatch';
       if (!report || r.kind === 'not_tls') return finish({ error: r.kind === 'not_tls' ? 'not a TLS ClientHello' : 'SNI does not name the CONNECT host' });
     }
-    splice(Buffer.concat(hello, helloBytes));
+    connectUpstream(Buffer.concat(hello, helloBytes));
   };
   client.on('data', onHello);
   client.on('close', () => finish());
 
-  const splice = (first: Buffer): void => {
+  const connectUpstream = (first: Buffer): void => {
     const up = netConnect({ host: dialHost, port: dialPort });
     upstream = up;
     up.setNoDelay(true);
@@ -251,19 +252,7 @@ function passthrough(deps: ConnectDeps, client: Socket, tunnel: TunnelInfo, dial
       };
       if (!count(first.length)) return;
       up.write(first);
-      client.on('data', (c: Buffer) => {
-        if (!count(c.length)) return;
-        if (!up.write(c)) client.pause();
-      });
-      up.on('drain', () => client.resume());
-      up.on('data', (c: Buffer) => {
-        bytesDown += c.length;
-        if (!client.write(c)) up.pause();
-      });
-      client.on('drain', () => up.resume());
-      client.on('end', () => up.end());
-      up.on('end', () => client.end());
-      client.resume();
+      splice(client, up, { onClientBytes: count, onUpstreamBytes: (n) => void (bytesDown += n) });
     });
   };
 }

@@ -15,6 +15,7 @@ import { loadUpstreamCa } from '../upstream/forward.js';
 import { baseRecord, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { identify } from './forward-http.js';
 import { refuseSocket } from './respond.js';
+import { splice } from './splice.js';
 import { maskUrl } from '../audit/mask-url.js';
 
 export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, client: Duplex, head: Buffer, tunnel: TunnelInfo | null): Promise<void> {
@@ -124,22 +125,21 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       .flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `${k}: ${x}`) : v === undefined ? [] : [`${k}: ${v}`]));
     up.write(`${req.method} ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\nx-request-id: ${id}\r\n\r\n`);
     if (head.length) up.write(head);
-    client.on('data', (c: Buffer) => {
-      bytesUp += c.length;
-      const st = core.limiter.recordUpload(identity!.agentKey, profile, c.length);
-      if (!st.withinBudget && !report) {
-        decision = 'block';
-        reason = 'upload_budget';
-        return finish(101);
-      }
-      if (!up.write(c)) client.pause();
+    splice(client, up, {
+      onClientBytes: (n) => {
+        bytesUp += n;
+        const st = core.limiter.recordUpload(identity!.agentKey, profile, n);
+        core.recordAlerts(core.detection.observe({ agent: identity!.agentKey, kind: 'upload', bytes: n, host }), id, identity!);
+        if (!st.withinBudget && !report) {
+          decision = 'block';
+          reason = 'upload_budget';
+          finish(101);
+          return false;
+        }
+        return true;
+      },
+      onUpstreamBytes: (n) => void (bytesDown += n),
     });
-    up.on('drain', () => client.resume());
-    up.on('data', (c: Buffer) => {
-      bytesDown += c.length;
-      if (!client.write(c)) up.pause();
-    });
-    client.on('drain', () => up.resume());
   });
   client.on('close', () => finish(101));
   up.on('close', () => finish(101));
