@@ -6,7 +6,7 @@
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseLine } from './chain.js';
-import { listStreamFiles, parseRotatedName } from './files.js';
+import { listRotated, listStreamFiles, parseRotatedName } from './files.js';
 import type { SpoolEntry } from './spool.js';
 
 /** Something that can replay records from a seq onwards. */
@@ -59,8 +59,26 @@ export class FileBackfill implements BackfillSource {
   }
 
   async read(fromSeq: number, max: number): Promise<SpoolEntry[]> {
+    // The log may rotate the active file while we await a read (rotation is synchronous, in
+    // write). A read that spans a rotation can miss the records of the renamed file, which the
+    // caller would take for lost records; so a read only counts if no rotation happened during
+    // it, and is otherwise done again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const before = this.rotationState();
+      const got = await this.readOnce(fromSeq, max);
+      if (this.rotationState() === before) return got;
+      this.pos = null;
+    }
+    return []; // rotating faster than we can read: the caller waits and asks again
+  }
+
+  private rotationState(): string {
+    return listRotated(this.activePath).join('\n');
+  }
+
+  private async readOnce(fromSeq: number, max: number): Promise<SpoolEntry[]> {
     // Continue where the last call stopped if it asked for this seq. If the first record found
-    // there is not `fromSeq` (a rotation renamed the file under us), find the file again by seq.
+    // there is not `fromSeq` (a rotation renamed the file since), find the file again by seq.
     const pos = this.pos;
     if (pos && pos.nextSeq === fromSeq) {
       const later = listStreamFiles(this.activePath).filter((f) => f !== pos.file && this.isAfter(f, pos.file));

@@ -61,20 +61,24 @@ export interface SealedRecord {
  * JSON cannot represent (NaN, bigint…); the caller decides what to write instead.
  */
 export function sealRecord(input: AuditRecordInput, head: ChainHead, time: string, format: AuditFormat): SealedRecord {
-  const unsealed: Record<string, unknown> = { ...input, time, seq: head.seq + 1, prev: head.hash };
-  delete unsealed['hash'];
+  // Object.assign rather than spread and no unconditional `delete`: both measurably slow this
+  // per-record path down on Node 20 (spread copies, `delete` leaves a slow dictionary object).
+  const rec: Record<string, unknown> = Object.assign({}, input as unknown as Record<string, unknown>, { time, seq: head.seq + 1, prev: head.hash });
+  if ('hash' in rec) delete rec['hash'];
   if (format === 'warden') {
-    const canon = canonicalJson(unsealed);
+    const canon = canonicalJson(rec);
     const hash = sha256Hex(canon);
     // The line is the canonical form with `hash` appended: one serialisation per record.
     // Readers must not assume member order; verify re-canonicalises.
     const line = `${canon.slice(0, -1)},"hash":"${hash}"}\n`;
-    return { record: { ...(unsealed as unknown as AuditRecord), hash }, line };
+    rec['hash'] = hash;
+    return { record: rec as unknown as AuditRecord, line };
   }
-  const ocsf = toOcsf(unsealed as unknown as Omit<AuditRecord, 'hash'>);
+  const ocsf = toOcsf(rec as unknown as Omit<AuditRecord, 'hash'>);
   const hash = sha256Hex(canonicalJson(ocsf));
   (ocsf.unmapped as Record<string, unknown>)['hash'] = hash;
-  return { record: { ...(unsealed as unknown as AuditRecord), hash }, line: JSON.stringify(ocsf) + '\n' };
+  rec['hash'] = hash;
+  return { record: rec as unknown as AuditRecord, line: JSON.stringify(ocsf) + '\n' };
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -123,7 +123,7 @@ export class AuditLog implements AuditWriter {
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly sinkErrors: Record<string, number> = {};
-  private lastSinkErrorLog = new Map<string, number>();
+  private readonly lastSinkErrorLog = new Map<string, number>();
 
   /** @internal use openAuditLog */
   constructor(cfg: AuditConfig, log: Logger, now: () => Date, key: SignKey, head: ChainHead, sinks: readonly AuditSink[], http: HttpSink | null) {
@@ -267,6 +267,7 @@ export class AuditLog implements AuditWriter {
     return this.http.waitDelivered(this.head.seq, timeoutMs);
   }
 
+  /** Counters for health checks and metrics: last seq, sink failures, SIEM delivery state. */
   health(): AuditHealth {
     return {
       last_seq: this.head.seq,

@@ -86,7 +86,7 @@ function urlParts(rec: OcsfInput): Record<string, unknown> | undefined {
 /** Render one record as an OCSF event; `unmapped` holds the Warden record itself. */
 export function toOcsf(rec: OcsfInput): OcsfEvent {
   const time = epochMs(rec.time);
-  const unmapped: Record<string, unknown> = { ...rec };
+  const unmapped: Record<string, unknown> = Object.assign({}, rec);
   if (rec.event === 'request' || rec.event === 'connect') {
     const method = (rec.method ?? (rec.event === 'connect' ? 'CONNECT' : '')).toUpperCase();
     const activityId = HTTP_ACTIVITY[method] ?? 99;

@@ -76,6 +76,19 @@ function parseSpoolLine(text: string): SpoolEntry | null {
   return { seq, timeMs, line: text.slice(t2 + 1) };
 }
 
+/** Byte offset just past the last newline of a file (0 if none); counted in bytes, not chars. */
+function endOfLastLine(fd: number, size: number): number {
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - buf.length);
+    const n = readSync(fd, buf, 0, end - start, start);
+    const nl = buf.subarray(0, n).lastIndexOf(0x0a);
+    if (nl !== -1) return start + nl + 1;
+    end = start;
+  }
+  return 0;
+}
+
 /** Read the last whole line of a file (sync, startup only). */
 function lastLineOf(path: string, size: number): string | null {
   if (size === 0) return null;
@@ -165,8 +178,7 @@ export class Spool {
         const size = fstatSync(fd).size;
         const tail = Buffer.alloc(1);
         if (size > 0 && (readSync(fd, tail, 0, 1, size - 1), tail[0] !== 0x0a)) {
-          const line = lastLineOf(last.path, size) ?? '';
-          const keep = size - Buffer.byteLength(line);
+          const keep = endOfLastLine(fd, size);
           ftruncateSync(fd, keep);
           spool.bytes -= size - keep;
           last.size = keep;

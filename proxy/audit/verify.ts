@@ -56,6 +56,7 @@ export interface VerifyFailure {
   readonly message: string;
 }
 
+/** Outcome of {@link verifyAuditFiles}: a summary, or the first bad record. */
 export type VerifyResult = VerifyOk | VerifyFailure;
 
 /** Options of {@link verifyAuditFiles}. */

@@ -269,7 +269,9 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       if (result.decision === 'block') {
         core.recordAlerts(core.detection.observe({ agent: identity.agentKey, kind: 'dlp_block', host: target.host, path: pathOnly }), id, identity);
         const code: RefusalCode = result.reason ?? 'dlp';
-        const types = [...new Set(findings.filter((f) => f.action === 'block' || code !== 'dlp').map((f) => f.type))];
+        // Name the types that blocked; a bulk-PII block has only redact-level findings, so then name them all.
+        const blocking = findings.filter((f) => f.action === 'block');
+        const types = [...new Set((blocking.length ? blocking : findings).map((f) => f.type))];
         if (refuse(code, { extra: { findings: types, ...(result.uninspectableDetail ? { detail: result.uninspectableDetail } : {}) }, close: read?.kind === 'over_inspect' })) return;
       } else if (result.decision === 'redact') {
         if (report) {

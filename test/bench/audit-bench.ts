@@ -5,7 +5,7 @@
  *
  *   npx tsc -p tsconfig.audit.json && node .build/audit/test/bench/audit-bench.js [records]
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { statSync } from 'node:fs';
 import pino from 'pino';
 import { openAuditLog } from '../../proxy/audit/log.js';
@@ -50,13 +50,15 @@ async function run(name: string, n: number, make: (dir: string) => AuditConfig |
 function sealOnly(n: number): Row {
   const rec = requestRecord(1);
   let head: ChainHead = { seq: 0, hash: GENESIS_HASH };
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     const s = sealRecord(rec, head, '2026-11-22T05:30:00.000Z', 'warden');
     head = { seq: s.record.seq, hash: s.record.hash };
   }
   const ns = Number(process.hrtime.bigint() - t0);
-  return { name: 'seal only (canonical JSON + SHA-256, no I/O)', records: n, perSecond: Math.round(n / (ns / 1e9)), cpuUsPerRecord: ns / 1000 / n, bytesPerRecord: 0 };
+  const cpu = process.cpuUsage(cpu0);
+  return { name: 'seal only (canonical JSON + SHA-256, no I/O)', records: n, perSecond: Math.round(n / (ns / 1e9)), cpuUsPerRecord: (cpu.user + cpu.system) / n, bytesPerRecord: 0 };
 }
 
 const rows: Row[] = [];
@@ -70,7 +72,7 @@ await siem.start();
 rows.push(await run('file + SIEM spool and delivery (json, 127.0.0.1)', N, (d) => auditConfig(d, { checkpointEvery: 1000, http: { url: siem.url, batchSize: 500, flushIntervalMs: 50, spoolMaxBytes: 1024 ** 3 } })));
 await siem.stop();
 
-console.log(`audit bench: Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'}, ${N} records (request record with 2 findings)`);
+console.log(`audit bench: Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}, load average ${loadavg()[0]!.toFixed(2)}, ${N} records (request record with 2 findings)`);
 for (const r of rows) {
   console.log(`${r.name.padEnd(62)} ${String(r.perSecond).padStart(9)} records/s  ${r.cpuUsPerRecord.toFixed(2).padStart(6)} µs CPU/record${r.bytesPerRecord ? `  ${r.bytesPerRecord} B/record` : ''}  (n=${r.records})`);
 }

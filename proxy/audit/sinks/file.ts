@@ -154,6 +154,7 @@ export class FileSink implements AuditSink {
     return this.cfg.rotateDaily && this.day !== null && time.slice(0, 10) !== this.day;
   }
 
+  /** Append one line (rotating first if it would not fit or the UTC day changed). */
   write(line: string, record: AuditRecord): void {
     if (this.closed) throw new Error('audit file sink is closed');
     const bytes = Buffer.byteLength(line);
@@ -187,6 +188,7 @@ export class FileSink implements AuditSink {
     }
   }
 
+  /** With fsync=checkpoint: make everything up to the checkpoint just written durable. */
   checkpointed(): void {
     if (this.cfg.fsync !== 'checkpoint' || this.fsyncInFlight) return;
     // Off the event loop: the request path must not wait for the disk. One fsync at a time;
@@ -202,6 +204,7 @@ export class FileSink implements AuditSink {
     /* sync mode: every line is in the kernel when write() returns */
   }
 
+  /** fsync (whatever the policy) and close the active file. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -163,6 +163,7 @@ export class HttpSink implements AuditSink {
     });
   }
 
+  /** Spool one record (synchronous, on disk); in gap mode it stays in the audit file only. */
   write(line: string, record: AuditRecord): void {
     if (this.stop.signal.aborted) return;
     if (this.gap) return; // kept in the audit file; backfill brings it over in order
@@ -223,7 +224,7 @@ export class HttpSink implements AuditSink {
 
   /** Bring records the spool missed over from the audit file, then leave gap mode. */
   private async runBackfill(): Promise<void> {
-    let idle = 0;
+    let idleRounds = 0;
     while (this.gap && !this.stop.signal.aborted) {
       if (this.spool.bytes > this.opts.cfg.spoolMaxBytes / 2) {
         await new Promise<void>((resolve) => {
@@ -244,9 +245,17 @@ export class HttpSink implements AuditSink {
         this.reportLost(from, lastLost);
       }
       let full = false;
+      let failed = false;
       for (const e of entries) {
-        if (!this.spool.append(e.seq, e.timeMs, e.line)) {
-          full = true;
+        try {
+          if (!this.spool.append(e.seq, e.timeMs, e.line)) {
+            full = true;
+            break;
+          }
+        } catch (err) {
+          // The disk refuses the spool (ENOSPC…): keep the gap and try again shortly.
+          this.log.error({ code: (err as NodeJS.ErrnoException).code }, 'audit SIEM spool write failed during backfill');
+          failed = true;
           break;
         }
       }
@@ -257,16 +266,18 @@ export class HttpSink implements AuditSink {
         this.log.info({ spooled_seq: this.spool.lastSeq }, 'audit SIEM spool has caught up with the audit file');
         return;
       }
-      if (entries.length === 0 && !full) {
+      if (failed) {
+        await sleep(1000, this.stop.signal);
+      } else if (entries.length === 0 && !full) {
         // The file does not have them (yet): a failing file write. Retry, and give up after a
         // minute so the SIEM does not stall behind records that will never appear.
-        if (++idle >= 60) {
+        if (++idleRounds >= 60) {
           this.reportLost(from, this.opts.headSeq());
           continue;
         }
         await sleep(1000, this.stop.signal);
       } else {
-        idle = 0;
+        idleRounds = 0;
       }
     }
   }
@@ -447,6 +458,7 @@ export class HttpSink implements AuditSink {
     });
   }
 
+  /** Delivery counters (for /readyz and metrics). */
   health(): HttpSinkHealth {
     return {
       delivered_seq: this.spool.deliveredSeq,
