@@ -304,7 +304,7 @@ async function main(): Promise<void> {
         peerVersions: peerVersions(root, order),
         slices: opts.slices,
         order,
-        params: [...(opts.quick ? ['--quick'] : []), ...describeParams(params, up.port)],
+        params: [`arguments: ${process.argv.slice(2).join(' ') || '(defaults)'}`, ...describeParams(params, up.port)],
         skipped,
         notes,
         durationS: (nowMs() - t0) / 1000,
@@ -314,7 +314,7 @@ async function main(): Promise<void> {
     );
     const outDir = join(root, 'test', 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
-    const base = join(outDir, `${date}-${commit}`);
+    const base = join(outDir, `${date}-${commit}${opts.quick ? '-quick' : ''}`);
     writeFileSync(`${base}.md`, report + '\n');
     const raw: Record<string, Record<string, Figures[]>> = {};
     for (const [p, m] of results) raw[p] = Object.fromEntries(m);
