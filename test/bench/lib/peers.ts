@@ -122,7 +122,9 @@ const warden: PeerDef = {
       const e = err as { stdout?: Buffer; stderr?: Buffer };
       throw new Error(`warden check rejected the bench config:\n${String(e.stdout ?? '')}${String(e.stderr ?? '')}`);
     }
-    const child = startChild('warden', process.execPath, [cli, 'start', '--config', config], join(dir, 'warden.log'), {
+    // WARDEN_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Warden during a run.
+    const nodeArgs = (process.env['WARDEN_BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
+    const child = startChild('warden', process.execPath, [...nodeArgs, cli, 'start', '--config', config], join(dir, 'warden.log'), {
       cwd: dir,
     });
     await waitForPort(child, port);
