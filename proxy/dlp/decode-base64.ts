@@ -1,19 +1,19 @@
 /**
  * Base64 candidates (DLP.md §2.0): runs of `[A-Za-z0-9+/_-]{24,}={0,2}` in any view. A run that
  * decodes to mostly printable UTF-8 becomes an extra view; one that decodes to archive magic is
- * an archive. Everything else (UUIDs, hex digests, paths, images) decodes to binary noise and is
- * dropped after one native decode, so it costs no budget.
+ * an archive. Everything else (UUIDs, hex digests, paths, identifiers, images) decodes to binary
+ * noise and is dropped: a body holds thousands of such runs, so classification decodes by hand
+ * into a scratch buffer and stops at the first sign of binary, without allocating.
  */
 
 /** Shortest run considered (18 decoded bytes): shorter runs are ordinary identifiers. */
 export const MIN_BASE64_RUN = 24;
 
-const ALPHABET = new Uint8Array(128);
-for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') ALPHABET[ch.charCodeAt(0)] = 1;
-
-function inAlphabet(c: number): boolean {
-  return c < 128 && ALPHABET[c] === 1;
-}
+/** 6-bit value of each base64 character (standard and URL-safe alphabets), -1 otherwise. */
+const VALUE = new Int8Array(128).fill(-1);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((ch, i) => { VALUE[ch.charCodeAt(0)] = i; });
+VALUE[0x2D] = 62; // '-' (URL-safe)
+VALUE[0x5F] = 63; // '_' (URL-safe)
 
 /** A run of base64 alphabet characters: `[start, end)` including any `=` padding. */
 export interface Base64Run {
@@ -22,54 +22,157 @@ export interface Base64Run {
 }
 
 /**
- * Find candidate runs in a string or a byte buffer. Skips ahead by the minimum run length when
- * the character at the far end of the window is outside the alphabet (Boyer–Moore style), so
- * prose is examined at about one character in twenty.
+ * Find candidate runs in a string. Skips ahead by the minimum run length when the character
+ * at the far end of the window is outside the alphabet (Boyer–Moore style), so prose is
+ * examined at about one character in twenty.
  */
-export function findBase64Runs(s: string | Uint8Array): Base64Run[] {
+export function findBase64Runs(s: string): Base64Run[] {
   const runs: Base64Run[] = [];
-  const isStr = typeof s === 'string';
   const n = s.length;
-  const at = isStr ? (k: number): number => (s as string).charCodeAt(k) : (k: number): number => (s as Uint8Array)[k] ?? 0;
+  const W = MIN_BASE64_RUN;
   let i = 0;
-  while (i + MIN_BASE64_RUN <= n) {
-    if (!inAlphabet(at(i + MIN_BASE64_RUN - 1))) { i += MIN_BASE64_RUN; continue; }
-    let j = i + MIN_BASE64_RUN - 2;
-    while (j >= i && inAlphabet(at(j))) j--;
+  while (i + W <= n) {
+    const far = s.charCodeAt(i + W - 1);
+    if (far >= 128 || VALUE[far] === -1) { i += W; continue; }
+    let j = i + W - 2;
+    for (; j >= i; j--) {
+      const c = s.charCodeAt(j);
+      if (c >= 128 || VALUE[c] === -1) break;
+    }
     if (j >= i) { i = j + 1; continue; }
-    // i is not necessarily the start of the run: walk back (only possible at the first window).
     let start = i;
-    while (start > 0 && inAlphabet(at(start - 1))) start--;
-    let end = i + MIN_BASE64_RUN;
-    while (end < n && inAlphabet(at(end))) end++;
+    while (start > 0) {
+      const c = s.charCodeAt(start - 1);
+      if (c >= 128 || VALUE[c] === -1) break;
+      start--;
+    }
+    let end = i + W;
+    while (end < n) {
+      const c = s.charCodeAt(end);
+      if (c >= 128 || VALUE[c] === -1) break;
+      end++;
+    }
     let pad = 0;
-    while (pad < 2 && end < n && at(end) === 0x3D /* = */) { end++; pad++; }
+    while (pad < 2 && end < n && s.charCodeAt(end) === 0x3D) { end++; pad++; }
     runs.push({ start, end });
     i = end + 1;
   }
   return runs;
 }
 
-/** What a candidate decodes to. */
-export type Base64Decoded =
-  | { readonly kind: 'text'; readonly text: string; readonly bytes: Buffer }
-  | { readonly kind: 'binary'; readonly bytes: Buffer };
+/** findBase64Runs over bytes (the fast path works on whole-body buffers). */
+export function findBase64RunsInBytes(b: Uint8Array): Base64Run[] {
+  const runs: Base64Run[] = [];
+  const n = b.length;
+  const W = MIN_BASE64_RUN;
+  let i = 0;
+  while (i + W <= n) {
+    const far = b[i + W - 1] ?? 0;
+    if (far >= 128 || VALUE[far] === -1) { i += W; continue; }
+    let j = i + W - 2;
+    for (; j >= i; j--) {
+      const c = b[j] ?? 0;
+      if (c >= 128 || VALUE[c] === -1) break;
+    }
+    if (j >= i) { i = j + 1; continue; }
+    let start = i;
+    while (start > 0) {
+      const c = b[start - 1] ?? 0;
+      if (c >= 128 || VALUE[c] === -1) break;
+      start--;
+    }
+    let end = i + W;
+    while (end < n) {
+      const c = b[end] ?? 0;
+      if (c >= 128 || VALUE[c] === -1) break;
+      end++;
+    }
+    let pad = 0;
+    while (pad < 2 && end < n && b[end] === 0x3D) { end++; pad++; }
+    runs.push({ start, end });
+    i = end + 1;
+  }
+  return runs;
+}
+
+/** Bytes decoded for the archive check: enough for every magic (tar's sits at offset 257). */
+export const ARCHIVE_PROBE_BYTES = 264;
+const scratch = Buffer.alloc(ARCHIVE_PROBE_BYTES + 3);
 
 /**
- * Decode one run (standard or URL-safe alphabet; Node accepts both) and classify it.
- * "Mostly printable": valid UTF-8 apart from a possibly cut final character, and at most 10%
- * control characters (tab, CR and LF are printable here).
+ * Decode the first ARCHIVE_PROBE_BYTES bytes of a run into a shared scratch buffer and return
+ * a view of it (valid until the next call). For the archive-magic check.
  */
-export function decodeBase64Run(run: string): Base64Decoded {
-  const bytes = Buffer.from(run, 'base64');
-  if (bytes.length === 0) return { kind: 'binary', bytes };
-  const text = bytes.toString('utf8');
-  let bad = 0;
-  for (let k = 0; k < text.length; k++) {
-    const c = text.charCodeAt(k);
-    if (c === 0xFFFD || (c < 0x20 && c !== 0x09 && c !== 0x0A && c !== 0x0D) || c === 0x7F) bad++;
+export function base64Head(src: string | Uint8Array, start: number, end: number): Buffer {
+  const isStr = typeof src === 'string';
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let k = start; k < end && o < ARCHIVE_PROBE_BYTES; k++) {
+    const c = isStr ? (src as string).charCodeAt(k) : ((src as Uint8Array)[k] ?? 0);
+    const v = c < 128 ? (VALUE[c] ?? -1) : -1;
+    if (v < 0) break;
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      scratch[o++] = (acc >> bits) & 0xFF;
+      acc &= (1 << bits) - 1;
+    }
   }
-  // A misaligned run can end in half a character: one replacement at the end is tolerated.
-  if (bad * 10 > text.length) return { kind: 'binary', bytes };
-  return { kind: 'text', text, bytes };
+  return scratch.subarray(0, o);
+}
+
+/**
+ * "Mostly printable": the decoded bytes are valid UTF-8 (a sequence cut by the end of the run
+ * is tolerated) and at most 10% of them are control characters other than tab, CR and LF.
+ * Decodes by hand and stops at the first invalid UTF-8 sequence, which random bytes hit within
+ * a few bytes.
+ */
+export function isPrintableBase64(src: string | Uint8Array, start: number, end: number): boolean {
+  const isStr = typeof src === 'string';
+  const total = Math.floor(((end - start) * 6) / 8);
+  const maxBad = Math.floor(total / 10);
+  let bad = 0;
+  let acc = 0;
+  let bits = 0;
+  let need = 0; // continuation bytes still expected
+  let lead = 0;
+  let count = 0;
+  for (let k = start; k < end; k++) {
+    const c = isStr ? (src as string).charCodeAt(k) : ((src as Uint8Array)[k] ?? 0);
+    const v = c < 128 ? (VALUE[c] ?? -1) : -1;
+    if (v < 0) break; // padding
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits < 8) continue;
+    bits -= 8;
+    const byte = (acc >> bits) & 0xFF;
+    acc &= (1 << bits) - 1;
+    count++;
+    if (need > 0) {
+      if ((byte & 0xC0) !== 0x80) return false;
+      // Overlong and surrogate second bytes (E0 80-9F, ED A0-BF, F0 80-8F, F4 90-BF).
+      if (lead !== 0) {
+        if ((lead === 0xE0 && byte < 0xA0) || (lead === 0xED && byte > 0x9F) || (lead === 0xF0 && byte < 0x90) || (lead === 0xF4 && byte > 0x8F)) return false;
+        lead = 0;
+      }
+      need--;
+      continue;
+    }
+    if (byte < 0x80) {
+      if ((byte < 0x20 && byte !== 0x09 && byte !== 0x0A && byte !== 0x0D) || byte === 0x7F) {
+        if (++bad > maxBad) return false;
+      }
+    } else if (byte >= 0xC2 && byte <= 0xDF) { need = 1; lead = 0; }
+    else if (byte >= 0xE0 && byte <= 0xEF) { need = 2; lead = byte; }
+    else if (byte >= 0xF0 && byte <= 0xF4) { need = 3; lead = byte; }
+    else return false;
+  }
+  return count > 0;
+}
+
+/** Full decode of a run (standard or URL-safe alphabet; Node accepts both). */
+export function decodeBase64(src: string): Buffer {
+  return Buffer.from(src, 'base64');
 }

@@ -307,18 +307,23 @@ export function unescapeJsonBytes(buf: Buffer): Buffer {
   let b = buf.indexOf(0x5C);
   if (b === -1) return buf;
   const out = Buffer.allocUnsafe(buf.length);
-  let o = 0;
-  let copied = 0;
+  buf.copy(out, 0, 0, b);
+  let o = b;
   let changed = false;
-  while (b !== -1) {
-    const e = buf[b + 1] ?? 0;
+  const n = buf.length;
+  // One byte loop rather than a copy per escape: chat bodies hold an escape every few dozen bytes.
+  let i = b;
+  while (i < n) {
+    const c = buf[i] as number;
+    if (c !== 0x5C) { out[o++] = c; i++; continue; }
+    const e = buf[i + 1] ?? 0;
     let cp = -1;
     let len = 2;
     if (e === 0x75) {
-      cp = hex4(buf, b + 2);
+      cp = hex4(buf, i + 2);
       len = 6;
-      if (cp >= 0xD800 && cp <= 0xDBFF && buf[b + 6] === 0x5C && buf[b + 7] === 0x75) {
-        const lo = hex4(buf, b + 8);
+      if (cp >= 0xD800 && cp <= 0xDBFF && buf[i + 6] === 0x5C && buf[i + 7] === 0x75) {
+        const lo = hex4(buf, i + 8);
         if (lo >= 0xDC00 && lo <= 0xDFFF) {
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           len = 12;
@@ -328,22 +333,15 @@ export function unescapeJsonBytes(buf: Buffer): Buffer {
     } else if (e < 128) {
       cp = SIMPLE_BYTES[e] ?? -1;
     }
-    if (cp < 0) {
-      b = buf.indexOf(0x5C, b + 1);
-      continue;
-    }
+    if (cp < 0) { out[o++] = c; i++; continue; }
     changed = true;
-    o += buf.copy(out, o, copied, b);
     if (cp < 0x80) out[o++] = cp;
     else if (cp < 0x800) { out[o++] = 0xC0 | (cp >> 6); out[o++] = 0x80 | (cp & 0x3F); }
     else if (cp < 0x10000) { out[o++] = 0xE0 | (cp >> 12); out[o++] = 0x80 | ((cp >> 6) & 0x3F); out[o++] = 0x80 | (cp & 0x3F); }
     else { out[o++] = 0xF0 | (cp >> 18); out[o++] = 0x80 | ((cp >> 12) & 0x3F); out[o++] = 0x80 | ((cp >> 6) & 0x3F); out[o++] = 0x80 | (cp & 0x3F); }
-    copied = b + len;
-    b = buf.indexOf(0x5C, copied);
+    i += len;
   }
-  if (!changed) return buf;
-  o += buf.copy(out, o, copied);
-  return out.subarray(0, o);
+  return changed ? out.subarray(0, o) : buf;
 }
 
 /** True when the first non-whitespace byte is `{` or `[`. */

@@ -16,7 +16,7 @@
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
-import { decodeBase64Run, findBase64Runs } from './decode-base64.js';
+import { base64Head, findBase64RunsInBytes, isPrintableBase64 } from './decode-base64.js';
 import { decodeContentEncoding, encodeContentEncoding, type Coding } from './decode-content-encoding.js';
 import { bytesLookLikeJson, unescapeJsonBytes } from './decode-json.js';
 import { aggregateFindings, type ResolvedArchive, type ResolvedMatch } from './findings.js';
@@ -87,10 +87,9 @@ function isProvablyClean(bytes: Buffer, cls: BodyClass, detectors: Detectors, po
   }
   for (const t of texts) {
     if (hasPercentBytes(t)) return false;
-    for (const run of findBase64Runs(t)) {
-      const decoded = decodeBase64Run(t.toString('latin1', run.start, run.end));
-      if (decoded.kind === 'text') return false;
-      if (archivesOn && detectors.detectArchive(decoded.bytes) !== null) return false;
+    for (const run of findBase64RunsInBytes(t)) {
+      if (isPrintableBase64(t, run.start, run.end)) return false;
+      if (archivesOn && detectors.detectArchive(base64Head(t, run.start, run.end)) !== null) return false;
     }
     let scanBuf = t;
     if (!isAscii(t)) {

@@ -17,7 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { decodeBase64Run, findBase64Runs, MIN_BASE64_RUN } from './decode-base64.js';
+import { base64Head, decodeBase64, findBase64Runs, isPrintableBase64, MIN_BASE64_RUN } from './decode-base64.js';
 import { looksLikeJson, memberSegment, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
 import { parseHeaderParams, parseMultipart } from './decode-multipart.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
@@ -225,21 +225,21 @@ export class ViewBuilder {
     }
     if (s.length < MIN_BASE64_RUN) return;
     for (const run of findBase64Runs(s)) {
-      const text = s.slice(run.start, run.end);
+      const format = this.archivesOn ? this.detectors.detectArchive(base64Head(s, run.start, run.end)) : null;
+      if (format === null && !isPrintableBase64(s, run.start, run.end)) continue;
       // The same run shows up again in a percent-decoded child, or repeated in a body.
+      const text = s.slice(run.start, run.end);
       if (this.seenRuns.has(text)) continue;
       this.seenRuns.add(text);
-      const decoded = decodeBase64Run(text);
-      const format = this.archivesOn ? this.detectors.detectArchive(decoded.bytes) : null;
+      this.countBase64();
+      const bytes = decodeBase64(text);
       if (format !== null) {
-        this.countBase64();
-        this.archives.push({ format, where: node.where, digest: sha256(decoded.bytes), node, start: run.start, end: run.end });
+        this.archives.push({ format, where: node.where, digest: sha256(bytes), node, start: run.start, end: run.end });
         continue;
       }
-      if (decoded.kind !== 'text') continue;
-      this.countBase64();
-      this.charge(decoded.text.length);
-      this.addView(this.derived(node, decoded.text, { kind: 'opaque', why: 'base64' }));
+      const decoded = bytes.toString('utf8');
+      this.charge(decoded.length);
+      this.addView(this.derived(node, decoded, { kind: 'opaque', why: 'base64' }));
     }
   }
 

@@ -11,7 +11,6 @@ import type { Duplex } from 'node:stream';
 import { WardenError } from '../errors.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
-import { loadUpstreamCa } from '../upstream/forward.js';
 import { baseRecord, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { identify } from './forward-http.js';
 import { refuseSocket } from './respond.js';
@@ -97,7 +96,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   }
   const servername = /^[\d.]+$|:/.test(host) ? undefined : host;
   const up: Socket = scheme === 'https'
-    ? tlsConnect({ host: dial.dialHost, port: dial.dialPort, servername, ca: loadUpstreamCa(rt.config.upstream), ALPNProtocols: ['http/1.1'] })
+    ? tlsConnect({ host: dial.dialHost, port: dial.dialPort, servername, secureContext: rt.upstream.secureContext, ALPNProtocols: ['http/1.1'] })
     : netConnect({ host: dial.dialHost, port: dial.dialPort });
   up.setNoDelay(true);
   let bytesUp = 0;
