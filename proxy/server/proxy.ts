@@ -82,7 +82,7 @@ export class WardenProxy implements ProxyCore {
     this.limiter = new Limiter(opts.now ? { now: opts.now } : {});
     this.detection = new DetectionEngine(cfg.alerts, opts.now ? { now: opts.now } : {});
     this.inspectBudget = new InspectBudget(cfg.server.maxInspectBufferBytes);
-    this.certCache = new CertCache(opts.ca, { onMint: () => this.metrics?.leafCerts.inc() });
+    this.certCache = new CertCache(opts.ca, { onMint: () => this.metrics?.leafCerts.inc(), shareSiblings: true });
 
     const serverOpts = {
       maxHeaderSize: cfg.server.maxHeaderBytes,

@@ -6,7 +6,7 @@ import { createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import type { CertificateAuthority } from './ca.js';
-import { LEAF_VALIDITY_MS, mintLeaf, normalizeCertName, processLeafKey } from './leaf.js';
+import { issueCertificate, LEAF_VALIDITY_MS, mintLeaf, normalizeCertName, processLeafKey } from './leaf.js';
 import type { LeafKey } from './leaf.js';
 
 /** Default bound on cached contexts (one leaf and one SecureContext each, a few KiB). */
@@ -31,6 +31,26 @@ export interface CertCacheOptions {
   readonly leafKey?: LeafKey;
   /** Called after each mint (e.g. to count `warden_leaf_certificates_minted_total`). */
   readonly onMint?: (host: string, durationMs: number) => void;
+  /**
+   * Serve sibling host names from one `*.parent` leaf (see {@link siblingWildcard}). Agents
+   * reach many names under one service (regional or per-resource hosts), and each new name
+   * otherwise costs a mint plus a SecureContext (~1 ms of blocked event loop). Default false.
+   */
+  readonly shareSiblings?: boolean;
+}
+
+/**
+ * The wildcard that may cover `host` for sibling sharing, or null. Only DNS names with at
+ * least three labels qualify (`*.example.com` for `a.example.com`, never `*.com`), and four
+ * under a two-letter TLD, so a wildcard is never minted directly under a public suffix such
+ * as `co.uk`. A wildcard covers one label only, as clients check it.
+ */
+export function siblingWildcard(host: string): string | null {
+  const labels = host.split('.');
+  const tld = labels[labels.length - 1] ?? '';
+  const min = tld.length === 2 ? 4 : 3;
+  if (labels.length < min || labels[0] === '*' || /^[0-9]+$/.test(tld)) return null;
+  return `*.${labels.slice(1).join('.')}`;
 }
 
 /** Counters for tests and metrics. `mints` differs from `misses` only when a mint failed. */
@@ -62,6 +82,7 @@ export class CertCache {
   readonly #ttlMs: number;
   readonly #cache: LRUCache<string, SecureContext>;
   readonly #onMint: ((host: string, durationMs: number) => void) | undefined;
+  readonly #shareSiblings: boolean;
   #hits = 0;
   #misses = 0;
   #mints = 0;
@@ -77,6 +98,7 @@ export class CertCache {
     this.#leafKey = opts.leafKey ?? processLeafKey();
     this.#ttlMs = ttlMs;
     this.#onMint = opts.onMint;
+    this.#shareSiblings = opts.shareSiblings ?? false;
     this.#cache = new LRUCache<string, SecureContext>({ max, ttl: ttlMs, updateAgeOnGet: false });
   }
 
@@ -88,7 +110,8 @@ export class CertCache {
   getContext(hostname: string): SecureContext {
     const name = normalizeCertName(hostname);
     // IPv6 has many spellings of one address; key IPs by their bytes so they share an entry.
-    const key = name.kind === 'ip' ? `ip:${name.bytes.toString('hex')}` : name.name;
+    const wildcard = this.#shareSiblings && name.kind !== 'ip' ? siblingWildcard(name.name) : null;
+    const key = name.kind === 'ip' ? `ip:${name.bytes.toString('hex')}` : wildcard ?? name.name;
     const cached = this.#cache.get(key);
     if (cached) {
       this.#hits++;
@@ -96,7 +119,9 @@ export class CertCache {
     }
     this.#misses++;
     const started = performance.now();
-    const leaf = mintLeaf(this.#ca, name.name, this.#leafKey);
+    const leaf = wildcard
+      ? issueCertificate(this.#ca, [wildcard], this.#leafKey, { allowWildcard: true })
+      : mintLeaf(this.#ca, name.name, this.#leafKey);
     const context = createSecureContext({
       key: this.#leafKey.privateKeyPem,
       cert: this.#ca.chainPem ? leaf.certPem + this.#ca.chainPem : leaf.certPem,

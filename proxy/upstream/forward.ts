@@ -89,15 +89,16 @@ export class Upstream {
   }
 
   private captureCert(key: string, socket: TLSSocket): void {
-    const c = socket.getPeerCertificate?.();
-    if (!c || !c.fingerprint256) return;
-    const name = (o: Record<string, string | string[]> | undefined): string =>
-      o ? Object.entries(o).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ') : '';
+    // getPeerX509Certificate is lazy (fields are computed on access); getPeerCertificate builds
+    // a large object with the raw DER and key for every new connection.
+    const c = socket.getPeerX509Certificate?.();
+    if (!c) return;
+    const oneLine = (dn: string): string => dn.split('\n').filter(Boolean).join(', ');
     this.certs.set(key, {
-      subject: name(c.subject as unknown as Record<string, string>),
-      issuer: name(c.issuer as unknown as Record<string, string>),
+      subject: oneLine(c.subject),
+      issuer: oneLine(c.issuer),
       fingerprint256: c.fingerprint256,
-      valid_to: new Date(c.valid_to).toISOString(),
+      valid_to: new Date(c.validTo).toISOString(),
     });
   }
 
