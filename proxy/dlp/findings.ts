@@ -33,8 +33,9 @@ export interface ResolvedArchive {
 }
 
 /**
- * Paths are built from JSON keys, field and file names: attacker-chosen text that can itself be
- * a secret (`{"AKIA…": 1}`). Any matched value that occurs in a `where` is starred out.
+ * Paths are built from JSON keys, field, part and file names: attacker-chosen text that can
+ * itself be a secret (`{"AKIA…": 1}`). Every value matched in such a name (`secrets`) is starred
+ * out of every `where`.
  */
 function sanitizeWhere(where: string, secrets: readonly string[]): string {
   let w = where;
@@ -49,6 +50,7 @@ export function aggregateFindings(
   detectors: Detectors,
   matches: readonly ResolvedMatch[],
   archives: readonly ResolvedArchive[],
+  /** Values matched inside names that appear in paths (see sanitizeWhere). */
   secrets: readonly string[],
 ): AuditFinding[] {
   interface Group { type: string; where: string; action: DlpAction; fp: string; sample: string; count: number }
@@ -68,12 +70,22 @@ export function aggregateFindings(
     if (g !== undefined) g.count++;
     else groups.set(id, { type, where, action, fp: f, sample: sample(), count: 1 });
   };
+  const distinctSecrets = [...new Set(secrets)];
+  const whereCache = new Map<string, string>();
+  const safeWhere = (where: string): string => {
+    let w = whereCache.get(where);
+    if (w === undefined) {
+      w = sanitizeWhere(where, distinctSecrets);
+      whereCache.set(where, w);
+    }
+    return w;
+  };
   for (const r of matches) {
-    add(r.match.type, sanitizeWhere(r.where, secrets), r.action, fp(r.match.value), () => detectors.mask(r.match));
+    add(r.match.type, safeWhere(r.where), r.action, fp(r.match.value), () => detectors.mask(r.match));
   }
   for (const a of archives) {
     // The sample is the format name: archive bytes are never rendered.
-    add('archive', sanitizeWhere(a.where, secrets), a.action, fp(`archive:sha256:${a.digest}`), () => a.format);
+    add('archive', safeWhere(a.where), a.action, fp(`archive:sha256:${a.digest}`), () => a.format);
   }
   let list = [...groups.values()];
   if (list.length > MAX_FINDINGS) {

@@ -38,6 +38,8 @@ export interface DlpEngineOptions {
 
 /** Views are prefiltered in groups of about this many characters. */
 const GROUP_CHARS = 16 * 1024;
+/** Texts up to this length are scanned once per (text, key) in a request. */
+const MEMO_MAX_CHARS = 256;
 
 function hasPercentBytes(buf: Buffer): boolean {
   let p = buf.indexOf(0x25);
@@ -143,12 +145,21 @@ function failed(policy: CompiledDlpPolicy, detail: string): InspectResult {
 function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Detectors, policy: CompiledDlpPolicy, group: boolean): Scanned[] {
   const out: Scanned[] = [];
   const norms = views.map((v) => normalizeText(v.orig));
+  // JSON repeats short texts under the same key ("role": "user", every key name): their
+  // matches depend only on (text, key), so each is scanned once per request.
+  const memo = new Map<string, Match[]>();
   const scanOne = (i: number): void => {
     const node = views[i] as ViewNode;
     const norm = norms[i] as NormalizedText;
     if (norm.text.length === 0) return;
-    const matches = detectors.scan({ text: norm.text, where: node.where, key: node.key }, policy.packs);
-    out.push({ node, norm, matches, inBody: i >= bodyFrom });
+    const memoKey = norm.text.length <= MEMO_MAX_CHARS ? `${node.key ?? ''}\u0000${norm.text}` : null;
+    let matches = memoKey === null ? undefined : memo.get(memoKey);
+    if (matches === undefined) {
+      matches = detectors.scan({ text: norm.text, where: node.where, key: node.key }, policy.packs);
+      if (memoKey !== null) memo.set(memoKey, matches);
+    }
+    // A copy: dropDuplicates() edits the list of one view.
+    out.push({ node, norm, matches: [...matches], inBody: i >= bodyFrom });
   };
   let i = 0;
   while (i < views.length) {
@@ -262,9 +273,11 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
       let action = actionFor(m, policy);
       if (action === 'redact' && (!isRewritable(s.node) || (s.inBody && !bodyRewritable))) action = 'block';
       resolved.push({ match: m, where: s.node.where, action, s });
-      secrets.push(m.value);
-      const [a, b] = s.norm.toOriginal(m.start, m.end);
-      secrets.push(s.node.orig.slice(a, b));
+      if (s.node.label) {
+        secrets.push(m.value);
+        const [a, b] = s.norm.toOriginal(m.start, m.end);
+        secrets.push(s.node.orig.slice(a, b));
+      }
     }
   }
 

@@ -86,7 +86,9 @@ function normalizeCore(s: string, wantMap: boolean): Core {
   };
 
   let copied = 0;
-  const re = new RegExp(NON_ASCII.source, 'g');
+  // Shared global regex: normalizeCore is not re-entrant, so resetting lastIndex is enough.
+  const re = NON_ASCII;
+  re.lastIndex = 0;
   let m: RegExpExecArray | null;
   while ((m = re.exec(s)) !== null) {
     let runStart = m.index;

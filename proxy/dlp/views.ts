@@ -67,6 +67,11 @@ export interface ViewNode {
   map: { readonly starts: Int32Array; readonly ends: Int32Array } | null;
   /** Redactions waiting on a JSON number (the whole literal is replaced at once). */
   pending: Edit[] | null;
+  /**
+   * A name that also appears in `where` paths (JSON key, form or query name, part name, file
+   * name): a value matched here must be starred out of every `where` (findings.ts).
+   */
+  label: boolean;
 }
 
 /** An archive found by magic bytes. */
@@ -172,8 +177,8 @@ export function printableRuns(bytes: Uint8Array): string {
   return out.join('\n');
 }
 
-function makeNode(orig: string, where: string, key: string | null, depth: number, derivation: Derivation): ViewNode {
-  return { orig, where, key, depth, derivation, map: null, pending: null };
+function makeNode(orig: string, where: string, key: string | null, depth: number, derivation: Derivation, label = false): ViewNode {
+  return { orig, where, key, depth, derivation, map: null, pending: null, label };
 }
 
 /**
@@ -209,7 +214,7 @@ export class ViewBuilder {
   private derived(parent: ViewNode, orig: string, derivation: Derivation): ViewNode {
     const depth = parent.depth + 1;
     if (depth > MAX_DEPTH) throw new UninspectableError(`encodings nested deeper than ${MAX_DEPTH} levels`);
-    return makeNode(orig, parent.where, parent.key, depth, derivation);
+    return makeNode(orig, parent.where, parent.key, depth, derivation, parent.label);
   }
 
   /** Add a view to scan, then the views decoded from it (percent, base64). */
@@ -285,7 +290,7 @@ export class ViewBuilder {
       const name = percentDecode(s.slice(p.nameStart, p.nameEnd), true, false).text;
       if (name.length > 0) {
         this.addView(makeNode(name, whereOfName(), null, parent.depth,
-          { kind: 'percent', parent, start: p.nameStart, end: p.nameEnd, plus: true }));
+          { kind: 'percent', parent, start: p.nameStart, end: p.nameEnd, plus: true }, true));
       }
       if (p.valueStart < 0 || p.valueEnd === p.valueStart) continue;
       const value = percentDecode(s.slice(p.valueStart, p.valueEnd), true, false).text;
@@ -305,13 +310,14 @@ export class ViewBuilder {
   private addJsonToken(holder: ViewNode, t: JsonToken, depth: number): void {
     const raw = holder.orig.slice(t.start, t.end);
     let node: ViewNode;
+    const label = t.kind === 'key';
     if (t.kind === 'number') {
       node = makeNode(raw, t.where, t.key, depth, { kind: 'json-number', parent: holder, start: t.start, end: t.end });
     } else if (!t.escaped) {
-      node = makeNode(raw, t.where, t.key, depth, { kind: 'offset', parent: holder, start: t.start });
+      node = makeNode(raw, t.where, t.key, depth, { kind: 'offset', parent: holder, start: t.start }, label);
     } else {
       node = makeNode(unescapeJson(raw, false).text, t.where, t.key, depth,
-        { kind: 'json-string', parent: holder, start: t.start, end: t.end });
+        { kind: 'json-string', parent: holder, start: t.start, end: t.end }, label);
     }
     // JSON inside a string (tool-call `arguments`, stringified payloads) is walked, not scanned whole.
     if (t.kind === 'string' && looksLikeJson(node.orig)) {
@@ -376,8 +382,12 @@ export class ViewBuilder {
       const name = part.name ?? String(index);
       const partWhere = `${prefix}part:${label(name)}${part.filename !== null ? `(${label(part.filename)})` : ''}`;
       const partKey = part.name?.toLowerCase() ?? null;
+      // Part and file names are scanned (they are attacker text and end up in `where`).
+      if (part.name !== null && part.name.length > 0) {
+        this.addView(makeNode(part.name, partWhere, 'name', depth + 1, { kind: 'opaque', why: 'filename' }, true));
+      }
       if (part.filename !== null && part.filename.length > 0) {
-        this.addView(makeNode(part.filename, partWhere, 'filename', depth + 1, { kind: 'opaque', why: 'filename' }));
+        this.addView(makeNode(part.filename, partWhere, 'filename', depth + 1, { kind: 'opaque', why: 'filename' }, true));
       }
       let partBytes = bytes.subarray(part.bodyStart, part.bodyEnd);
       let base64LineLength: number | null = null;

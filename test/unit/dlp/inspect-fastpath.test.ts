@@ -1,0 +1,120 @@
+/**
+ * The fast path and the group prefilter must never change a decision: property-style checks
+ * over many bodies, comparing the default engine with the engine that builds and scans every
+ * view. With the fake detectors (every perturbation class) and with the real detectors over the
+ * public corpus embedded in chat bodies.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as zlib from 'node:zlib';
+import { compileDetectors } from '../../../proxy/dlp/detectors.js';
+import { createDlpEngine } from '../../../proxy/dlp/inspect.js';
+import type { Detectors, InspectRequest, InspectResult } from '../../../proxy/dlp/types.js';
+import { ROOT } from '../../../proxy/paths.js';
+import { cleanChatBody, FAKE_HONEYTOKEN, fakeDetectors, policy, prng, request } from './inspect-helpers.js';
+
+type Chat = { messages: Array<Record<string, unknown>> };
+
+/** Each perturbation edits a parsed chat body or its serialised text. */
+const perturbations: Array<[name: string, edit: (text: string, rand: () => number) => string, clean: boolean]> = [
+  ['clean', (t) => t, true],
+  ['clean with non-ASCII prose (emoji, CJK, curly quotes)', (t) => plant(t, 'naïve café “quoted” 東京 😀 ok'), true],
+  ['clean with Windows paths (backslashes)', (t) => plant(t, 'C:\\Users\\dev\\project\\src'), true],
+  ['clean with an 80% discount', (t) => plant(t, 'an 80% discount'), true],
+  ['SSN', (t) => plant(t, 'ssn 123-45-6789'), false],
+  ['SSN with Unicode dashes', (t) => plant(t, 'ssn 123\u201045\u20136789'), false],
+  ['SSN in fullwidth digits', (t) => plant(t, 'ssn \uFF11\uFF12\uFF13-\uFF14\uFF15-\uFF16\uFF17\uFF18\uFF19'), false],
+  ['card with zero-width spaces', (t) => plant(t, 'card 4111\u200B1111\u200B1111\u200B1111'), false],
+  ['email percent-encoded', (t) => plant(t, 'https://x.test/?e=bob%40example.com'), false],
+  ['email as a JSON \\u escape', (t) => plant(t, 'mail bob@example.com').replace('bob@example.com', 'bob\\u0040example.com'), false],
+  ['SSN split by a JSON escape', (t) => plant(t, 'ssn 123-45-6789').replace('123-45-6789', '123\\u002d45-6789'), false],
+  ['SSN after an escaped newline', (t) => plant(t, 'line\n123-45-6789'), false],
+  ['SSN in base64', (t) => plant(t, Buffer.from('the customer ssn is 123-45-6789 ok').toString('base64')), false],
+  ['SSN in URL-safe base64 after a newline', (t) => plant(t, '\n' + Buffer.from('ssn 123-45-6789 for the file').toString('base64url')), false],
+  ['honeytoken', (t) => plant(t, `token ${FAKE_HONEYTOKEN}`), false],
+  ['private key', (t) => plant(t, 'PRIVATEKEYAAAA'), false],
+  ['low-confidence only', (t) => plant(t, 'call maybe-1234'), false],
+  ['zip in base64', (t) => plant(t, Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(40, 1)]).toString('base64')), false],
+  ['SSN as an object key', (t) => t.replace('"role"', '"123-45-6789"'), false],
+  ['SSN in nested tool-call arguments', (t) => {
+    const o = JSON.parse(t) as Chat;
+    o.messages.push({ role: 'assistant', tool_calls: [{ function: { arguments: JSON.stringify({ q: 'ssn 123-45-6789', e: 'a\nb "c"' }) } }] });
+    return JSON.stringify(o);
+  }, false],
+  ['SSN as a JSON number', (t) => t.replace('"temperature":0.2', '"temperature":123456789,"card":4111111111111111'), false],
+];
+
+function plant(text: string, s: string): string {
+  const o = JSON.parse(text) as Chat;
+  const i = Math.min(2, o.messages.length - 1);
+  const m = o.messages[i] as { content?: unknown };
+  m.content = typeof m.content === 'string' ? `${m.content.slice(0, 50)} ${s} ${m.content.slice(50)}` : s;
+  return JSON.stringify(o);
+}
+
+function comparable(r: InspectResult): unknown {
+  return { ...r, body: r.body?.toString('base64') ?? null };
+}
+
+const contentTypes = ['application/json', 'text/plain', 'application/vnd.api+json'];
+
+test('fast path and group prefilter never change a result (fake detectors, every perturbation)', () => {
+  for (let seed = 1; seed <= 3; seed++) {
+    const base = cleanChatBody(24 * 1024, seed).toString('utf8');
+    const rand = prng(seed);
+    for (const [name, edit, clean] of perturbations) {
+      const text = edit(base, rand);
+      for (const ct of contentTypes) {
+        for (const gz of [false, true]) {
+          const body = gz ? zlib.gzipSync(Buffer.from(text)) : Buffer.from(text);
+          const req = request(body, { 'content-type': ct, ...(gz ? { 'content-encoding': 'gzip' } : {}) });
+          const fastOnly = fakeDetectors();
+          const a = createDlpEngine(fakeDetectors()).inspect(req, policy());
+          const b = createDlpEngine(fakeDetectors(), { fastPath: false, groupPrefilter: false }).inspect(req, policy());
+          const c = createDlpEngine(fakeDetectors(), { fastPath: false }).inspect(req, policy());
+          const d = createDlpEngine(fastOnly, { groupPrefilter: false }).inspect(req, policy());
+          const label = `${name} / seed ${seed} / ${ct}${gz ? ' / gzip' : ''}`;
+          assert.deepEqual(comparable(a), comparable(b), label);
+          assert.deepEqual(comparable(c), comparable(b), label);
+          assert.deepEqual(comparable(d), comparable(b), label);
+          assert.equal(a.decision === 'allow' && a.findings.length === 0, clean, `${label}: expected clean=${clean}`);
+          // On a clean body the fast path must actually skip the body: only the path and the
+          // header views are scanned.
+          if (clean) assert.equal(fastOnly.calls, gz ? 3 : 2, `${label}: fast path did not fire`);
+        }
+      }
+    }
+  }
+});
+
+const corpusFile = join(ROOT, '..', 'shared', 'corpus', 'dlp-public.jsonl');
+
+test('fast path and group prefilter never change a result (real detectors, public corpus in chat bodies)', { skip: !existsSync(corpusFile) && 'corpus not present' }, () => {
+  const detectors: Detectors = compileDetectors({
+    honeytokens: [{ id: 'c1', value: 'AKIAWARDENCANARY7Q2X', sha256: null }],
+    fingerprintKey: Buffer.from('k'),
+  });
+  const pol = policy({ packs: detectors.packNames, bulkPiiThreshold: 10 });
+  const fast = createDlpEngine(detectors);
+  const full = createDlpEngine(detectors, { fastPath: false, groupPrefilter: false });
+  const rows = readFileSync(corpusFile, 'utf8').split('\n').filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { id: string; text: string; bytes_encoding?: string });
+  let withFindings = 0;
+  for (const row of rows) {
+    if (row.bytes_encoding === 'latin1') continue;
+    const bodies: InspectRequest[] = [
+      request(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: `context before. ${row.text} after.` }] })),
+      request(JSON.stringify({ messages: [{ role: 'assistant', tool_calls: [{ function: { arguments: JSON.stringify({ input: row.text }) } }] }] })),
+      request(row.text, { 'content-type': 'text/plain' }),
+    ];
+    for (const req of bodies) {
+      const a = fast.inspect(req, pol);
+      const b = full.inspect(req, pol);
+      assert.deepEqual(comparable(a), comparable(b), row.id);
+      if (a.findings.length > 0) withFindings++;
+    }
+  }
+  assert.ok(withFindings > 500, `only ${withFindings} bodies had findings: the check would be vacuous`);
+});
