@@ -6,7 +6,8 @@
  *                                                    │ no
  *                                                    ▼
  *   headers, path, query, body ─► views (JSON leaves, form fields, parts, base64, %XX)
- *     ─► normalise ─► detectors.scan ─► action per match ─► decision (block > redact > allow)
+ *     ─► normalise ─► group prefilter (mightMatch over ~16 KiB of views) ─► detectors.scan
+ *     ─► action per match ─► decision (block > redact > allow)
  *     ─► redact: edits mapped back through every layer ─► body rebuilt, re-compressed
  *     ─► findings (masked samples, keyed fingerprints)
  *
@@ -88,17 +89,19 @@ function isProvablyClean(bytes: Buffer, cls: BodyClass, detectors: Detectors, po
     if (cls === 'json' && levels === 0) texts.push(bytes);
   }
   for (const t of texts) {
-    if (hasPercentBytes(t)) return false;
-    for (const run of findBase64RunsInBytes(t)) {
-      if (isPrintableBase64(t, run.start, run.end)) return false;
-      if (archivesOn && detectors.detectArchive(base64Head(t, run.start, run.end)) !== null) return false;
-    }
+    // mightMatch first: it is what fails on dirty bodies, and a set that stops at the first
+    // hit makes that failure cheap (the other checks only matter when it passes).
     let scanBuf = t;
     if (!isAscii(t)) {
       const norm = normalizeText(t.toString('utf8'));
       if (norm.changed) scanBuf = Buffer.from(norm.text, 'utf8');
     }
     if (detectors.mightMatch(scanBuf, policy.packs)) return false;
+    if (hasPercentBytes(t)) return false;
+    for (const run of findBase64RunsInBytes(t)) {
+      if (isPrintableBase64(t, run.start, run.end)) return false;
+      if (archivesOn && detectors.detectArchive(base64Head(t, run.start, run.end)) !== null) return false;
+    }
   }
   return true;
 }
@@ -274,9 +277,10 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
       if (action === 'redact' && (!isRewritable(s.node) || (s.inBody && !bodyRewritable))) action = 'block';
       resolved.push({ match: m, where: s.node.where, action, s });
       if (s.node.label) {
-        secrets.push(m.value);
+        // As matched, as written, and as memberSegment() quotes odd names in paths.
         const [a, b] = s.norm.toOriginal(m.start, m.end);
-        secrets.push(s.node.orig.slice(a, b));
+        const written = s.node.orig.slice(a, b);
+        secrets.push(m.value, written, JSON.stringify(written).slice(1, -1));
       }
     }
   }
@@ -342,9 +346,21 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
 
 /**
  * Build the inspection engine over compiled detectors. `inspect(req, policy)` is pure and
- * synchronous; it never throws. With decision `redact`, `body` is the rewritten body encoded
- * per the request's Content-Encoding (null when only the URL changed) and `headers` carries the
- * new `content-length`; `url` is set when the path or query was rewritten.
+ * synchronous and never throws; the request is untrusted.
+ *
+ * - `decision`: block > redact > allow. `block` carries reason `honeytoken` (any honeytoken
+ *   hit), else `dlp` (a block-level finding, an archive, bulk PII at `bulkPiiThreshold`, or a
+ *   redact-level finding where no rewrite is possible: headers, base64-decoded text, binary
+ *   bodies, a body that failed to decode half-way), else `uninspectable` (policy `block`).
+ * - With an uninspectable body and policy `uninspectable: allow`, the decision is computed from
+ *   what could be scanned (headers, URL, views built before the failure) and `reason` is
+ *   `uninspectable` (also for `redact`); `uninspectableDetail` says why, without data.
+ * - With `redact`: `body` is the rewritten body, re-encoded with the request's Content-Encoding,
+ *   and `headers` is `{ 'content-length': '<n>' }` (Content-Encoding unchanged); both are null
+ *   when only the URL changed. `url` is the rewritten origin-form target when the path or
+ *   query changed, else null.
+ * - `findings` are safe to log (see findings.ts). A matched value never leaves this module: the
+ *   rewritten body holds replacements (`[REDACTED:<type>]`, cards with their last 4 digits only).
  */
 export function createDlpEngine(detectors: Detectors, options: DlpEngineOptions = {}): DlpEngine {
   return {
