@@ -174,6 +174,17 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
     },
 
     mightMatch(raw: Buffer, packsFilter: readonly string[] | null): boolean {
+      // With every pack in force, any hit answers the question: test() stops at the first one
+      // instead of collecting every matching index over the whole buffer.
+      if (set !== null && (packsFilter === null || packs.every((p) => packsFilter.includes(p.name)))) {
+        try {
+          if (set.test(raw)) return true;
+          if (packs.some((p) => p.magics.length > 0) && matchMagic(magics, raw) !== null) return true;
+          return honey.hasDigests && honey.mightMatchDigest(raw);
+        } catch {
+          /* fall through to the per-index path */
+        }
+      }
       for (const i of candidateIndices(raw)) {
         if (i === honeyIndex) return true;
         const p = patterns[i];
