@@ -8,20 +8,11 @@ import { leftBoundaryOk, rightBoundaryOk } from './boundaries.js';
 import { isPlaceholder, shannonEntropy } from './entropy.js';
 import type { Utf8Offsets } from './offsets.js';
 import type { CompiledPattern } from './packs.js';
-import type { Confidence } from './types.js';
+import type { Confidence, Match } from './types.js';
 
-/** A finding before span claiming. */
-export interface Candidate {
-  readonly type: string;
-  readonly patternId: string;
-  readonly pack: string;
-  readonly start: number;
-  readonly end: number;
-  readonly value: string;
-  readonly confidence: Confidence;
-  readonly defaultAction: DlpAction;
+/** A finding before span claiming: a Match plus the priority that decides overlaps. */
+export interface Candidate extends Match {
   readonly priority: number;
-  readonly honeytokenId?: string;
 }
 
 /** One view prepared for matching: its text, UTF-8 bytes and offset map. */
