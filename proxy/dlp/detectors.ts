@@ -23,7 +23,7 @@ import {
   compileMagics, compilePack, PackError, readPackFile,
   type CompiledPattern, type ExampleSpec, type LoadedPack, type Magic,
 } from './packs.js';
-import type { DetectorOptions, Detectors, Match, ScanView } from './types.js';
+import type { DetectorOptions, Detectors, Match, ScanBudget, ScanView } from './types.js';
 import { VALIDATORS } from './validators/index.js';
 
 /** Shipped packs, in load order. */
@@ -155,7 +155,7 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
   return {
     packNames,
 
-    scan(view: ScanView, packsFilter: readonly string[] | null): Match[] {
+    scan(view: ScanView, packsFilter: readonly string[] | null, budget?: ScanBudget): Match[] {
       if (view.text.length === 0) return [];
       const prepared = prepare(view.text, view.key);
       const out: Candidate[] = [];
@@ -166,7 +166,7 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
           continue;
         }
         const p = patterns[i];
-        if (p !== undefined && wants(packsFilter, p.pack)) runPattern(p, prepared, out);
+        if (p !== undefined && wants(packsFilter, p.pack)) runPattern(p, prepared, out, budget);
       }
       // Honeytokens always run, whatever `packs` says; digests cannot be prefiltered.
       honey.scan(prepared, out, honeyLiterals);

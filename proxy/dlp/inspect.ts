@@ -23,7 +23,7 @@ import { bytesLookLikeJson, unescapeJsonBytes } from './decode-json.js';
 import { aggregateFindings, type ResolvedArchive, type ResolvedMatch } from './findings.js';
 import { normalizeText, type NormalizedText } from './normalize.js';
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
-import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match } from './types.js';
+import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
   classifyBody, MAX_DEPTH, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
   type BodyClass, type BodyModel, type UrlModel, type ViewNode,
@@ -39,6 +39,12 @@ export interface DlpEngineOptions {
 
 /** Views are prefiltered in groups of about this many characters. */
 const GROUP_CHARS = 16 * 1024;
+/**
+ * Raw pattern hits one request may cost (each is an RE2 exec plus a validator, ~30 µs): past
+ * this the body is uninspectable, so a body dense with card- or phone-shaped values cannot hold
+ * the event loop for seconds (4 MiB of them measured 1.2 s before this cap; now ~150 ms).
+ */
+export const MAX_CANDIDATES_PER_REQUEST = 5_000;
 /** Texts up to this length are scanned once per (text, key) in a request. */
 const MEMO_MAX_CHARS = 256;
 
@@ -145,7 +151,7 @@ function failed(policy: CompiledDlpPolicy, detail: string): InspectResult {
  * `mightMatch`; only groups that might match are scanned view by view. Sound for the same
  * reason as the fast path.
  */
-function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Detectors, policy: CompiledDlpPolicy, group: boolean): Scanned[] {
+function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Detectors, policy: CompiledDlpPolicy, group: boolean, budget: ScanBudget): Scanned[] {
   const out: Scanned[] = [];
   const norms = views.map((v) => normalizeText(v.orig));
   // JSON repeats short texts under the same key ("role": "user", every key name): their
@@ -158,7 +164,7 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
     const memoKey = norm.text.length <= MEMO_MAX_CHARS ? `${node.key ?? ''}\u0000${norm.text}` : null;
     let matches = memoKey === null ? undefined : memo.get(memoKey);
     if (matches === undefined) {
-      matches = detectors.scan({ text: norm.text, where: node.where, key: node.key }, policy.packs);
+      matches = detectors.scan({ text: norm.text, where: node.where, key: node.key }, policy.packs, budget);
       if (memoKey !== null) memo.set(memoKey, matches);
     }
     // A copy: dropDuplicates() edits the list of one view.
@@ -178,7 +184,8 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
       for (let k = i; k < j; k++) parts.push(norms[k]?.text ?? '');
       might = detectors.mightMatch(Buffer.from(`"${parts.join('"\n"')}"`, 'utf8'), policy.packs);
     }
-    if (might) for (let k = i; k < j; k++) scanOne(k);
+    if (might) for (let k = i; k < j && budget.remaining >= 0; k++) scanOne(k);
+    if (budget.remaining < 0) break;
     i = j;
   }
   return out;
@@ -250,7 +257,13 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
     }
   }
 
-  const scanned = scanViews(builder.views, bodyFrom, detectors, policy, opts.groupPrefilter !== false);
+  const scanBudget: ScanBudget = { remaining: MAX_CANDIDATES_PER_REQUEST };
+  const scanned = scanViews(builder.views, bodyFrom, detectors, policy, opts.groupPrefilter !== false, scanBudget);
+  if (scanBudget.remaining < 0) {
+    // Findings so far are still reported; the rest of the body was not looked at.
+    uninspectable ??= `more than ${MAX_CANDIDATES_PER_REQUEST} candidate values: over the inspection budget`;
+    bodyRewritable = false;
+  }
   dropDuplicates(scanned);
 
   // Archives found in base64 runs that the detectors' own base64-archive pattern also reported.

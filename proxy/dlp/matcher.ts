@@ -8,7 +8,7 @@ import { leftBoundaryOk, rightBoundaryOk } from './boundaries.js';
 import { isPlaceholder, shannonEntropy } from './entropy.js';
 import type { Utf8Offsets } from './offsets.js';
 import type { CompiledPattern } from './packs.js';
-import type { Confidence, Match } from './types.js';
+import type { Confidence, Match, ScanBudget } from './types.js';
 
 /** A finding before span claiming: a Match plus the priority that decides overlaps. */
 export interface Candidate extends Match {
@@ -34,7 +34,7 @@ function bump(c: Confidence, by: number): Confidence {
 const MAX_HITS_PER_PATTERN = 100_000;
 
 /** Run `p` over `view`, appending accepted candidates to `out`. */
-export function runPattern(p: CompiledPattern, view: PreparedView, out: Candidate[]): void {
+export function runPattern(p: CompiledPattern, view: PreparedView, out: Candidate[], budget?: ScanBudget): void {
   if (p.key !== null && (view.key === null || !p.key.test(view.key))) return;
   const keyHasContext = view.key !== null && p.contextWords.some((w) => view.key?.includes(w));
   const re = p.re;
@@ -44,6 +44,7 @@ export function runPattern(p: CompiledPattern, view: PreparedView, out: Candidat
     const m = re.exec(view.buf);
     if (m === null) break;
     if (++hits > MAX_HITS_PER_PATTERN) break;
+    if (budget !== undefined && --budget.remaining < 0) break;
     const whole = m.indices?.[0];
     if (whole === undefined) break;
     if (whole[1] === whole[0]) re.lastIndex = whole[1] + 1;

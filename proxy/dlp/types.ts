@@ -37,6 +37,15 @@ export interface Match {
   readonly honeytokenId?: string;
 }
 
+/**
+ * Work budget shared by every scan of one request: each raw pattern hit (accepted or rejected
+ * by its validator) costs one. Scanning stops once it is spent, so a body dense with candidate
+ * values cannot hold the event loop for seconds; the caller treats it as uninspectable.
+ */
+export interface ScanBudget {
+  remaining: number;
+}
+
 export interface Detectors {
   /** Every pack loaded (shipped + custom), by name. */
   readonly packNames: readonly string[];
@@ -44,7 +53,7 @@ export interface Detectors {
    * Scan one view with the given packs (null: all). Honeytokens are always included.
    * Overlapping matches are resolved: a more specific type claims its span first.
    */
-  scan(view: ScanView, packs: readonly string[] | null): Match[];
+  scan(view: ScanView, packs: readonly string[] | null, budget?: ScanBudget): Match[];
   /**
    * Cheap pre-check over raw bytes: false only when no pattern of the given packs can match
    * anywhere in `raw` as written (an RE2.Set pass). Decoded views may still hide matches.
