@@ -159,12 +159,17 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
 
   /** Refuse (enforce) or note and continue (report). Returns true when the request must stop. */
   const refuse = (code: RefusalCode, o: { retryAfterSeconds?: number; extra?: Record<string, unknown>; close?: boolean; force?: boolean } = {}): boolean => {
-    decision = 'block';
-    reason = code;
     if (report && !o.force) {
-      wouldBlock ??= code;
+      // Record what enforce mode would have done: it stops at the first refusal, so that one wins.
+      if (wouldBlock === null) {
+        wouldBlock = code;
+        decision = 'block';
+        reason = code;
+      }
       return false;
     }
+    decision = 'block';
+    reason = code;
     refuseResponse(res, code, id, o);
     record(res.statusCode);
     return true;
@@ -277,9 +282,11 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
         if (refuse(code, { extra: { findings: types, ...(result.uninspectableDetail ? { detail: result.uninspectableDetail } : {}) }, close: read?.kind === 'over_inspect' })) return;
       } else if (result.decision === 'redact') {
         if (report) {
-          wouldBlock ??= 'dlp';
-          decision = 'redact';
-          reason = 'dlp';
+          if (wouldBlock === null) {
+            wouldBlock = 'dlp';
+            decision = 'redact';
+            reason = 'dlp';
+          }
         } else {
           decision = 'redact';
           reason = 'dlp';
@@ -292,7 +299,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
             }
           }
         }
-      } else if (result.reason === 'uninspectable') {
+      } else if (result.reason === 'uninspectable' && wouldBlock === null) {
         reason = 'uninspectable';
       }
       if (read?.kind === 'ok' && body === null) body = read.body;

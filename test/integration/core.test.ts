@@ -321,6 +321,19 @@ describe('report mode', () => {
     assert.equal(rec?.decision, 'block');
     assert.equal(rec?.reason, 'request_not_allowed');
     assert.equal(rec?.mode, 'report');
+    // Two would-be refusals: enforce mode stops at the first (the path), so that is what is recorded,
+    // with the DLP finding attached; the body is forwarded unchanged.
+    const ssn = '536-22-8143';
+    const both = await request('https://api.test.local/v2/upload', { dispatcher: h.agent(), method: 'POST', body: `ssn ${ssn}`, headers: { 'content-type': 'text/plain', 'x-request-id': 'report-both' } });
+    assert.equal(both.statusCode, 200);
+    await both.body.dump();
+    assert.equal(up.seen.find((x) => x.headers['x-request-id'] === 'report-both')?.body.toString(), `ssn ${ssn}`);
+    const rb = h.audit.byId('report-both').find((r) => r.event === 'request');
+    assert.equal(rb?.decision, 'block');
+    assert.equal(rb?.reason, 'request_not_allowed');
+    assert.equal(rb?.mode, 'report');
+    assert.ok(rb?.findings?.some((f) => f.type === 'us_ssn'));
+    assert.ok(!h.audit.text().includes(ssn));
     const tunnel = await rawConnect(h.port, 'unlisted.test.local:443');
     assert.equal(tunnel.status, 200);
     assert.ok(h.audit.find((r) => r.event === 'connect' && r.host === 'unlisted.test.local' && r.mode === 'report' && r.reason === 'not_allowlisted'));
