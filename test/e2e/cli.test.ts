@@ -202,4 +202,29 @@ describe('warden CLI end to end', () => {
     assert.ok(!j.redacted_body.includes('536-22-8143'));
     assert.ok(JSON.parse(j.redacted_body));
   });
+
+  test('custom packs from config: a pattern failing its examples is refused by check; a good one is used by scan', async () => {
+    const bad = join(dir, 'acme-bad.yaml');
+    writeFileSync(bad, `pack: acmebad\npatterns:\n  - id: acme_token\n    type: vendor_api_key\n    pattern: '\\b(ACME-[0-9a-f]{32})\\b'\n    action: block\n    examples:\n      match: ['ACME-not-hex-at-all-zzzzzzzzzzzzzzzzzzzzzz']\n      no_match: []\n`);
+    const badCfg = join(dir, 'custom-bad.yaml');
+    writeFileSync(badCfg, configYaml(dir, up.port) + `dlp:\n  packs: [${bad}]\n`);
+    const r = await warden(['check', '--config', badCfg]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /acme-bad\.yaml/);
+    assert.match(r.stderr, /acme_token/);
+    assert.ok(!r.stderr.includes('ACME-not-hex'), 'the example value is not echoed');
+
+    const good = join(dir, 'acme.yaml');
+    writeFileSync(good, `pack: acme\npatterns:\n  - id: acme_token\n    type: vendor_api_key\n    pattern: '\\b(ACME-[0-9a-f]{32})\\b'\n    action: block\n    confidence: high\n    examples:\n      match: ['ACME-5d9d149acfa9a9d1c387fcb74c15ea90']\n      no_match: ['ACME-123']\n`);
+    const goodCfg = join(dir, 'custom-good.yaml');
+    writeFileSync(goodCfg, configYaml(dir, up.port) + `dlp:\n  packs: [${good}]\n`);
+    assert.equal((await warden(['check', '--config', goodCfg])).code, 0);
+    const f = join(dir, 'acme-input.txt');
+    writeFileSync(f, 'deploy token ACME-0123456789abcdef0123456789abcdef please\n');
+    const s = await warden(['scan', '--config', goodCfg, f]);
+    assert.equal(s.code, 1, s.stderr);
+    const lines = s.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; action: string });
+    assert.ok(lines.some((l) => l.type === 'vendor_api_key' && l.action === 'block'), s.stdout);
+    assert.ok(!s.stdout.includes('0123456789abcdef0123456789abcdef'));
+  });
 });
