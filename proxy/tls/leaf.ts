@@ -5,25 +5,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import {
-  BACKDATE_MS,
-  KU,
-  OID,
-  buildCertificate,
-  ctx,
-  derToPem,
-  encodeName,
-  extension,
-  fromDerExact,
-  keyUsageBits,
-  octets,
-  oid,
-  publicKeyInfo,
-  randomSerial,
-  seq,
-  subjectKeyId,
-  toDerBytes,
-} from './ca.js';
+import { BACKDATE_MS } from './ca.js';
+import { KU, OID, buildCertificate, ctx, derToPem, encodeName, extension, fromDerExact, keyUsageBits, octets, oid, publicKeyInfo, randomSerial, seq, subjectKeyId, toDerBytes } from './x509.js';
 import type { CertificateAuthority } from './ca.js';
 
 /**

@@ -4,26 +4,8 @@ import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes } f
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  KU,
-  OID,
-  buildCertificate,
-  certificateExtensions,
-  derToPem,
-  encodeName,
-  extension,
-  generateCa,
-  keyUsageBits,
-  loadOrCreateCa,
-  octets,
-  bool,
-  parseCa,
-  publicKeyInfo,
-  randomSerial,
-  seq,
-  signatureSchemeFor,
-  subjectKeyId,
-} from '../../../proxy/tls/ca.js';
+import { generateCa, loadOrCreateCa, parseCa, signatureSchemeFor } from '../../../proxy/tls/ca.js';
+import { KU, OID, buildCertificate, certificateExtensions, derToPem, encodeName, extension, keyUsageBits, octets, bool, publicKeyInfo, randomSerial, seq, subjectKeyId } from '../../../proxy/tls/x509.js';
 import { createLeafKey, issueCertificate, mintLeaf } from '../../../proxy/tls/leaf.js';
 
 const DAY = 24 * 3600 * 1000;

@@ -7,27 +7,8 @@ import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  KU,
-  OID,
-  bool,
-  buildCertificate,
-  ctx,
-  derToPem,
-  encodeName,
-  extension,
-  fromDerExact,
-  generateCa,
-  int,
-  keyUsageBits,
-  octets,
-  parseCa,
-  publicKeyInfo,
-  randomSerial,
-  seq,
-  signatureSchemeFor,
-  subjectKeyId,
-} from '../../../proxy/tls/ca.js';
+import { generateCa, parseCa, signatureSchemeFor } from '../../../proxy/tls/ca.js';
+import { KU, OID, bool, buildCertificate, ctx, derToPem, encodeName, extension, fromDerExact, int, keyUsageBits, octets, publicKeyInfo, randomSerial, seq, subjectKeyId } from '../../../proxy/tls/x509.js';
 import type { CertificateAuthority } from '../../../proxy/tls/ca.js';
 import { CertCache } from '../../../proxy/tls/cert-cache.js';
 import { LEAF_VALIDITY_MS, createLeafKey } from '../../../proxy/tls/leaf.js';

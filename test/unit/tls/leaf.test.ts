@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { X509Certificate } from 'node:crypto';
-import { OID, certificateExtensions, generateCa } from '../../../proxy/tls/ca.js';
+import { generateCa } from '../../../proxy/tls/ca.js';
+import { OID, certificateExtensions } from '../../../proxy/tls/x509.js';
 import {
   LEAF_VALIDITY_MS,
   createLeafKey,
