@@ -4,8 +4,8 @@
  *
  * X.509 structures are built with node-forge's ASN.1 module and signed with `node:crypto`:
  * forge's `pki` can only sign with RSA in pure JavaScript (~95 ms a certificate, blocking the
- * event loop; DESIGN.md), and cannot sign with EC keys at all. The small DER toolkit at the end
- * of this file is shared with `tls/leaf.ts`.
+ * event loop; DESIGN.md), and cannot sign with EC keys at all. The DER toolkit both this file and
+ * `tls/leaf.ts` use is in `tls/x509.ts`.
  *
  * ```
  * ca_dir state            loadOrCreateCa
