@@ -16,7 +16,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { CompiledConfig } from './config/types.js';
 import { loadOrCreateFingerprintKey } from './keys.js';
 import { DEFAULT_CONFIG } from './paths.js';
-import { WardenProxy } from './server/proxy.js';
+import { buildDlpEngine, WardenProxy } from './server/proxy.js';
 import { loadOrCreateCa } from './tls/ca.js';
 import { explainCommand, scanCommand } from './explain.js';
 
@@ -199,9 +199,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!cfg) return 2;
         // Compile the DLP packs too: a custom pattern failing its own examples is a config error.
         try {
-          const { buildRuntime } = await import('./server/proxy.js');
-          const rt = buildRuntime(cfg, { fingerprintKey: Buffer.alloc(32) }, 0);
-          void rt.upstream.close();
+          buildDlpEngine(cfg, Buffer.alloc(32));
         } catch (e) {
           err(`${cfg.file}:1:1 dlp: ${(e as Error).message}`);
           return 2;

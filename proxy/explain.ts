@@ -10,7 +10,7 @@ import { loadOrCreateFingerprintKey } from './keys.js';
 import { isAddressAllowed } from './policy/address.js';
 import { decideDestination, decideRequest } from './policy/decide.js';
 import { normalizeHost } from './policy/host-match.js';
-import { buildRuntime } from './server/proxy.js';
+import { buildDlpEngine } from './server/proxy.js';
 
 export interface CommandIo {
   out(s: string): void;
@@ -137,18 +137,15 @@ export async function explainCommand(argv: string[], io: CommandIo): Promise<num
   if (profile.limits.maxBodyBytes !== null && body.length > profile.limits.maxBodyBytes) return finish('block', 'body_too_large');
 
   if (scheme === 'https' && !dest.inspect) return finish('allow', 'allowlisted', { note: 'passthrough tunnel: not decrypted, no DLP' });
-  const rt = buildRuntime(cfg, { fingerprintKey: loadOrCreateFingerprintKey(cfg.caDir) }, 0);
-  void rt.upstream.close();
-  const result = rt.engine.inspect({ method, url: url.pathname + url.search, headers, body, skipHeaders: req.rule?.credentialHeaders ?? [] }, profile.dlp);
+  const engine = buildDlpEngine(cfg, loadOrCreateFingerprintKey(cfg.caDir));
+  const result = engine.inspect({ method, url: url.pathname + url.search, headers, body, skipHeaders: req.rule?.credentialHeaders ?? [] }, profile.dlp);
   const extra: Record<string, unknown> = { findings: result.findings };
   if (result.uninspectableDetail) extra['detail'] = result.uninspectableDetail;
   if (result.decision === 'redact') {
     if (result.body) {
-      let shown = result.body;
       const enc = result.headers?.['content-encoding'] ?? headers['content-encoding'];
       if (enc) extra['redacted_body_encoding'] = enc;
-      else extra['redacted_body'] = shown.toString('utf8');
-      shown = Buffer.alloc(0);
+      else extra['redacted_body'] = result.body.toString('utf8');
     }
     if (result.url) extra['redacted_url'] = result.url;
     return finish('redact', 'dlp', extra);
@@ -175,12 +172,11 @@ export async function scanCommand(argv: string[], io: CommandIo): Promise<number
     io.err('the config has no profile');
     return 2;
   }
-  const rt = buildRuntime(cfg, { fingerprintKey: loadOrCreateFingerprintKey(cfg.caDir) }, 0);
-  void rt.upstream.close();
+  const engine = buildDlpEngine(cfg, loadOrCreateFingerprintKey(cfg.caDir));
   const packs = values.packs ? values.packs.split(',').map((s) => s.trim()).filter(Boolean) : profile.dlp.packs;
   for (const p of packs) {
-    if (!rt.engine.detectors.packNames.includes(p)) {
-      io.err(`unknown pack "${p}" (known: ${rt.engine.detectors.packNames.join(', ')})`);
+    if (!engine.detectors.packNames.includes(p)) {
+      io.err(`unknown pack "${p}" (known: ${engine.detectors.packNames.join(', ')})`);
       return 2;
     }
   }
@@ -194,7 +190,7 @@ export async function scanCommand(argv: string[], io: CommandIo): Promise<number
   }
   // A file is scanned like a request body with no size cap beyond the file itself.
   const policy = { ...profile.dlp, packs, maxInspectBytes: Math.max(profile.dlp.maxInspectBytes, body.length + 1), bulkPiiThreshold: null };
-  const result = rt.engine.inspect(
+  const result = engine.inspect(
     { method: 'POST', url: '/', headers: { 'content-type': contentTypeFor(file, body), 'content-length': String(body.length) }, body, skipHeaders: [] },
     policy,
   );

@@ -172,10 +172,12 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
       if (!m) c.add([...p, 'action'], `expected "alert" or "block <duration>" (e.g. "block 10m"), got "${a.action}"`);
       else quarantineMs = guard([...p, 'action'], () => parseDuration(m[1]!), null);
     }
+    const windowMs = ms([...p, 'within'], a.within, a.when === 'archive_upload' ? 60_000 : 0);
+    if (windowMs <= 0) c.add([...p, 'within'], 'a window is required (e.g. 2m)');
+    // A rule with an issue is never used (the whole config is refused); the stand-ins keep it well-typed.
     if (over === null && atLeast === null) over = 0;
     alerts.push({
-      name: a.name, kind: a.when, over, atLeast,
-      windowMs: ms([...p, 'within'], a.within, a.when === 'archive_upload' ? 60_000 : 0) || (c.add([...p, 'within'], 'a window is required (e.g. 2m)'), 1),
+      name: a.name, kind: a.when, over, atLeast, windowMs: Math.max(windowMs, 1),
       targets, severity: a.severity ?? (a.when === 'archive_upload' ? 'warning' : 'critical'), quarantineMs,
     });
   });

@@ -9,12 +9,11 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { AuditRecordInput } from '../audit/events.js';
 import type { CertCache } from '../tls/cert-cache.js';
-import { WardenError, type RefusalCode } from '../errors.js';
+import { REFUSALS, WardenError, type RefusalCode } from '../errors.js';
 import { decideDestination } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
 import { parseClientHello } from './client-hello.js';
-import { baseRecord, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
-import { identify } from './forward-http.js';
+import { baseRecord, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { refuseSocket } from './respond.js';
 import { splice } from './splice.js';
 
@@ -46,7 +45,7 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
   };
   const refuse = (identity: ClientIdentity | null, code: RefusalCode, rec: Partial<AuditRecordInput>, retryAfterSeconds?: number): void => {
     refuseSocket(socket, code, id, { retryAfterSeconds });
-    connectRecord(identity, { decision: 'block', reason: code, ...rec, status: refusalStatus(code) });
+    connectRecord(identity, { decision: 'block', reason: code, ...rec, status: REFUSALS[code].status });
   };
 
   const who = identify(core, req);
@@ -97,10 +96,6 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
     core.log.error({ err: { message: (err as Error).message }, id }, 'internal error in CONNECT');
     socket.destroy();
   });
-}
-
-function refusalStatus(code: RefusalCode): number {
-  return new WardenError(code).status;
 }
 
 /**
@@ -240,8 +235,7 @@ function passthrough(deps: ConnectDeps, client: Socket, tunnel: TunnelInfo, dial
       const count = (n: number): boolean => {
         bytesUp += n;
         if (!profile) return true;
-        const st = core.limiter.recordUpload(tunnel.identity.agentKey, profile, n);
-        core.recordAlerts(core.detection.observe({ agent: tunnel.identity.agentKey, kind: 'upload', bytes: n, host: tunnel.host }), tunnel.id, tunnel.identity);
+        const st = core.countUpload(tunnel.identity, profile, n, { host: tunnel.host }, tunnel.id);
         if (!st.withinBudget && !report) {
           closeDecision = 'block';
           closeReason = 'upload_budget';

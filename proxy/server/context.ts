@@ -3,13 +3,14 @@
  * sockets (tunnels are found through a WeakMap keyed by the decrypted socket).
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { authenticate } from '../policy/identity.js';
 import type { AuditRecordInput, AuditWriter } from '../audit/events.js';
 import type { CompiledConfig, CompiledProfile } from '../config/types.js';
 import type { DlpEngine } from '../dlp/types.js';
-import type { DetectionEngine, FiredAlert } from '../limits/detect.js';
+import type { DetectionEngine, DetectionEvent } from '../limits/detect.js';
 import type { InspectBudget } from '../limits/inspect-budget.js';
-import type { Limiter } from '../limits/limiter.js';
+import type { Limiter, UploadStatus } from '../limits/limiter.js';
 import type { Resolver } from '../upstream/resolve.js';
 import type { Upstream } from '../upstream/forward.js';
 import type { Logger } from 'pino';
@@ -54,8 +55,10 @@ export interface ProxyCore {
   readonly audit: AuditWriter;
   readonly log: Logger;
   readonly metrics: Metrics | null;
-  /** Turn fired detection rules into `alert` audit records. */
-  recordAlerts(fired: readonly FiredAlert[], id: string, identity: ClientIdentity): void;
+  /** Feed a detection event for this client; rules it trips become `alert` audit records. */
+  observe(ev: Omit<DetectionEvent, 'agent'>, id: string, identity: ClientIdentity): void;
+  /** Count bytes sent upstream against the upload budget and the detection rules. */
+  countUpload(identity: ClientIdentity, profile: CompiledProfile, bytes: number, where: { host: string; path?: string }, id: string): UploadStatus;
   /** Track in-flight work for draining on shutdown. */
   track<T>(p: Promise<T>): Promise<T>;
 }
@@ -76,4 +79,15 @@ export function profileOf(rt: Runtime, identity: ClientIdentity): CompiledProfil
 /** Base audit fields for a client. */
 export function baseRecord(id: string, identity: ClientIdentity | null, profile: string | null): Pick<AuditRecordInput, 'id' | 'agent' | 'profile'> {
   return { id, agent: identity?.agent ?? null, profile };
+}
+
+/** Who sent this request (Proxy-Authorization, or the source address); `ok: false` means 407. */
+export function identify(core: ProxyCore, req: IncomingMessage): { ok: true; identity: ClientIdentity } | { ok: false } {
+  const cfg = core.runtime().config;
+  const ip = req.socket.remoteAddress ?? 'unknown';
+  const h = req.headers['proxy-authorization'];
+  const auth = authenticate(cfg.agents, Array.isArray(h) ? h[0] : h, req.socket.remoteAddress ?? null, cfg.auth);
+  if (!auth.ok) return { ok: false };
+  const agent = auth.agent?.id ?? null;
+  return { ok: true, identity: { agent, profileName: auth.profile, agentKey: agent ?? `ip:${ip}`, clientIp: ip } };
 }

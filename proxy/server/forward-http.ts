@@ -14,11 +14,10 @@ import { maskUrl } from '../audit/mask-url.js';
 import type { CompiledProfile } from '../config/types.js';
 import { WardenError, type RefusalCode } from '../errors.js';
 import type { InspectResult } from '../dlp/types.js';
-import { authenticate } from '../policy/identity.js';
 import { decideRequest } from '../policy/decide.js';
 import { normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
-import { baseRecord, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
+import { baseRecord, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { endToEndHeaders, refuseResponse } from './respond.js';
 
 interface Target {
@@ -39,16 +38,6 @@ type BodyRead =
   | { kind: 'overloaded' }
   | { kind: 'over_inspect'; head: Buffer[]; headBytes: number }
   | { kind: 'aborted' };
-
-export function identify(core: ProxyCore, req: IncomingMessage): { ok: true; identity: ClientIdentity } | { ok: false } {
-  const cfg = core.runtime().config;
-  const ip = req.socket.remoteAddress ?? 'unknown';
-  const h = req.headers['proxy-authorization'];
-  const auth = authenticate(cfg.agents, Array.isArray(h) ? h[0] : h, req.socket.remoteAddress ?? null, cfg.auth);
-  if (!auth.ok) return { ok: false };
-  const agent = auth.agent?.id ?? null;
-  return { ok: true, identity: { agent, profileName: auth.profile, agentKey: agent ?? `ip:${ip}`, clientIp: ip } };
-}
 
 /** Parse the request target: absolute-form for plain proxying, origin-form + Host inside a tunnel. */
 function parseTarget(req: IncomingMessage, tunnel: TunnelInfo | null): Target | WardenError {
@@ -208,7 +197,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     if (q && refuse('quarantined', { extra: { until: new Date(q.untilMs).toISOString() } })) return;
     const adm = core.limiter.admitRequest(identity.agentKey, profile, d.rule);
     if (!adm.ok && refuse(adm.code, { retryAfterSeconds: adm.retryAfterSeconds })) return;
-    core.recordAlerts(core.detection.observe({ agent: identity.agentKey, kind: 'request', host: target.host, path: pathOnly }), id, identity);
+    core.observe({ kind: 'request', host: target.host, path: pathOnly }, id, identity);
 
     // limits on the declared body
     const cl = req.headers['content-length'];
@@ -229,82 +218,79 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     // inspect
     let body: Buffer | null = null;
     let bodyStream: Readable | null = null;
-    let headers = endToEndHeaders(req.headers, ['host', 'expect', 'content-length']);
+    const headers = endToEndHeaders(req.headers, ['host', 'expect', 'content-length']);
     let path = target.path;
-    {
-      // Headers and query are scanned on every request; the body when there is one.
-      let read: (BodyRead & { reserved: number }) | null = null;
-      if (hasBody(req)) {
-        read = await readBody(core, req, report ? null : profile.limits.maxBodyBytes, profile.dlp.maxInspectBytes);
-        reserved = read.reserved;
-        if (read.kind === 'aborted') {
-          decision = 'block';
-          reason = 'bad_request';
-          record(499, { detail: { error: 'client aborted the request body' } });
-          return;
-        }
-        // Past these caps nothing was kept, so even report mode cannot forward the body.
-        if (read.kind === 'too_large') return void refuse('body_too_large', { close: true, force: true });
-        if (read.kind === 'overloaded') return void refuse('overloaded', { retryAfterSeconds: 1, close: true, force: true });
+    // Headers and query are scanned on every request; the body when there is one.
+    let read: (BodyRead & { reserved: number }) | null = null;
+    if (hasBody(req)) {
+      read = await readBody(core, req, report ? null : profile.limits.maxBodyBytes, profile.dlp.maxInspectBytes);
+      reserved = read.reserved;
+      if (read.kind === 'aborted') {
+        decision = 'block';
+        reason = 'bad_request';
+        record(499, { detail: { error: 'client aborted the request body' } });
+        return;
       }
-      let result: InspectResult;
-      const inspectBody = read?.kind === 'ok' ? read.body : Buffer.alloc(0);
-      const t0 = performance.now();
-      result = rt.engine.inspect(
-        { method, url: target.path, headers: req.headers, body: inspectBody, skipHeaders: d.rule?.credentialHeaders ?? [] },
-        profile.dlp,
-      );
-      core.metrics?.dlpScanSeconds.observe((performance.now() - t0) / 1000);
-      if (read?.kind === 'over_inspect') {
-        // The body is larger than the inspection cap: the headers/query were scanned, the body cannot be.
-        result = profile.dlp.uninspectable === 'allow'
-          ? { ...result, reason: result.reason ?? 'uninspectable', uninspectableDetail: 'body exceeds the inspection cap' }
-          : { ...result, decision: 'block', reason: 'uninspectable', uninspectableDetail: 'body exceeds the inspection cap' };
-      }
-      findings = result.findings;
-      for (const f of findings) core.metrics?.dlpFindings.inc({ type: f.type, action: f.action }, f.count);
-      if (result.archives.length) {
-        core.recordAlerts(core.detection.observe({ agent: identity.agentKey, kind: 'archive', host: target.host, path: pathOnly }), id, identity);
-      }
-      if (result.honeytokenIds.length) {
-        core.audit.write({
-          event: 'alert', ...baseRecord(id, identity, profile.name), host: target.host, port: target.port,
-          decision: 'alert', reason: 'honeytoken', severity: 'critical', rule: `honeytokens.${result.honeytokenIds.join(',')}`,
-          findings, ...(report ? { mode: 'report' as const } : {}),
-        });
-      }
-      if (result.decision === 'block') {
-        core.recordAlerts(core.detection.observe({ agent: identity.agentKey, kind: 'dlp_block', host: target.host, path: pathOnly }), id, identity);
-        const code: RefusalCode = result.reason ?? 'dlp';
-        // Name the types that blocked; a bulk-PII block has only redact-level findings, so then name them all.
-        const blocking = findings.filter((f) => f.action === 'block');
-        const types = [...new Set((blocking.length ? blocking : findings).map((f) => f.type))];
-        if (refuse(code, { extra: { findings: types, ...(result.uninspectableDetail ? { detail: result.uninspectableDetail } : {}) }, close: read?.kind === 'over_inspect' })) return;
-      } else if (result.decision === 'redact') {
-        if (report) {
-          if (wouldBlock === null) {
-            wouldBlock = 'dlp';
-            decision = 'redact';
-            reason = 'dlp';
-          }
-        } else {
+      // Past these caps nothing was kept, so even report mode cannot forward the body.
+      if (read.kind === 'too_large') return void refuse('body_too_large', { close: true, force: true });
+      if (read.kind === 'overloaded') return void refuse('overloaded', { retryAfterSeconds: 1, close: true, force: true });
+    }
+    const inspectBody = read?.kind === 'ok' ? read.body : Buffer.alloc(0);
+    const t0 = performance.now();
+    let result: InspectResult = rt.engine.inspect(
+      { method, url: target.path, headers: req.headers, body: inspectBody, skipHeaders: d.rule?.credentialHeaders ?? [] },
+      profile.dlp,
+    );
+    core.metrics?.dlpScanSeconds.observe((performance.now() - t0) / 1000);
+    if (read?.kind === 'over_inspect') {
+      // The body is larger than the inspection cap: the headers/query were scanned, the body cannot be.
+      result = profile.dlp.uninspectable === 'allow'
+        ? { ...result, reason: result.reason ?? 'uninspectable', uninspectableDetail: 'body exceeds the inspection cap' }
+        : { ...result, decision: 'block', reason: 'uninspectable', uninspectableDetail: 'body exceeds the inspection cap' };
+    }
+    findings = result.findings;
+    for (const f of findings) core.metrics?.dlpFindings.inc({ type: f.type, action: f.action }, f.count);
+    if (result.archives.length) {
+      core.observe({ kind: 'archive', host: target.host, path: pathOnly }, id, identity);
+    }
+    if (result.honeytokenIds.length) {
+      core.audit.write({
+        event: 'alert', ...baseRecord(id, identity, profile.name), host: target.host, port: target.port,
+        decision: 'alert', reason: 'honeytoken', severity: 'critical', rule: `honeytokens.${result.honeytokenIds.join(',')}`,
+        findings, ...(report ? { mode: 'report' as const } : {}),
+      });
+    }
+    if (result.decision === 'block') {
+      core.observe({ kind: 'dlp_block', host: target.host, path: pathOnly }, id, identity);
+      const code: RefusalCode = result.reason ?? 'dlp';
+      // Name the types that blocked; a bulk-PII block has only redact-level findings, so then name them all.
+      const blocking = findings.filter((f) => f.action === 'block');
+      const types = [...new Set((blocking.length ? blocking : findings).map((f) => f.type))];
+      if (refuse(code, { extra: { findings: types, ...(result.uninspectableDetail ? { detail: result.uninspectableDetail } : {}) }, close: read?.kind === 'over_inspect' })) return;
+    } else if (result.decision === 'redact') {
+      if (report) {
+        if (wouldBlock === null) {
+          wouldBlock = 'dlp';
           decision = 'redact';
           reason = 'dlp';
-          if (result.body) body = result.body;
-          if (result.url) path = result.url;
-          if (result.headers) {
-            for (const [k, v] of Object.entries(result.headers)) {
-              if (v === null) delete headers[k];
-              else headers[k] = v;
-            }
+        }
+      } else {
+        decision = 'redact';
+        reason = 'dlp';
+        if (result.body) body = result.body;
+        if (result.url) path = result.url;
+        if (result.headers) {
+          for (const [k, v] of Object.entries(result.headers)) {
+            if (v === null) delete headers[k];
+            else headers[k] = v;
           }
         }
-      } else if (result.reason === 'uninspectable' && wouldBlock === null) {
-        reason = 'uninspectable';
       }
-      if (read?.kind === 'ok' && body === null) body = read.body;
-      if (read?.kind === 'over_inspect') bodyStream = Readable.from(concatStream(read.head, req, profile.limits.maxBodyBytes, read.headBytes));
+    } else if (result.reason === 'uninspectable' && wouldBlock === null) {
+      reason = 'uninspectable';
     }
+    if (read?.kind === 'ok' && body === null) body = read.body;
+    if (read?.kind === 'over_inspect') bodyStream = Readable.from(concatStream(read.head, req, profile.limits.maxBodyBytes, read.headBytes));
     if (body) {
       headers['content-length'] = String(body.length);
       delete headers['transfer-encoding'];
@@ -316,8 +302,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
 
     // budget: count what goes upstream
     if (bytesUp > 0) {
-      const up = core.limiter.recordUpload(identity.agentKey, profile, bytesUp);
-      core.recordAlerts(core.detection.observe({ agent: identity.agentKey, kind: 'upload', bytes: bytesUp, host: target.host, path: pathOnly }), id, identity);
+      const up = core.countUpload(identity, profile, bytesUp, { host: target.host, path: pathOnly }, id);
       if (!up.withinBudget && refuse('upload_budget', { retryAfterSeconds: up.retryAfterSeconds })) return;
     }
     if (reserved) {

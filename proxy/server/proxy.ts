@@ -10,12 +10,13 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Metrics } from '../admin/metrics.js';
 import type { AuditWriter } from '../audit/events.js';
-import type { CompiledConfig } from '../config/types.js';
+import type { CompiledConfig, CompiledProfile } from '../config/types.js';
 import { compileDetectors } from '../dlp/detectors.js';
 import { createDlpEngine } from '../dlp/inspect.js';
-import { DetectionEngine, type FiredAlert } from '../limits/detect.js';
+import type { DlpEngine } from '../dlp/types.js';
+import { DetectionEngine, type DetectionEvent } from '../limits/detect.js';
 import { InspectBudget } from '../limits/inspect-budget.js';
-import { Limiter } from '../limits/limiter.js';
+import { Limiter, type UploadStatus } from '../limits/limiter.js';
 import { CertCache } from '../tls/cert-cache.js';
 import type { CertificateAuthority } from '../tls/ca.js';
 import { Upstream } from '../upstream/forward.js';
@@ -41,11 +42,15 @@ export interface ProxyOptions {
 }
 
 /** Build everything that depends on the config. Throws (e.g. a custom pack failing its examples): the caller keeps the old one. */
+/** The DLP engine for a config (shipped + custom packs, honeytokens). Throws when a pack fails its examples. */
+export function buildDlpEngine(config: CompiledConfig, fingerprintKey: Buffer): DlpEngine {
+  return createDlpEngine(compileDetectors({ packFiles: config.dlp.packFiles, honeytokens: config.honeytokens, fingerprintKey }));
+}
+
 export function buildRuntime(config: CompiledConfig, opts: Pick<ProxyOptions, 'fingerprintKey' | 'lookup'>, generation: number): Runtime {
-  const detectors = compileDetectors({ packFiles: config.dlp.packFiles, honeytokens: config.honeytokens, fingerprintKey: opts.fingerprintKey });
   return {
     config,
-    engine: createDlpEngine(detectors),
+    engine: buildDlpEngine(config, opts.fingerprintKey),
     resolver: createResolver({
       allowPrivate: config.upstream.allowPrivate,
       connectTo: config.upstream.connectTo,
@@ -152,14 +157,20 @@ export class WardenProxy implements ProxyCore {
     }
   }
 
-  recordAlerts(fired: readonly FiredAlert[], id: string, identity: ClientIdentity): void {
-    for (const a of fired) {
+  observe(ev: Omit<DetectionEvent, 'agent'>, id: string, identity: ClientIdentity): void {
+    for (const a of this.detection.observe({ ...ev, agent: identity.agentKey })) {
       this.audit.write({
         event: 'alert', id, agent: identity.agent, profile: identity.profileName, decision: 'alert', reason: a.rule,
         rule: `alerts.${a.rule}`, severity: a.severity,
         detail: { value: a.value, threshold: a.threshold, window_ms: a.windowMs, quarantine_until: a.quarantineUntilMs === null ? null : new Date(a.quarantineUntilMs).toISOString(), agent_key: a.agent },
       });
     }
+  }
+
+  countUpload(identity: ClientIdentity, profile: CompiledProfile, bytes: number, where: { host: string; path?: string }, id: string): UploadStatus {
+    const status = this.limiter.recordUpload(identity.agentKey, profile, bytes);
+    this.observe({ kind: 'upload', bytes, ...where }, id, identity);
+    return status;
   }
 
   track<T>(p: Promise<T>): Promise<T> {
@@ -188,10 +199,9 @@ export class WardenProxy implements ProxyCore {
     const next = buildRuntime(config, this.opts, this.current.generation + 1);
     const old = this.current;
     this.current = next;
-    this.detection.liftAll();
-    if (config.alerts !== old.config.alerts) {
-      this.detection = new DetectionEngine(config.alerts, this.opts.now ? { now: this.opts.now } : {});
-    }
+    // Detection starts afresh with the new rules: windows reset and quarantines are lifted
+    // ("an admin lifts it with SIGHUP/reload").
+    this.detection = new DetectionEngine(config.alerts, this.opts.now ? { now: this.opts.now } : {});
     // Let requests that still hold the old runtime finish on its pools, then close them.
     setTimeout(() => void old.upstream.close(), 60_000).unref();
     return next;

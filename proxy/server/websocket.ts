@@ -11,8 +11,7 @@ import type { Duplex } from 'node:stream';
 import { WardenError } from '../errors.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
-import { baseRecord, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
-import { identify } from './forward-http.js';
+import { baseRecord, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { refuseSocket } from './respond.js';
 import { splice } from './splice.js';
 import { maskUrl } from '../audit/mask-url.js';
@@ -127,8 +126,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     splice(client, up, {
       onClientBytes: (n) => {
         bytesUp += n;
-        const st = core.limiter.recordUpload(identity!.agentKey, profile, n);
-        core.recordAlerts(core.detection.observe({ agent: identity!.agentKey, kind: 'upload', bytes: n, host }), id, identity!);
+        const st = core.countUpload(identity!, profile, n, { host }, id);
         if (!st.withinBudget && !report) {
           decision = 'block';
           reason = 'upload_budget';
