@@ -75,25 +75,47 @@ function parseTarget(req: IncomingMessage, tunnel: TunnelInfo | null): Target | 
   return { scheme: 'http', host: n.host, port, path: (u.pathname || '/') + u.search, hostHeader: u.host };
 }
 
-/** Read the body under the caps. Never buffers past maxBody or the inspection cap. */
-async function readBody(core: ProxyCore, req: IncomingMessage, maxBody: number | null, maxInspect: number): Promise<BodyRead & { reserved: number }> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let reserved = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+/**
+ * Read the body under the caps. Never buffers past maxBody or the inspection cap. Uses listeners,
+ * not `for await`: leaving an async iterator early destroys the stream, and past the inspection
+ * cap the rest of the body must stay readable (paused) for streaming upstream.
+ */
+function readBody(core: ProxyCore, req: IncomingMessage, maxBody: number | null, maxInspect: number): Promise<BodyRead & { reserved: number }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let reserved = 0;
+    let settled = false;
+    const done = (r: BodyRead): void => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAbort);
+      req.off('close', onClose);
+      resolve({ ...r, reserved });
+    };
+    const onData = (chunk: Buffer): void => {
       total += chunk.length;
-      if (maxBody !== null && total > maxBody) return { kind: 'too_large', reserved };
-      if (!core.inspectBudget.tryReserve(chunk.length)) return { kind: 'overloaded', reserved };
+      if (maxBody !== null && total > maxBody) return done({ kind: 'too_large' });
+      if (!core.inspectBudget.tryReserve(chunk.length)) return done({ kind: 'overloaded' });
       reserved += chunk.length;
       chunks.push(chunk);
-      if (total > maxInspect) return { kind: 'over_inspect', head: chunks, headBytes: total, reserved };
-    }
-  } catch {
-    return { kind: 'aborted', reserved };
-  }
-  if (req.readableAborted || !req.complete) return { kind: 'aborted', reserved };
-  return { kind: 'ok', body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total), reserved };
+      if (total > maxInspect) {
+        req.pause();
+        done({ kind: 'over_inspect', head: chunks, headBytes: total });
+      }
+    };
+    const onEnd = (): void => done(req.complete ? { kind: 'ok', body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) } : { kind: 'aborted' });
+    const onAbort = (): void => done({ kind: 'aborted' });
+    const onClose = (): void => {
+      if (!req.complete) done({ kind: 'aborted' });
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAbort);
+    req.on('close', onClose);
+  });
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -290,7 +312,16 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       reason = 'uninspectable';
     }
     if (read?.kind === 'ok' && body === null) body = read.body;
-    if (read?.kind === 'over_inspect') bodyStream = Readable.from(concatStream(read.head, req, profile.limits.maxBodyBytes, read.headBytes));
+    if (read?.kind === 'over_inspect') {
+      // Streamed past the inspection cap (uninspectable: allow): still capped, still counted.
+      const who = identity;
+      const prof = profile;
+      const where = { host: target.host, path: pathOnly };
+      bodyStream = Readable.from(concatStream(read.head, req, report ? null : prof.limits.maxBodyBytes, read.headBytes, (n) => {
+        bytesUp += n;
+        return core.countUpload(who, prof, n, where, id).withinBudget || report;
+      }));
+    }
     if (body) {
       headers['content-length'] = String(body.length);
       delete headers['transfer-encoding'];
@@ -298,7 +329,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     if (bodyStream) delete headers['content-length'];
     headers['host'] = target.hostHeader;
     headers['x-request-id'] = id;
-    bytesUp = body?.length ?? 0;
+    if (body) bytesUp = body.length;
 
     // budget: count what goes upstream
     if (bytesUp > 0) {
@@ -391,13 +422,22 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
   }
 }
 
-/** Re-emit the buffered head, then the rest of the request, still under the body cap. */
-async function* concatStream(head: Buffer[], rest: IncomingMessage, maxBody: number | null, already: number): AsyncGenerator<Buffer> {
-  for (const c of head) yield c;
+/**
+ * Re-emit the buffered head, then the rest of the request, still under the body cap. Every chunk
+ * is offered to `onChunk` (upload budget) before it is sent; false aborts the upstream request.
+ */
+async function* concatStream(
+  head: Buffer[], rest: IncomingMessage, maxBody: number | null, already: number, onChunk: (n: number) => boolean,
+): AsyncGenerator<Buffer> {
+  for (const c of head) {
+    if (!onChunk(c.length)) throw new WardenError('upload_budget');
+    yield c;
+  }
   let total = already;
   for await (const c of rest as AsyncIterable<Buffer>) {
     total += c.length;
     if (maxBody !== null && total > maxBody) throw new WardenError('body_too_large');
+    if (!onChunk(c.length)) throw new WardenError('upload_budget');
     yield c;
   }
 }

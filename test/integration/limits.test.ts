@@ -207,3 +207,35 @@ describe('global inspection buffer', () => {
     }
   });
 });
+
+describe('bodies streamed past the inspection cap', () => {
+  test('count against the upload budget like inspected ones (uninspectable: allow)', async () => {
+    const pki = createTestPki();
+    const dir = mkdtempSync(join(tmpdir(), 'warden-stream-'));
+    writeFileSync(join(dir, 'up.pem'), pki.caPem);
+    const up = await startUpstream(pki);
+    const h = await startWarden({
+      yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n    limits: { upload: "4KiB per 1m" }\n    dlp: { max_inspect: 1KiB, uninspectable: allow }\n'),
+    });
+    const post = async (id: string) => {
+      const res = await request('https://api.test.local/echo', { dispatcher: h.agent(), method: 'POST', body: Buffer.alloc(3 * 1024, 120), headers: { 'content-type': 'text/plain', 'x-request-id': id } });
+      await res.body.dump();
+      return res;
+    };
+    try {
+      const first = await post('stream-1');
+      assert.equal(first.statusCode, 200);
+      assert.equal(up.seen.find((s) => s.headers['x-request-id'] === 'stream-1')?.body.length, 3 * 1024, 'streamed whole');
+      assert.equal(h.audit.find((r) => r.id === 'stream-1' && r.event === 'request')?.bytes_up, 3 * 1024);
+      await post('stream-2'); // crosses the 4 KiB budget part-way: aborted
+      assert.notEqual(up.seen.find((s) => s.headers['x-request-id'] === 'stream-2')?.body.length, 3 * 1024, 'never a complete body past the budget');
+      const third = await post('stream-3');
+      assert.equal(third.statusCode, 429);
+      assert.equal(third.headers['x-warden-reason'], 'upload_budget');
+    } finally {
+      await h.close();
+      await up.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
