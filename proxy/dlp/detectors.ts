@@ -66,9 +66,14 @@ function exampleView(e: ExampleSpec): PreparedView {
 function checkExamples(p: CompiledPattern): void {
   p.examples.match.forEach((e, i) => {
     const out: Candidate[] = [];
-    runPattern(p, exampleView(e), out);
+    const view = exampleView(e);
+    runPattern(p, view, out);
     if (!out.some((c) => c.type === p.type)) {
       throw new PackError(p.file, p.id, `examples.match[${i}] does not produce a ${p.type} finding`);
+    }
+    if (p.prefilter !== p.source) {
+      p.prefilterRe.lastIndex = 0;
+      if (!p.prefilterRe.test(view.buf)) throw new PackError(p.file, p.id, `prefilter does not match examples.match[${i}]`);
     }
   });
   p.examples.noMatch.forEach((e, i) => {
@@ -126,7 +131,7 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
   const { packs, magics } = loadPacks(files);
   const patterns: CompiledPattern[] = packs.flatMap((p) => p.patterns);
   const honey = compileHoneytokens(opts.honeytokens);
-  const sources = patterns.map((p) => p.source);
+  const sources = patterns.map((p) => p.prefilter);
   const honeyIndex = honey.source === null ? -1 : sources.length;
   if (honey.source !== null) sources.push(honey.source);
   // One automaton over every pattern. If it cannot be built (or later runs out of memory)

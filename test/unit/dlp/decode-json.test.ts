@@ -108,6 +108,22 @@ test('unescapeJsonBytes agrees with unescapeJson (property over random escaped t
   }
 });
 
+test('unescapeJsonBytes agrees with unescapeJson on long runs, invalid escapes and a trailing backslash', () => {
+  const rand = prng(11);
+  // Runs longer than the native-copy threshold, raw (possibly invalid) escapes, truncated \u.
+  const pieces = ['x'.repeat(40), 'abc', '\\n', '\\"', '\\u00e9', '\\ud83d\\ude00', '\\ud83d', '\\q', '\\u12', '\\\\', 'é'.repeat(20), ' '];
+  for (let i = 0; i < 500; i++) {
+    let s = '';
+    const n = Math.floor(rand() * 30);
+    for (let k = 0; k < n; k++) s += pieces[Math.floor(rand() * pieces.length)];
+    if (rand() < 0.2) s += '\\';
+    const viaBytes = unescapeJsonBytes(Buffer.from(s, 'utf8')).toString('utf8');
+    // A lone surrogate has no UTF-8 form: the byte version writes U+FFFD, as encoding would.
+    const viaString = Buffer.from(unescapeJson(s, false).text, 'utf8').toString('utf8');
+    assert.equal(viaBytes, viaString, JSON.stringify(s));
+  }
+});
+
 test('unescapeJsonBytes returns the same buffer when there is nothing to decode', () => {
   const b = Buffer.from('{"a":"plain"}');
   assert.equal(unescapeJsonBytes(b), b);

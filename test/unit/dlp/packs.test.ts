@@ -68,6 +68,22 @@ patterns:
     severity: high
     examples: {match: ['ACME']}
 `, /acme_field\.yaml: invalid pack at patterns\.0/],
+  ['prefilter that misses a match example', 'acme_prefilter', `pack: acme6
+patterns:
+  - id: acme_p
+    type: vendor_api_key
+    pattern: '\\b(ACME-TOKEN-[0-9a-f]{12})\\b'
+    prefilter: 'ACME-KEY-'
+    examples: {match: ['${SECRETISH}']}
+`, /acme_prefilter\.yaml pattern acme_p: prefilter does not match examples\.match\[0\]/],
+  ['prefilter RE2 cannot compile', 'acme_prefilter_bad', `pack: acme7
+patterns:
+  - id: acme_q
+    type: vendor_api_key
+    pattern: 'ACME-TOKEN-[0-9a-f]{12}'
+    prefilter: 'ACME(?!x)'
+    examples: {match: ['${SECRETISH}']}
+`, /acme_prefilter_bad\.yaml pattern acme_q: prefilter does not compile with RE2/],
   ['duplicate pack name', 'acme_dup', `pack: secrets
 patterns: []
 `, /acme_dup\.yaml: pack name "secrets" is already loaded/],

@@ -1,0 +1,57 @@
+/**
+ * A pattern's `prefilter` replaces it in the RE2.Set and must be a superset: wherever the
+ * pattern matches, the prefilter matches too, or the set would skip a body that holds a finding
+ * (the fast path would pass it unscanned). Checked over the corpus, every example of every
+ * pack, and generated variants around the constructs the shipped prefilters drop.
+ */
+import * as assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadPacks } from '../../../proxy/dlp/detectors.js';
+import type { CompiledPattern } from '../../../proxy/dlp/packs.js';
+import { PATTERNS_DIR } from '../../../proxy/paths.js';
+import { DEFAULT_CORPUS, readCorpus } from '../../bench/dlp-quality.js';
+
+const files = readdirSync(PATTERNS_DIR).filter((f) => f.endsWith('.yaml')).map((f) => join(PATTERNS_DIR, f));
+const all: CompiledPattern[] = loadPacks(files).packs.flatMap((p) => p.patterns);
+const withPrefilter = all.filter((p) => p.prefilter !== p.source);
+
+function texts(): string[] {
+  const out: string[] = [];
+  for (const p of all) {
+    for (const e of [...p.examples.match, ...p.examples.noMatch]) out.push(typeof e === 'string' ? e : e.text);
+  }
+  if (existsSync(DEFAULT_CORPUS)) for (const row of readCorpus(DEFAULT_CORPUS)) out.push(row.text);
+  // Edges of what the shipped prefilters drop: long and odd local parts and schemes.
+  const locals = ['a', 'a.b', 'x'.repeat(63), 'x'.repeat(64), '_a', '.a', 'a-', '%', 'A1+tag', 'é', ''];
+  const domains = ['example.org', 'xn--80ak6aa92e.com', 'a.b', 'host', 'a-.io', 'EXAMPLE.COM'];
+  for (const l of locals) for (const d of domains) out.push(`${l}@${d}`, `mail ${l}@${d}.`, `<${l}@${d}>`);
+  const schemes = ['h', 'ht', 'https', 'git+ssh', 'x'.repeat(20), 'x'.repeat(21), '1http', 'a.b-c', 'é'];
+  for (const s of schemes) {
+    for (const rest of ['user:pa55w0rd@host', ':secret@db', 'u:p@[::1]', 'u:@h', 'u:p@h/x', `${'u'.repeat(130)}:p@h`]) {
+      out.push(`${s}://${rest}`, `see ${s}://${rest} now`);
+    }
+  }
+  return out;
+}
+
+test('the shipped packs use prefilters (this suite checks them)', () => {
+  assert.ok(withPrefilter.length >= 2, 'expected the email and password-in-URL prefilters');
+});
+
+test('every prefilter matches wherever its pattern matches', () => {
+  const inputs = texts();
+  let checked = 0;
+  for (const p of withPrefilter) {
+    for (const t of inputs) {
+      const buf = Buffer.from(t, 'utf8');
+      p.re.lastIndex = 0;
+      if (!p.re.test(buf)) continue;
+      checked++;
+      p.prefilterRe.lastIndex = 0;
+      assert.ok(p.prefilterRe.test(buf), `${p.patternId}: prefilter misses input #${inputs.indexOf(t)}`);
+    }
+  }
+  assert.ok(checked > 50, `only ${checked} matching inputs: the check would prove nothing`);
+});
