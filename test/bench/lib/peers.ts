@@ -3,12 +3,12 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startChild, stopChild, waitForPort, freePort, type Child } from './children.js';
 import { sleep } from './stats.js';
 import type { TestPki } from './certs.js';
 
-export const PEER_NAMES = ['warden', 'squid', 'mitmproxy', 'http-mitm-proxy', 'direct'] as const;
+export const PEER_NAMES = ['warden', 'squid', 'mitmproxy', 'http-mitm-proxy', 'node-bare', 'direct'] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 export interface BenchEnv {
@@ -29,6 +29,8 @@ export interface RunningPeer {
   readonly ca: string;
   /** Warden's admin port, when configured */
   readonly adminPort: number | null;
+  /** Node peers: where loop-probe.js writes its window on the second SIGUSR2 (see peers/loop-probe.ts) */
+  readonly loopFile: string | null;
   stop(): Promise<void>;
 }
 
@@ -68,8 +70,15 @@ function peerDir(env: BenchEnv, name: string, slice: number, tag = ''): string {
   return d;
 }
 
-function running(name: PeerName, child: Child, proxyPort: number, ca: string, adminPort: number | null = null): RunningPeer {
-  return { name, pid: child.pid, proxyPort, ca, adminPort, stop: () => stopChild(child) };
+function running(name: PeerName, child: Child, proxyPort: number, ca: string, adminPort: number | null = null, loopFile: string | null = null): RunningPeer {
+  return { name, pid: child.pid, proxyPort, ca, adminPort, loopFile, stop: () => stopChild(child) };
+}
+
+/** `node` arguments and environment that preload the event-loop probe into a Node peer. */
+function loopProbe(dir: string): { args: string[]; env: NodeJS.ProcessEnv; file: string } {
+  const file = join(dir, 'loop.json');
+  const probe = join(dirname(fileURLToPath(import.meta.url)), '..', 'peers', 'loop-probe.js');
+  return { args: ['--import', pathToFileURL(probe).href], env: { ...process.env, WARDEN_BENCH_LOOP_FILE: file }, file };
 }
 
 const q = (s: string): string => JSON.stringify(s);
@@ -124,12 +133,14 @@ const warden: PeerDef = {
     }
     // WARDEN_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Warden during a run.
     const nodeArgs = (process.env['WARDEN_BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
-    const child = startChild('warden', process.execPath, [...nodeArgs, cli, 'start', '--config', config], join(dir, 'warden.log'), {
+    const lp = loopProbe(dir);
+    const child = startChild('warden', process.execPath, [...nodeArgs, ...lp.args, cli, 'start', '--config', config], join(dir, 'warden.log'), {
       cwd: dir,
+      env: lp.env,
     });
     await waitForPort(child, port);
     const ca = await waitForFile(join(dir, 'ca', 'ca.pem'), child);
-    return running('warden', child, port, ca, admin);
+    return running('warden', child, port, ca, admin, lp.file);
   },
 };
 
@@ -248,10 +259,12 @@ const httpMitmProxy: PeerDef = {
   async start(env, slice, tag) {
     const dir = peerDir(env, 'http-mitm-proxy', slice, tag);
     const port = await freePort();
+    const lp = loopProbe(dir);
     const child = startChild(
       'http-mitm-proxy',
       process.execPath,
       [
+        ...lp.args,
         hmpLauncher(),
         '--port', String(port),
         '--ca-dir', join(dir, 'ca'),
@@ -259,11 +272,47 @@ const httpMitmProxy: PeerDef = {
         '--upstream-port', String(env.upstreamPort),
       ],
       join(dir, 'http-mitm-proxy.log'),
-      { cwd: dir },
+      { cwd: dir, env: lp.env },
     );
     await waitForPort(child, port, 60_000);
     const ca = await waitForFile(join(dir, 'ca', 'certs', 'ca.pem'), child);
-    return running('http-mitm-proxy', child, port, ca);
+    return running('http-mitm-proxy', child, port, ca, null, lp.file);
+  },
+};
+
+// ------------------------------------------------------------------------------------- node-bare
+function bareLauncher(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', 'peers', 'node-bare.js');
+}
+const nodeBare: PeerDef = {
+  name: 'node-bare',
+  label: 'node-bare (reference, not a product: Node TLS + http + undici with no policy, DLP or audit; peers/node-bare.ts)',
+  unavailable() {
+    return existsSync(bareLauncher()) ? null : `${bareLauncher()} not compiled`;
+  },
+  async start(env, slice, tag) {
+    const dir = peerDir(env, 'node-bare', slice, tag);
+    const port = await freePort();
+    const nodeArgs = (process.env['WARDEN_BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean); // as for warden
+    const lp = loopProbe(dir);
+    const child = startChild(
+      'node-bare',
+      process.execPath,
+      [
+        ...nodeArgs,
+        ...lp.args,
+        bareLauncher(),
+        '--port', String(port),
+        '--cert', env.pki.serverCert,
+        '--key', env.pki.serverKey,
+        '--upstream-ca', env.pki.caCert,
+        '--upstream-port', String(env.upstreamPort),
+      ],
+      join(dir, 'node-bare.log'),
+      { cwd: dir, env: lp.env },
+    );
+    await waitForPort(child, port);
+    return running('node-bare', child, port, readFileSync(env.pki.caCert, 'utf8'), null, lp.file);
   },
 };
 
@@ -281,6 +330,7 @@ const direct: PeerDef = {
       proxyPort: null,
       ca: readFileSync(env.pki.caCert, 'utf8'),
       adminPort: null,
+      loopFile: null,
       stop: async () => undefined,
     };
   },
@@ -291,5 +341,6 @@ export const PEERS: Readonly<Record<PeerName, PeerDef>> = {
   squid,
   mitmproxy,
   'http-mitm-proxy': httpMitmProxy,
+  'node-bare': nodeBare,
   direct,
 };

@@ -1,7 +1,7 @@
 // The workloads (a)–(g). Each runs against one running peer for a bounded time or count and
 // returns the figures of its measured window.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
-import { request } from 'undici';
 import { makePool, openTls, requestOnce, type Route } from './client.js';
 import { chatBody, uploadBody } from './payloads.js';
 import { CpuWindow, RssWatcher, sampleTree } from './proc.js';
@@ -220,27 +220,32 @@ async function newConnSameHost(ctx: WorkloadCtx): Promise<Figures> {
 }
 
 /** Max event-loop delay Warden reports on its admin /metrics (prom-client resets it per scrape). */
-async function scrapeLoopMaxMs(adminPort: number | null): Promise<number | null> {
-  if (adminPort === null) return null;
+/**
+ * Event-loop stall window of a Node peer (peers/loop-probe.ts, preloaded): the first call opens
+ * the window, the second closes it and returns the longest stall in ms (the longest timer
+ * interval minus the 1 ms sampling period, so the true stall lies in [value, value + 1]).
+ * null for peers without the probe.
+ */
+async function loopWindow(peer: RunningPeer, phase: 'start' | 'end'): Promise<number | null> {
+  if (peer.loopFile === null || peer.pid === null) return null;
+  if (phase === 'end') rmSync(peer.loopFile, { force: true });
   try {
-    const res = await request(`http://127.0.0.1:${adminPort}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) return null;
-    let best: number | null = null;
-    for (const line of text.split('\n')) {
-      const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+([0-9.eE+-]+)$/.exec(line.trim());
-      if (!m) continue;
-      const name = m[1] ?? '';
-      if (!/(event_?loop.*(max|stall))|stall/i.test(name)) continue;
-      const v = Number(m[3]);
-      if (!Number.isFinite(v)) continue;
-      const ms = /seconds/.test(name) ? v * 1000 : v;
-      best = best === null ? ms : Math.max(best, ms);
-    }
-    return best;
+    process.kill(peer.pid, 'SIGUSR2');
   } catch {
     return null;
   }
+  if (phase === 'start') return null;
+  for (let i = 0; i < 50; i++) {
+    await sleep(20);
+    if (!existsSync(peer.loopFile)) continue;
+    try {
+      const r = JSON.parse(readFileSync(peer.loopFile, 'utf8')) as { max_ms: number; resolution_ms: number };
+      return Math.max(0, r.max_ms - r.resolution_ms);
+    } catch {
+      /* partly written: try again */
+    }
+  }
+  return null;
 }
 
 // (c) the same to distinct host names, each seen by the proxy for the first time
@@ -264,7 +269,7 @@ async function coldHosts(ctx: WorkloadCtx): Promise<Figures> {
       base.push(await probe());
       await sleep(10);
     }
-    await scrapeLoopMaxMs(ctx.peer.adminPort); // reset the window
+    await loopWindow(ctx.peer, 'start');
     let running = true;
     const probeLat: number[] = [];
     const prober = (async () => {
@@ -297,7 +302,7 @@ async function coldHosts(ctx: WorkloadCtx): Promise<Figures> {
     f.extra['probe_p99_ms'] = percentile(probeLat, 99);
     f.extra['probe_max_ms'] = maxOf(probeLat);
     f.extra['names_done'] = f.ok;
-    const stall = await scrapeLoopMaxMs(ctx.peer.adminPort);
+    const stall = await loopWindow(ctx.peer, 'end');
     if (stall !== null) f.extra['loop_stall_max_ms'] = stall;
   } finally {
     await probePool.destroy();
