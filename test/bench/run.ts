@@ -1,6 +1,6 @@
 // Warden vs mitmproxy vs Squid (ssl-bump) vs http-mitm-proxy vs direct — macro benchmark (issue 6).
 //   npm run bench -- [--quick] [--peers warden,squid,...] [--workloads a,b,...] [--slices N]
-//                    [--install-peers] [--upstream-port N] [--keep-tmp]
+//                    [--install-peers] [--upstream-port N] [--keep-tmp] [--check]
 // See test/bench/README.md for what is measured and how to read the table.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { makeTestPki } from './lib/certs.js';
 import { killAllChildrenSync, startChild, stopAllChildren, stopChild, waitForPort, freePort, type Child } from './lib/children.js';
 import { PEERS, PEER_NAMES, type BenchEnv, type PeerName, type RunningPeer } from './lib/peers.js';
-import { renderReport, type SliceResults } from './lib/report.js';
+import { evaluateTargets, renderReport, type SliceResults } from './lib/report.js';
 import { MiB, nowMs } from './lib/stats.js';
 import { WORKLOADS, WORKLOAD_IDS, WORKLOAD_TITLES, checkIdentity, defaultParams, blankFigures, memoryPhase, type Figures, type Params, type WorkloadCtx, type WorkloadId } from './lib/workloads.js';
 
@@ -22,10 +22,12 @@ interface Options {
   installPeers: boolean;
   upstreamPort: number;
   keepTmp: boolean;
+  check: boolean;
 }
 
 const USAGE = `usage: node dist/test/bench/run.js [--quick] [--peers ${PEER_NAMES.join(',')}]
-       [--workloads ${WORKLOAD_IDS.join(',')}] [--slices N] [--install-peers] [--upstream-port N] [--keep-tmp]`;
+       [--workloads ${WORKLOAD_IDS.join(',')}] [--slices N] [--install-peers] [--upstream-port N] [--keep-tmp] [--check]
+  --check: exit 1 when any of issue 6's targets measured in this run fails (0 when all that ran pass)`;
 
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = {
@@ -36,6 +38,7 @@ function parseArgs(argv: readonly string[]): Options {
     installPeers: false,
     upstreamPort: 443,
     keepTmp: false,
+    check: false,
   };
   const list = <T extends string>(v: string | undefined, allowed: readonly T[], what: string): T[] => {
     const items = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -55,6 +58,7 @@ function parseArgs(argv: readonly string[]): Options {
       case '--install-peers': o.installPeers = true; break;
       case '--upstream-port': o.upstreamPort = Number(value()); break;
       case '--keep-tmp': o.keepTmp = true; break;
+      case '--check': o.check = true; break;
       case '-h': case '--help': process.stdout.write(USAGE + '\n'); process.exit(0); break;
       default: throw new Error(`unknown argument ${String(a)}\n${USAGE}`);
     }
@@ -148,7 +152,7 @@ async function startUpstream(env: { tmp: string; cert: string; key: string }, po
   return { child, port };
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   const root = repoRoot();
   if (opts.installPeers) installPeers();
@@ -317,16 +321,23 @@ async function main(): Promise<void> {
     writeFileSync(`${base}.md`, report + '\n');
     const raw: Record<string, Record<string, Figures[]>> = {};
     for (const [p, m] of results) raw[p] = Object.fromEntries(m);
-    writeFileSync(`${base}.json`, JSON.stringify({ date, commit, node: process.version, opts, params, results: raw }, null, 1) + '\n');
+    const targets = evaluateTargets(results, opts.workloads);
+    writeFileSync(`${base}.json`, JSON.stringify({ date, commit, node: process.version, opts, params, targets, results: raw }, null, 1) + '\n');
     process.stdout.write(report + '\n');
     log(`wrote ${base}.md and .json`);
+    const failed = targets.filter((t) => t.warden.pass === false);
+    if (opts.check) {
+      log(failed.length === 0 ? 'check: every target measured in this run passes' : `check: ${failed.length} target(s) fail: ${failed.map((t) => `(${t.workload}) ${t.what}`).join('; ')}`);
+      return failed.length === 0 ? 0 : 1;
+    }
+    return 0;
   } finally {
     await cleanup();
   }
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (err: unknown) => {
     log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     killAllChildrenSync();

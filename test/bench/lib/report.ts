@@ -140,49 +140,96 @@ export interface ReportMeta {
   readonly durationS: number;
 }
 
+type Getter = (p: PeerName) => Agg | undefined;
+interface Verdict {
+  readonly measured: string;
+  /** the figure compared with the target (ratio, ms or MiB); null when it could not be measured */
+  readonly value: number | null;
+  readonly pass: boolean | null;
+}
+
 interface Target {
   readonly workload: WorkloadId;
   readonly what: string;
   readonly target: string;
-  readonly eval: (w: (p: PeerName) => Agg | undefined) => { measured: string; pass: boolean | null };
+  /** evaluate for `peer` (Warden, or node-bare as the platform's reference) */
+  readonly eval: (w: Getter, peer: PeerName) => Verdict;
 }
 
-function vsSquid(wl: (p: PeerName) => Agg | undefined, pick: (a: Agg) => number, max: number, higherIsBetter = false): { measured: string; pass: boolean | null } {
-  const w = wl('warden');
+const NONE: Verdict = { measured: '—', value: null, pass: null };
+
+function vsSquid(wl: Getter, peer: PeerName, pick: (a: Agg) => number, max: number, higherIsBetter = false): Verdict {
+  const w = wl(peer);
   const s = wl('squid');
-  if (!w || !s) return { measured: '—', pass: null };
+  if (!w || !s) return NONE;
   const r = pick(w) / pick(s);
-  if (!Number.isFinite(r)) return { measured: '—', pass: null };
-  return { measured: `${r.toFixed(2)}× Squid`, pass: higherIsBetter ? r >= max : r <= max };
+  if (!Number.isFinite(r)) return NONE;
+  return { measured: `${r.toFixed(2)}× Squid`, value: r, pass: higherIsBetter ? r >= max : r <= max };
 }
 
-function vsDirect(wl: (p: PeerName) => Agg | undefined, pick: (a: Agg) => number, maxMs: number): { measured: string; pass: boolean | null } {
-  const w = wl('warden');
+function vsDirect(wl: Getter, peer: PeerName, pick: (a: Agg) => number, maxMs: number): Verdict {
+  const w = wl(peer);
   const d = wl('direct');
-  if (!w || !d) return { measured: '—', pass: null };
+  if (!w || !d) return NONE;
   const x = pick(w) - pick(d);
-  if (!Number.isFinite(x)) return { measured: '—', pass: null };
-  return { measured: `${x >= 0 ? '+' : ''}${x.toFixed(2)} ms`, pass: x <= maxMs };
+  if (!Number.isFinite(x)) return NONE;
+  return { measured: `${x >= 0 ? '+' : ''}${x.toFixed(2)} ms`, value: x, pass: x <= maxMs };
 }
 
-function absMiB(wl: (p: PeerName) => Agg | undefined, key: string, max: number): { measured: string; pass: boolean | null } {
-  const v = wl('warden')?.f.extra[key];
-  if (v === undefined || !Number.isFinite(v)) return { measured: '—', pass: null };
-  return { measured: `${v.toFixed(1)} MiB`, pass: v <= max };
+function absolute(wl: Getter, peer: PeerName, key: string, max: number, unit: string): Verdict {
+  const v = wl(peer)?.f.extra[key];
+  if (v === undefined || !Number.isFinite(v)) return NONE;
+  return { measured: `${v.toFixed(1)} ${unit}`, value: v, pass: v <= max };
 }
 
 const TARGETS: readonly Target[] = [
-  { workload: 'a', what: 'keep-alive GET: CPU/request', target: '≤ 1.0× Squid', eval: (w) => vsSquid(w, (a) => a.f.cpuPerUnit, 1.0) },
-  { workload: 'b', what: 'new connection, same host: CPU/connection', target: '≤ 1.0× Squid', eval: (w) => vsSquid(w, (a) => a.f.cpuPerUnit, 1.0) },
-  { workload: 'c', what: 'cold host names: CPU/connection', target: '≤ 0.5× Squid', eval: (w) => vsSquid(w, (a) => a.f.cpuPerUnit, 0.5) },
-  { workload: 'd', what: '8 MiB uploads: throughput', target: '≥ 1.0× Squid', eval: (w) => vsSquid(w, (a) => a.f.rate, 1.0, true) },
-  { workload: 'd', what: '8 MiB uploads: CPU/MiB', target: '≤ 2.0× Squid', eval: (w) => vsSquid(w, (a) => a.f.cpuPerUnit, 2.0) },
-  { workload: 'e', what: '20 KiB chat: p50 latency', target: '≤ direct + 2 ms', eval: (w) => vsDirect(w, (a) => a.f.p50, 2) },
-  { workload: 'e', what: '20 KiB chat: CPU/request', target: '≤ 0.5× Squid', eval: (w) => vsSquid(w, (a) => a.f.cpuPerUnit, 0.5) },
-  { workload: 'f', what: 'SSE: p99 per-event delay', target: '≤ direct + 2 ms', eval: (w) => vsDirect(w, (a) => a.f.p99, 2) },
-  { workload: 'g', what: '1,000 idle kept-alive client connections: RSS', target: '≤ 100 MiB', eval: (w) => absMiB(w, 'idle_per_1k_mib', 100) },
-  { workload: 'g', what: '1,000 open passthrough tunnels: RSS', target: '≤ 100 MiB', eval: (w) => absMiB(w, 'tunnel_per_1k_mib', 100) },
+  { workload: 'a', what: 'keep-alive GET: CPU/request', target: '≤ 1.0× Squid', eval: (w, p) => vsSquid(w, p, (a) => a.f.cpuPerUnit, 1.0) },
+  { workload: 'b', what: 'new connection, same host: CPU/connection', target: '≤ 1.0× Squid', eval: (w, p) => vsSquid(w, p, (a) => a.f.cpuPerUnit, 1.0) },
+  { workload: 'c', what: 'cold host names: CPU/connection', target: '≤ 0.5× Squid', eval: (w, p) => vsSquid(w, p, (a) => a.f.cpuPerUnit, 0.5) },
+  { workload: 'c', what: 'cold host names: longest event-loop stall', target: '≤ 10 ms', eval: (w, p) => absolute(w, p, 'loop_stall_max_ms', 10, 'ms') },
+  { workload: 'd', what: '8 MiB uploads: throughput', target: '≥ 1.0× Squid', eval: (w, p) => vsSquid(w, p, (a) => a.f.rate, 1.0, true) },
+  { workload: 'd', what: '8 MiB uploads: CPU/MiB', target: '≤ 2.0× Squid', eval: (w, p) => vsSquid(w, p, (a) => a.f.cpuPerUnit, 2.0) },
+  { workload: 'e', what: '20 KiB chat: p50 latency', target: '≤ direct + 2 ms', eval: (w, p) => vsDirect(w, p, (a) => a.f.p50, 2) },
+  { workload: 'e', what: '20 KiB chat: CPU/request', target: '≤ 0.5× Squid', eval: (w, p) => vsSquid(w, p, (a) => a.f.cpuPerUnit, 0.5) },
+  { workload: 'f', what: 'SSE: p99 per-event delay', target: '≤ direct + 2 ms', eval: (w, p) => vsDirect(w, p, (a) => a.f.p99, 2) },
+  { workload: 'g', what: '1,000 idle kept-alive client connections: RSS', target: '≤ 100 MiB', eval: (w, p) => absolute(w, p, 'idle_per_1k_mib', 100, 'MiB') },
+  { workload: 'g', what: '1,000 open passthrough tunnels: RSS', target: '≤ 100 MiB', eval: (w, p) => absolute(w, p, 'tunnel_per_1k_mib', 100, 'MiB') },
 ];
+
+/** One issue-6 target, evaluated for Warden (and for node-bare, the platform reference). */
+export interface TargetResult {
+  readonly workload: WorkloadId;
+  readonly what: string;
+  readonly target: string;
+  readonly warden: Verdict;
+  readonly nodeBare: Verdict;
+}
+
+function aggregateAll(results: SliceResults): Map<PeerName, Map<WorkloadId, Agg>> {
+  const aggs = new Map<PeerName, Map<WorkloadId, Agg>>();
+  for (const [peer, byWl] of results) {
+    const m = new Map<WorkloadId, Agg>();
+    for (const [wl, list] of byWl) if (list.length > 0) m.set(wl, aggregate(list));
+    aggs.set(peer, m);
+  }
+  return aggs;
+}
+
+/** The targets of the workloads that ran, from the raw per-slice results. */
+export function evaluateTargets(results: SliceResults, workloads: readonly WorkloadId[]): TargetResult[] {
+  const aggs = aggregateAll(results);
+  if (!aggs.has('warden')) return [];
+  const getter = (wl: WorkloadId): Getter => (p) => aggs.get(p)?.get(wl);
+  return TARGETS.filter((t) => workloads.includes(t.workload)).map((t) => ({
+    workload: t.workload,
+    what: t.what,
+    target: t.target,
+    warden: t.eval(getter(t.workload), 'warden'),
+    nodeBare: t.eval(getter(t.workload), 'node-bare'),
+  }));
+}
+
+const verdictCell = (v: Verdict): string => (v.pass === null ? 'n/a' : v.pass ? 'pass' : '**FAIL**');
 
 export function renderReport(meta: ReportMeta, results: SliceResults, workloads: readonly WorkloadId[]): string {
   const out: string[] = [];
@@ -198,21 +245,22 @@ export function renderReport(meta: ReportMeta, results: SliceResults, workloads:
   );
   if (meta.skipped.length > 0) out.push('- skipped:', ...meta.skipped.map((s) => `  - ${s}`));
   out.push('');
-  const aggs = new Map<PeerName, Map<WorkloadId, Agg>>();
-  for (const [peer, byWl] of results) {
-    const m = new Map<WorkloadId, Agg>();
-    for (const [wl, list] of byWl) if (list.length > 0) m.set(wl, aggregate(list));
-    aggs.set(peer, m);
-  }
+  const aggs = aggregateAll(results);
   const getter = (wl: WorkloadId) => (p: PeerName): Agg | undefined => aggs.get(p)?.get(wl);
 
-  if (workloads.length > 0 && aggs.has('warden')) {
+  const targets = evaluateTargets(results, workloads);
+  if (targets.length > 0) {
     out.push('## Targets (Warden)', '');
-    const rows = TARGETS.filter((t) => workloads.includes(t.workload)).map((t) => {
-      const r = t.eval(getter(t.workload));
-      return [`(${t.workload}) ${t.what}`, t.target, r.measured, r.pass === null ? 'n/a' : r.pass ? 'pass' : '**FAIL**'];
-    });
-    out.push(mdTable(['figure', 'target', 'measured', 'result'], rows), '');
+    const bare = aggs.has('node-bare');
+    const header = ['figure', 'target', 'measured', 'result', ...(bare ? ['node-bare (platform reference)'] : [])];
+    const rows = targets.map((t) => [
+      `(${t.workload}) ${t.what}`, t.target, t.warden.measured, verdictCell(t.warden),
+      ...(bare ? [t.nodeBare.measured] : []),
+    ]);
+    out.push(mdTable(header, rows), '');
+    if (bare) {
+      out.push('node-bare is not a product: the same Node parts as Warden (CONNECT, in-process TLSSocket, http.Server, undici Pool) with no policy, DLP, audit, limits or leaf minting. Its column is what the platform alone costs on each figure.', '');
+    }
   }
 
   for (const wl of workloads) {
