@@ -141,7 +141,7 @@ function describeParams(p: Params, upstreamPort: number): string[] {
     `(c) ${p.c.names} fresh host names per slice (h<i>-s<slice>.bench.test), ${p.c.concurrency} concurrent, one connection each, cap ${s(p.c.capMs)}; probe GET every ${p.c.probeEveryMs} ms on a kept-alive connection (its CPU discounted at the (a) rate)`,
     `(d) ${p.d.bytes / MiB} MiB text bodies, ${p.d.concurrency} in flight on keep-alive connections, warm-up ${s(p.d.warmupMs)}, window ${s(p.d.durationMs)}`,
     `(e) ${(p.e.bodyBytes / 1024).toFixed(0)} KiB chat completion JSON, sequential on one keep-alive connection, ${p.e.warmup} warm-up requests, window ${s(p.e.durationMs)} or ${p.e.maxRequests} requests`,
-    `(f) ${p.f.streams} stream(s) × ${p.f.events} events, one every ${p.f.intervalMs} ms; delay = client receipt − upstream send (CLOCK_MONOTONIC, shared by both processes)`,
+    `(f) after one unmeasured 20-event warm-up stream, ${p.f.streams} stream(s) × ${p.f.events} events, one every ${p.f.intervalMs} ms; delay = client receipt − upstream send (CLOCK_MONOTONIC, shared by both processes)`,
     `(g) ${p.g.connections} connections, ${p.g.concurrency} opened at a time, each doing one keep-alive GET then idle; ΔRSS of the proxy tree after ${s(p.g.settleMs)}; then the same through passthrough tunnels to tunnel.bench.test`,
   ];
 }
