@@ -26,7 +26,7 @@ import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, span
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
   classifyBody, MAX_DEPTH, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
-  type BodyClass, type BodyModel, type UrlModel, type ViewNode,
+  type BodyClass, type BodyModel, type ContentType, type UrlModel, type ViewNode,
 } from './views.js';
 
 /** Engine switches for tests and benchmarks; production uses the defaults. */
@@ -75,9 +75,13 @@ function hasPercentBytes(buf: Buffer): boolean {
  *
  * Form and multipart bodies always take the full path.
  */
-function isProvablyClean(bytes: Buffer, cls: BodyClass, detectors: Detectors, policy: CompiledDlpPolicy, archivesOn: boolean): boolean {
+function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, detectors: Detectors, policy: CompiledDlpPolicy, archivesOn: boolean): boolean {
   if (cls === 'form' || cls === 'multipart') return false;
   if (!isUtf8(bytes)) return false;
+  // Another declared charset, or NULs (UTF-16 that is also valid UTF-8): the full path decodes it.
+  const charset = ct?.params.get('charset')?.trim().toLowerCase();
+  if (charset !== undefined && charset !== '' && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') return false;
+  if (bytes.indexOf(0) !== -1) return false;
   if (archivesOn && detectors.detectArchive(bytes) !== null) return false;
   const texts: Buffer[] = [];
   const maybeJson = cls === 'json' || (cls === 'sniff' && bytesLookLikeJson(bytes));
@@ -213,6 +217,33 @@ function dropDuplicates(scanned: Scanned[]): void {
   }
 }
 
+/**
+ * A body that is not plain UTF-8 is read several ways (declared charset, UTF-16 shape, NULs
+ * removed, printable runs): alternative readings of the same bytes at the same place. A value
+ * they all show is one occurrence, not one per reading: per (where, type, value), only the
+ * reading that shows it most often keeps its matches.
+ */
+function dropAlternativeReadings(scanned: Scanned[]): void {
+  const alt = scanned.filter((s) => s.node.derivation.kind === 'opaque' && (s.node.derivation.why === 'charset' || s.node.derivation.why === 'binary'));
+  if (alt.length < 2) return;
+  const best = new Map<string, { s: Scanned; n: number }>();
+  for (const s of alt) {
+    const counts = new Map<string, number>();
+    for (const m of s.matches) {
+      const k = `${s.node.where}\u0000${m.type}\u0000${m.value}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    for (const [k, n] of counts) {
+      const b = best.get(k);
+      if (b === undefined || n > b.n) best.set(k, { s, n });
+    }
+  }
+  for (const s of alt) {
+    const kept = s.matches.filter((m) => best.get(`${s.node.where}\u0000${m.type}\u0000${m.value}`)?.s === s);
+    s.matches.splice(0, s.matches.length, ...kept);
+  }
+}
+
 function inspectRequest(detectors: Detectors, req: InspectRequest, policy: CompiledDlpPolicy, opts: DlpEngineOptions): InspectResult {
   const archivesOn = policy.packs.includes('archives');
   let uninspectable: string | null = null;
@@ -246,7 +277,7 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
   if (decoded !== null && decoded.length > 0 && uninspectable === null) {
     const ct = parseContentType(req.headers['content-type']);
     const cls = classifyBody(ct);
-    if (!(opts.fastPath !== false && isProvablyClean(decoded, cls, detectors, policy, archivesOn))) {
+    if (!(opts.fastPath !== false && isProvablyClean(decoded, ct, cls, detectors, policy, archivesOn))) {
       try {
         model = builder.addBody(decoded, ct, 'body', null, 0);
       } catch (err) {
@@ -265,6 +296,7 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
     bodyRewritable = false;
   }
   dropDuplicates(scanned);
+  dropAlternativeReadings(scanned);
 
   // Archives found in base64 runs that the detectors' own base64-archive pattern also reported.
   const archiveSpans = new Map<ViewNode, [number, number][]>();

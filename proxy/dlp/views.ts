@@ -53,7 +53,7 @@ export type Derivation =
   | { readonly kind: 'json-string'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'json-number'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'percent'; readonly parent: ViewNode; readonly start: number; readonly end: number; readonly plus: boolean }
-  | { readonly kind: 'opaque'; readonly why: 'base64' | 'binary' | 'header' | 'filename' | 'malformed-json' };
+  | { readonly kind: 'opaque'; readonly why: 'base64' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' };
 
 /** One view (or a container such as a JSON text that is walked rather than scanned). */
 export interface ViewNode {
@@ -175,6 +175,82 @@ export function printableRuns(bytes: Uint8Array): string {
     }
   }
   return out.join('\n');
+}
+
+/** Charsets read as UTF-8 (a body declaring one of these takes the normal path). */
+const UTF8_LABELS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii', 'unicode-1-1-utf-8']);
+
+/**
+ * The text of a body that declares a charset other than UTF-8 (`charset=utf-16le`,
+ * `windows-1252`, `shift_jis`…), decoded with the WHATWG decoder; replacement characters stand
+ * for invalid sequences. Throws UninspectableError for a label no decoder knows (fail closed:
+ * otherwise any made-up charset would carry text past the scanner).
+ */
+export function decodeDeclaredCharset(bytes: Uint8Array, charset: string): string {
+  let decoder: InstanceType<typeof TextDecoder>;
+  try {
+    decoder = new TextDecoder(charset);
+  } catch {
+    throw new UninspectableError(`unsupported charset "${charset.slice(0, 40)}"`);
+  }
+  return decoder.decode(bytes);
+}
+
+/**
+ * UTF-16 text hiding in a body that is not declared as such: with a byte-order mark, or with
+ * NUL bytes on one parity only (ASCII in UTF-16LE is `31 00 32 00 …`, valid UTF-8 that no
+ * pattern matches). Returns the encoding to decode with, or null.
+ */
+export function utf16Shape(bytes: Uint8Array): 'utf-16le' | 'utf-16be' | null {
+  if (bytes.length < 2) return null;
+  if (bytes[0] === 0xFF && bytes[1] === 0xFE) return 'utf-16le';
+  if (bytes[0] === 0xFE && bytes[1] === 0xFF) return 'utf-16be';
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] !== 0) continue;
+    if ((i & 1) === 0) even++;
+    else odd++;
+  }
+  const half = bytes.length / 2;
+  if (odd >= half * 0.25 && odd > 4 * even) return 'utf-16le';
+  if (even >= half * 0.25 && even > 4 * odd) return 'utf-16be';
+  return null;
+}
+
+/** The bytes without NULs: UTF-16 (either byte order) ASCII text read as ASCII, wherever it sits. */
+export function withoutNuls(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length);
+  let o = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i] as number;
+    if (c !== 0) out[o++] = c;
+  }
+  return out.subarray(0, o);
+}
+
+/**
+ * Quoted-printable (RFC 2045 §6.7) decoded: `=XX` escapes and soft line breaks (`=` at the end
+ * of a line). A malformed escape is kept as written, as decoders do.
+ */
+export function decodeQuotedPrintable(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length);
+  let o = 0;
+  const hex = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1);
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i] as number;
+    if (c !== 0x3D) { out[o++] = c; continue; }
+    // soft line break: "=" then optional trailing whitespace then CRLF or LF
+    let j = i + 1;
+    while (j < bytes.length && (bytes[j] === 0x20 || bytes[j] === 0x09)) j++;
+    if (bytes[j] === 0x0D && bytes[j + 1] === 0x0A) { i = j + 1; continue; }
+    if (bytes[j] === 0x0A) { i = j; continue; }
+    const a = hex(bytes[i + 1] ?? -1);
+    const b = hex(bytes[i + 2] ?? -1);
+    if (a >= 0 && b >= 0) { out[o++] = (a << 4) | b; i += 2; continue; }
+    out[o++] = c;
+  }
+  return out.subarray(0, o);
 }
 
 function makeNode(orig: string, where: string, key: string | null, depth: number, derivation: Derivation, label = false): ViewNode {
@@ -329,9 +405,32 @@ export class ViewBuilder {
 
   private addPrintable(bytes: Uint8Array, where: string, key: string | null, depth: number): void {
     const text = printableRuns(bytes);
-    if (text.length === 0) return;
-    this.charge(text.length);
-    this.addView(makeNode(text, where, key, depth, { kind: 'opaque', why: 'binary' }));
+    if (text.length > 0) {
+      this.charge(text.length);
+      this.addView(makeNode(text, where, key, depth, { kind: 'opaque', why: 'binary' }));
+    }
+    // NULs split UTF-16 text into one-character runs that printableRuns drops.
+    if (bytes.indexOf(0) >= 0) this.addHiddenUtf16(bytes, where, key, depth);
+  }
+
+  /**
+   * Views of UTF-16 text in a body that does not declare it: the whole body decoded when it has
+   * the shape of UTF-16 (BOM, or NULs on one parity), and the printable runs of the body with
+   * NULs removed (ASCII-range UTF-16 anywhere in it, e.g. spliced into other text). Opaque:
+   * a finding there blocks, it cannot be rewritten in place.
+   */
+  private addHiddenUtf16(bytes: Uint8Array, where: string, key: string | null, depth: number): void {
+    const shape = utf16Shape(bytes);
+    if (shape !== null) {
+      const text = new TextDecoder(shape).decode(bytes);
+      this.charge(text.length);
+      this.addView(makeNode(text, where, key, depth, { kind: 'opaque', why: 'charset' }));
+    }
+    const stripped = printableRuns(withoutNuls(bytes));
+    if (stripped.length > 0) {
+      this.charge(stripped.length);
+      this.addView(makeNode(stripped, where, key, depth, { kind: 'opaque', why: 'charset' }));
+    }
   }
 
   /**
@@ -348,10 +447,22 @@ export class ViewBuilder {
     }
     const cls = classifyBody(ct);
     if (cls === 'multipart' && ct !== null) return this.addMultipart(bytes, ct, where, depth);
+    const charset = ct?.params.get('charset')?.trim().toLowerCase() ?? null;
+    if (charset !== null && charset !== '' && !UTF8_LABELS.has(charset)) {
+      // Declared in another charset: scan what the server will read. JSON escapes decoded as
+      // for malformed JSON; no structure to rewrite, so a redaction escalates to block.
+      const text = decodeDeclaredCharset(bytes, charset);
+      this.charge(text.length);
+      this.addView(makeNode(cls === 'json' ? unescapeJson(text, false).text : text, where, key, depth, { kind: 'opaque', why: 'charset' }));
+      this.addPrintable(bytes, where, key, depth);
+      return { kind: 'opaque' };
+    }
     if (!isUtf8(bytes)) {
       this.addPrintable(bytes, where, key, depth);
       return { kind: 'opaque' };
     }
+    // Valid UTF-8 can still be UTF-16 in disguise (ASCII as `31 00 32 00`): NUL is valid UTF-8.
+    if (bytes.indexOf(0) >= 0) this.addHiddenUtf16(bytes, where, key, depth);
     const text = bytes.toString('utf8');
     const root: RootText = { text, edits: [], encodeDirect: null };
     const rootNode = makeNode(text, where, key, depth, { kind: 'root', root });
@@ -391,7 +502,21 @@ export class ViewBuilder {
       }
       let partBytes = bytes.subarray(part.bodyStart, part.bodyEnd);
       let base64LineLength: number | null = null;
-      if ((part.headers.get('content-transfer-encoding') ?? '').trim().toLowerCase() === 'base64') {
+      const cte = (part.headers.get('content-transfer-encoding') ?? '').trim().toLowerCase();
+      if (cte === 'quoted-printable') {
+        // Scanned decoded (`=3D`, soft breaks); not rewritten in QP, so a redaction there blocks.
+        const decoded = decodeQuotedPrintable(partBytes);
+        this.charge(decoded.length);
+        const partCt = parseContentType(part.headers.get('content-type'));
+        const charset = partCt?.params.get('charset')?.trim().toLowerCase() ?? null;
+        const text = charset !== null && charset !== '' && !UTF8_LABELS.has(charset)
+          ? decodeDeclaredCharset(decoded, charset)
+          : decoded.toString('utf8');
+        this.addView(makeNode(text, partWhere, partKey, depth + 1, { kind: 'opaque', why: 'quoted-printable' }));
+        parts.push({ bodyStart: part.bodyStart, bodyEnd: part.bodyEnd, model: { kind: 'opaque' }, base64LineLength: null });
+        return;
+      }
+      if (cte === 'base64') {
         const encoded = partBytes.toString('latin1');
         if (!/^[A-Za-z0-9+/=\s]*$/.test(encoded)) throw new UninspectableError('malformed multipart body: invalid base64 part');
         const firstBreak = encoded.search(/\r?\n/);

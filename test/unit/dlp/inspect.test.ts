@@ -66,6 +66,21 @@ const whereCases: Array<[name: string, req: InspectRequest, expected: string[]]>
     ['email@body:blockx1']],
   ['binary body: printable text scanned', request(Buffer.concat([Buffer.from([0, 1, 2, 0xff, 0xfe]), Buffer.from(`ssn=${SSN};`), Buffer.from([0, 0xff])]), { 'content-type': 'application/octet-stream' }),
     ['us_ssn@body:blockx1']],
+  // Other charsets: scanned as the server reads them; not rewritable in place, so redact → block.
+  ['declared charset=utf-16le JSON', request(Buffer.from(JSON.stringify({ m: `ssn ${SSN}` }), 'utf16le'), { 'content-type': 'application/json; charset=utf-16le' }),
+    ['us_ssn@body:blockx1']],
+  ['declared charset=windows-1252 text', request(Buffer.from(`caf\u00e9 ssn ${SSN}`, 'latin1'), { 'content-type': 'text/plain; charset=windows-1252' }),
+    ['us_ssn@body:blockx1']],
+  ['undeclared UTF-16LE (valid UTF-8: NULs), fast path must not pass it', request(Buffer.from(JSON.stringify({ m: `ssn ${SSN}` }), 'utf16le')),
+    ['us_ssn@body:blockx1']],
+  ['UTF-16BE with a byte-order mark', request(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(`ssn ${SSN}`, 'utf16le').swap16()]), { 'content-type': 'text/plain' }),
+    ['us_ssn@body:blockx1']],
+  ['UTF-16 spliced into ASCII text', request(Buffer.concat([Buffer.from('hello, the number is '), Buffer.from(SSN, 'utf16le'), Buffer.from(' ok')]), { 'content-type': 'text/plain' }),
+    ['us_ssn@body:blockx1']],
+  ['multipart quoted-printable part (soft break inside the value)', request(
+    '--B\r\nContent-Disposition: form-data; name="note"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nssn 123-45-=\r\n67=389 end\r\n--B--\r\n',
+    { 'content-type': 'multipart/form-data; boundary=B' }),
+    ['us_ssn@part:note:blockx1']],
 ];
 
 for (const [name, req, expected] of whereCases) {
@@ -240,6 +255,7 @@ const uninspectableCases: Array<[name: string, req: InspectRequest, pol: Partial
   ['body over the inspection cap', request(Buffer.alloc(2048, 0x61), { 'content-type': 'text/plain' }), { maxInspectBytes: 1024 }, /^body exceeds the inspection cap of 1024 bytes$/],
   ['JSON strings nested too deep', request(nest(6)), {}, /nested deeper than 4/],
   ['base64 nested too deep', request(JSON.stringify({ b: [1, 2, 3, 4, 5].reduce((s) => b64(`wrapped: ${s} end of text`), `ssn ${SSN} text`) })), {}, /nested deeper than 4/],
+  ['unknown declared charset', request(Buffer.from('hello'), { 'content-type': 'text/plain; charset=x-made-up' }), {}, /^unsupported charset "x-made-up"$/],
   ['too many base64 candidates', request(JSON.stringify({ b: Array.from({ length: 300 }, (_, i) => b64(`candidate number ${i} with some text`)) })), {}, /^more than 256 base64 candidates$/],
 ];
 for (const [name, req, pol, detail] of uninspectableCases) {
