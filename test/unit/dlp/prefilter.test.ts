@@ -33,11 +33,22 @@ function texts(): string[] {
       out.push(`${s}://${rest}`, `see ${s}://${rest} now`);
     }
   }
+  // Key-name assignments: long and odd name prefixes, separators, values at and past the bounds.
+  const names = ['password', 'db_password', `${'x'.repeat(40)}_token`, `${'x'.repeat(41)}_secret`, 'API-KEY', 'client.secret', 'Auth', 'signing_key2'];
+  const seps = ['=', ': ', ' => ', '":"', "' = '", ':=', ',', ' ?= '];
+  const values = ['hunter22', 'Tr0ub4dor&3xyz', 'a'.repeat(512), 'b'.repeat(513), 'short', 's3cr3t-v@lue;more'];
+  for (const n of names) for (const sep of seps) for (const v of values) out.push(`${n}${sep}${v}`, `{"${n}${sep}${v}"}`, `export ${n}${sep}"${v}"`);
+  // Azure client secrets around the distinctive `<digit>Q~` core.
+  for (const pre of ['', ' ', '"', '=', 'x', '(']) {
+    for (const core of ['abc8Q~', 'a_.4Q~', 'xyzQ~', '9Q~']) {
+      for (const tail of ['A'.repeat(31), 'B'.repeat(34), 'C'.repeat(30), 'D'.repeat(36)]) out.push(`${pre}${core}${tail}"`, `${pre}${core}${tail} `);
+    }
+  }
   return out;
 }
 
 test('the shipped packs use prefilters (this suite checks them)', () => {
-  assert.ok(withPrefilter.length >= 2, 'expected the email and password-in-URL prefilters');
+  assert.ok(withPrefilter.length >= 4, 'expected the email, password-in-URL, generic-secret and Azure prefilters');
 });
 
 test('every prefilter matches wherever its pattern matches', () => {
