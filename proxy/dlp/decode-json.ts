@@ -306,7 +306,11 @@ function hex4(buf: Uint8Array, at: number): number {
 export function unescapeJsonBytes(buf: Buffer): Buffer {
   let b = buf.indexOf(0x5C);
   if (b === -1) return buf;
-  const out = Buffer.allocUnsafe(buf.length);
+  const outBuf = Buffer.allocUnsafe(buf.length);
+  // Plain Uint8Array views: TypedArray#set on them skips Buffer#copy's argument checks, which
+  // cost ~80 ns per call (one call per escape: 24 µs of a 20 KiB chat body, in test/bench e).
+  const src = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  const out = new Uint8Array(outBuf.buffer, outBuf.byteOffset, outBuf.length);
   let o = 0;
   let from = 0; // first byte not yet copied
   let changed = false;
@@ -315,8 +319,12 @@ export function unescapeJsonBytes(buf: Buffer): Buffer {
   // Short runs are copied in JS, where a native call would cost more than the copy.
   while (b !== -1) {
     const gap = b - from;
-    if (gap > 16) o += buf.copy(out, o, from, b);
-    else for (let k = from; k < b; k++) out[o++] = buf[k] as number;
+    if (gap > 48) {
+      out.set(src.subarray(from, b), o);
+      o += gap;
+    } else {
+      for (let k = from; k < b; k++) out[o++] = src[k] as number;
+    }
     const e = buf[b + 1] ?? 0;
     let cp = -1;
     let len = 2;
@@ -348,8 +356,11 @@ export function unescapeJsonBytes(buf: Buffer): Buffer {
     }
     b = from < buf.length ? buf.indexOf(0x5C, from) : -1;
   }
-  if (from < buf.length) o += buf.copy(out, o, from, buf.length);
-  return changed ? out.subarray(0, o) : buf;
+  if (from < buf.length) {
+    out.set(src.subarray(from), o);
+    o += buf.length - from;
+  }
+  return changed ? outBuf.subarray(0, o) : buf;
 }
 
 /** True when the first non-whitespace byte is `{` or `[`. */
