@@ -363,6 +363,49 @@ export function unescapeJsonBytes(buf: Buffer): Buffer {
   return changed ? outBuf.subarray(0, o) : buf;
 }
 
+const ESCAPED_BACKSLASH = Buffer.from('\\\\', 'latin1'); // the two bytes \\
+const ESCAPED_U005 = Buffer.from('\\u005', 'latin1'); // \u005c / \u005C spell a backslash too
+
+/** True when the byte at `i` is preceded by an odd number of backslashes (escaped). */
+function escapedAt(b: Uint8Array, i: number): boolean {
+  let n = 0;
+  for (let k = i - 1; k >= 0 && b[k] === 0x5C; k--) n++;
+  return (n & 1) === 1;
+}
+
+/**
+ * The string tokens of a JSON text whose decoded value holds a backslash (an escaped `\\` or a
+ * `\u005c` inside), as `[start, end)` of their raw content between the quotes. Only these can
+ * hold JSON that decodes differently one level deeper (tool-call `arguments` with escapes of
+ * their own); every other token's nested text is already a substring of this level's decoding.
+ * Found from the escapes outwards, so a body without them costs two substring searches. On
+ * text that is not valid JSON the spans may be wrong; callers only use them to look at more
+ * text, never less.
+ */
+export function backslashStringTokens(json: Buffer): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const candidates: number[] = [];
+  for (let p = json.indexOf(ESCAPED_BACKSLASH); p !== -1; p = json.indexOf(ESCAPED_BACKSLASH, p + 2)) candidates.push(p);
+  for (let p = json.indexOf(ESCAPED_U005); p !== -1; p = json.indexOf(ESCAPED_U005, p + 5)) {
+    const c = json[p + 5];
+    if ((c === 0x63 || c === 0x43) && !escapedAt(json, p)) candidates.push(p);
+  }
+  if (candidates.length === 0) return out;
+  candidates.sort((a, b) => a - b);
+  let covered = -1; // end of the last token found
+  for (const p of candidates) {
+    if (p < covered) continue;
+    let q = json.lastIndexOf(0x22, p);
+    while (q > 0 && escapedAt(json, q)) q = json.lastIndexOf(0x22, q - 1);
+    let r = json.indexOf(0x22, p);
+    while (r !== -1 && escapedAt(json, r)) r = json.indexOf(0x22, r + 1);
+    if (q < 0 || r < 0) continue; // not inside a string: not valid JSON there
+    out.push([q + 1, r]);
+    covered = r;
+  }
+  return out;
+}
+
 /** True when the first non-whitespace byte is `{` or `[`. */
 export function bytesLookLikeJson(buf: Uint8Array): boolean {
   let i = 0;

@@ -19,7 +19,7 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
 import { base64Head, findBase64RunsInBytes, isPrintableBase64 } from './decode-base64.js';
 import { decodeContentEncoding, encodeContentEncoding, type Coding } from './decode-content-encoding.js';
-import { bytesLookLikeJson, unescapeJsonBytes } from './decode-json.js';
+import { backslashStringTokens, bytesLookLikeJson, unescapeJsonBytes } from './decode-json.js';
 import { aggregateFindings, type ResolvedArchive, type ResolvedMatch } from './findings.js';
 import { normalizeText, type NormalizedText } from './normalize.js';
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
@@ -60,6 +60,31 @@ function hasPercentBytes(buf: Buffer): boolean {
   return false;
 }
 
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * The texts a JSON body's nested documents read one level deeper than `level`, for the fast
+ * path. The full path walks a string leaf as JSON only when its decoded text looks like JSON,
+ * and that nested document's own leaves differ from substrings of the leaf's text only where
+ * the text holds a backslash. So only those leaves need decoding again: for each, its decoded
+ * text decoded once more (every level-`level + 1` view of it is a substring of that, with the
+ * same quotes around it), then the same one level further down. Chat bodies hold code with
+ * `\\n` in strings, and decoding the whole body again for them cost a second set pass.
+ * Appends to `out`; false when the nesting goes deeper than the full path accepts.
+ */
+function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
+  for (const [start, end] of backslashStringTokens(json)) {
+    const leaf = unescapeJsonBytes(json.subarray(start, end));
+    if (!bytesLookLikeJson(leaf)) continue;
+    const deeper = unescapeJsonBytes(leaf);
+    if (deeper === leaf) continue;
+    if (level + 1 > MAX_DEPTH + 1) return false;
+    out.push(deeper, NEWLINE);
+    if (!nestedLevels(leaf, level + 1, out)) return false;
+  }
+  return true;
+}
+
 /**
  * The fast path (product target: ≥ 300 MB/s on clean JSON). True only when the full path
  * provably finds nothing in the body:
@@ -87,16 +112,15 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
   const maybeJson = cls === 'json' || (cls === 'sniff' && bytesLookLikeJson(bytes));
   if (cls !== 'json') texts.push(bytes);
   if (maybeJson) {
-    let level = bytes;
-    let levels = 0;
-    for (;;) {
-      const next = unescapeJsonBytes(level);
-      if (next === level) break;
-      if (++levels > MAX_DEPTH + 1) return false;
-      texts.push(next);
-      level = next;
+    const decoded = unescapeJsonBytes(bytes);
+    if (decoded === bytes) {
+      if (cls === 'json') texts.push(bytes);
+    } else {
+      texts.push(decoded);
+      const deeper: Buffer[] = [];
+      if (!nestedLevels(bytes, 1, deeper)) return false;
+      if (deeper.length > 0) texts.push(Buffer.concat(deeper));
     }
-    if (cls === 'json' && levels === 0) texts.push(bytes);
   }
   for (const t of texts) {
     // mightMatch first: it is what fails on dirty bodies, and a set that stops at the first

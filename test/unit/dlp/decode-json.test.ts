@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { memberSegment, tokenizeJson, unescapeJson, unescapeJsonBytes } from '../../../proxy/dlp/decode-json.js';
+import { backslashStringTokens, memberSegment, tokenizeJson, unescapeJson, unescapeJsonBytes } from '../../../proxy/dlp/decode-json.js';
 import { prng } from './inspect-helpers.js';
 
 /** Decoded value, where and key of every token. */
@@ -130,6 +130,24 @@ test('unescapeJsonBytes returns the same buffer when there is nothing to decode'
   const windows = Buffer.from('C:\\Users');
   assert.equal(unescapeJsonBytes(windows), windows);
 });
+
+const tokenCases: Array<[json: string, tokens: string[]]> = [
+  ['{"a":"plain","b":"x\\ny"}', []],
+  ['{"a":"x\\\\y"}', ['x\\\\y']],
+  ['{"a":"plain","b":"c\\\\d","e":"f"}', ['c\\\\d']],
+  ['{"a":"\\u005c","b":"\\u005Cn"}', ['\\u005c', '\\u005Cn']],
+  ['{"a":"q\\"\\\\","b":1}', ['q\\"\\\\']],
+  ['{"a":"\\\\\\\\","k\\\\":"v"}', ['\\\\\\\\', 'k\\\\']],
+  ['{"a":"{\\"b\\":\\"c\\\\nd\\"}"}', ['{\\"b\\":\\"c\\\\nd\\"}']],
+  ['{"a":"\\\\u005c is text"}', ['\\\\u005c is text']],
+  ['\\\\ outside any string', []],
+];
+for (const [json, tokens] of tokenCases) {
+  test(`backslashStringTokens: ${json}`, () => {
+    const buf = Buffer.from(json, 'utf8');
+    assert.deepEqual(backslashStringTokens(buf).map(([a, b]) => buf.subarray(a, b).toString('utf8')), tokens);
+  });
+}
 
 test('memberSegment', () => {
   assert.equal(memberSegment('content'), '.content');

@@ -43,8 +43,23 @@ const perturbations: Array<[name: string, edit: (text: string, rand: () => numbe
     o.messages.push({ role: 'assistant', tool_calls: [{ function: { arguments: JSON.stringify({ q: 'ssn 123-45-6789', e: 'a\nb "c"' }) } }] });
     return JSON.stringify(o);
   }, false],
+  // Nested JSON decoded level by level: the fast path decodes again only the leaves holding an
+  // escaped backslash, so each of these hides the value one or two levels down.
+  ['SSN after an escaped newline inside tool-call arguments (level 2)', (t) => addToolCall(t, JSON.stringify({ q: 'line\n123-45-6789' })), false],
+  ['SSN after an escaped newline two JSON levels down (level 3)', (t) => addToolCall(t, JSON.stringify({ inner: JSON.stringify({ q: 'x\n123-45-6789' }) })), false],
+  ['SSN split by a \\u escape inside nested JSON', (t) => addToolCall(t, '{"q":"ssn 123\\u002d45-6789"}'), false],
+  ['nested JSON whose backslash is spelled \\u005c', (t) => t.replace(/}$/, ',"args":"{\\"q\\":\\"x\\u005cn123-45-6789\\"}"}'), false],
+  ['nested value ending in a backslash, SSN after it', (t) => addToolCall(t, JSON.stringify({ a: 'dir\\', b: 'y\n123-45-6789' })), false],
+  ['clean nested JSON with Windows paths and newlines', (t) => addToolCall(t, JSON.stringify({ path: 'C:\\Users\\dev\\src', note: 'first\nsecond "quoted"' })), true],
+  ['clean code with \\n in a string literal', (t) => plant(t, 'print("a\\nb")  # C:\\temp'), true],
   ['SSN as a JSON number', (t) => t.replace('"temperature":0.2', '"temperature":123456789,"card":4111111111111111'), false],
 ];
+
+function addToolCall(text: string, args: string): string {
+  const o = JSON.parse(text) as Chat;
+  o.messages.push({ role: 'assistant', tool_calls: [{ function: { name: 'f', arguments: args } }] });
+  return JSON.stringify(o);
+}
 
 function plant(text: string, s: string): string {
   const o = JSON.parse(text) as Chat;
