@@ -117,9 +117,12 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
       if (cls === 'json') texts.push(bytes);
     } else {
       texts.push(decoded);
-      const deeper: Buffer[] = [];
-      if (!nestedLevels(bytes, 1, deeper)) return false;
-      if (deeper.length > 0) texts.push(Buffer.concat(deeper));
+      // A decoded backslash (memchr) is the only way a leaf can decode differently once more.
+      if (decoded.indexOf(0x5C) !== -1) {
+        const deeper: Buffer[] = [];
+        if (!nestedLevels(bytes, 1, deeper)) return false;
+        if (deeper.length > 0) texts.push(Buffer.concat(deeper));
+      }
     }
   }
   for (const t of texts) {
