@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTestPki } from './lib/certs.js';
+import { makeColdCerts, makeTestPki } from './lib/certs.js';
 import { killAllChildrenSync, startChild, stopAllChildren, stopChild, waitForPort, freePort, type Child } from './lib/children.js';
 import { PEERS, PEER_NAMES, type BenchEnv, type PeerName, type RunningPeer } from './lib/peers.js';
 import { evaluateTargets, renderReport, type SliceResults } from './lib/report.js';
@@ -138,7 +138,7 @@ function describeParams(p: Params, upstreamPort: number): string[] {
     `upstream: Node https on 127.0.0.1:${upstreamPort} (child process), ECDSA P-256 test CA, keep-alive; TLS without session resumption on the client`,
     `(a) ${p.a.connections} keep-alive connections, ${p.a.connections} requests in flight, warm-up ${s(p.a.warmupMs)}, window ${s(p.a.durationMs)}`,
     `(b) ${p.b.concurrency} concurrent clients, CONNECT + TLS + GET /1k + close per request, warm-up ${s(p.b.warmupMs)}, window ${s(p.b.durationMs)}`,
-    `(c) ${p.c.names} fresh host names per slice (h<i>-s<slice>.bench.test), ${p.c.concurrency} concurrent, one connection each, cap ${s(p.c.capMs)}; probe GET every ${p.c.probeEveryMs} ms on a kept-alive connection (its CPU discounted at the (a) rate)`,
+    `(c) ${p.c.names} fresh host names per slice (x.c<i>-s<slice>.bench.test: each under a parent domain of its own, so each needs its own leaf), ${p.c.concurrency} concurrent, one connection each, cap ${s(p.c.capMs)}; probe GET every ${p.c.probeEveryMs} ms on a kept-alive connection (its CPU discounted at the (a) rate)`,
     `(d) ${p.d.bytes / MiB} MiB text bodies, ${p.d.concurrency} in flight on keep-alive connections, warm-up ${s(p.d.warmupMs)}, window ${s(p.d.durationMs)}`,
     `(e) ${(p.e.bodyBytes / 1024).toFixed(0)} KiB chat completion JSON, sequential on one keep-alive connection, ${p.e.warmup} warm-up requests, window ${s(p.e.durationMs)} or ${p.e.maxRequests} requests`,
     `(f) after one unmeasured 20-event warm-up stream, ${p.f.streams} stream(s) × ${p.f.events} events, one every ${p.f.intervalMs} ms; delay = client receipt − upstream send (CLOCK_MONOTONIC, shared by both processes)`,
@@ -147,7 +147,7 @@ function describeParams(p: Params, upstreamPort: number): string[] {
 }
 
 async function startUpstream(env: { tmp: string; cert: string; key: string }, port: number, script: string): Promise<{ child: Child; port: number }> {
-  const child = startChild('upstream', process.execPath, [script, '--cert', env.cert, '--key', env.key, '--port', String(port)], join(env.tmp, `upstream-${port}.log`));
+  const child = startChild('upstream', process.execPath, [script, '--cert', env.cert, '--key', env.key, '--cold-dir', env.tmp, '--port', String(port)], join(env.tmp, `upstream-${port}.log`));
   await waitForPort(child, port, 10_000);
   return { child, port };
 }
@@ -183,6 +183,11 @@ async function main(): Promise<number> {
   try {
     const pki = makeTestPki(tmp);
     for (const f of [pki.caCert, pki.serverCert, pki.squidCaCert, pki.squidCaKey]) chmodSync(f, 0o644);
+    // (c): every name under its own parent domain, so no proxy can serve two from one leaf.
+    const coldNames = (slice: number): string[] => Array.from({ length: params.c.names }, (_, i) => `x.c${i}-s${slice}.bench.test`);
+    const certStart = nowMs();
+    makeColdCerts(pki, tmp, Array.from({ length: opts.slices + 1 }, (_, s) => coldNames(s)).flat());
+    log(`made ${(opts.slices + 1) * params.c.names} certificates for (c)'s names in ${((nowMs() - certStart) / 1000).toFixed(1)} s`);
     const script = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'upstream-server.js');
     let up: { child: Child; port: number };
     try {
@@ -194,7 +199,6 @@ async function main(): Promise<number> {
     }
     upstream = up.child;
 
-    const coldNames = (slice: number): string[] => Array.from({ length: params.c.names }, (_, i) => `h${i}-s${slice}.bench.test`);
     const hostNames = ['bench.test', 'tunnel.bench.test'];
     for (let s = 0; s <= opts.slices; s++) hostNames.push(...coldNames(s)); // slice 0: sanity checks
     const env: BenchEnv = { repoRoot: root, tmp, pki, upstreamPort: up.port, hostNames };
@@ -226,7 +230,7 @@ async function main(): Promise<number> {
           continue;
         }
         const peer = current;
-        for (const host of ['bench.test', coldNames(0)[0] ?? 'h0-s0.bench.test']) {
+        for (const host of ['bench.test', coldNames(0)[0] ?? 'x.c0-s0.bench.test']) {
           const problem = await checkIdentity({ proxyPort: peer.proxyPort, upstreamPort: up.port, ca: peer.ca }, host);
           if (problem) {
             log(`WARNING ${name}: ${problem}`);

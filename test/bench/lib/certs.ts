@@ -1,6 +1,6 @@
 // Throwaway certificates for the benchmark, made with the openssl CLI.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface TestPki {
@@ -57,4 +57,37 @@ export function makeTestPki(dir: string): TestPki {
     squidCaCert: p('squid-ca.pem'),
     squidCaKey: p('squid-ca.key'),
   };
+}
+
+/**
+ * Workload (c)'s names sit under a parent domain of their own (`x.c<i>-s<slice>.bench.test`), so
+ * a proxy cannot serve them from one shared leaf: each is a cold leaf certificate, as issue 6
+ * asks. The upstream (and node-bare, which presents upstream certificates) needs a certificate
+ * for each: an ordinary one naming only that host, signed by the test CA over the upstream's
+ * key (one CSR, one `openssl x509` per name). Files: `<dir>/cold/<name>.pem`.
+ */
+export function makeColdCerts(pki: TestPki, dir: string, names: readonly string[]): void {
+  const cold = join(dir, 'cold');
+  mkdirSync(cold, { recursive: true });
+  const csr = join(cold, 'cold.csr');
+  openssl(['req', '-new', '-key', pki.serverKey, '-subj', '/CN=cold.bench.test', '-out', csr]);
+  names.forEach((name, i) => {
+    const ext = join(cold, `${name}.ext`);
+    writeFileSync(ext, [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      'extendedKeyUsage=serverAuth',
+      `subjectAltName=DNS:${name}`,
+    ].join('\n') + '\n');
+    openssl([
+      // Subject per name too: Squid's certificate cache mixed up names that shared one subject.
+      'x509', '-req', '-in', csr, '-subj', `/CN=${name}`, '-CA', pki.caCert, '-CAkey', pki.caKey, '-set_serial', String(i + 1000),
+      '-days', '3', '-sha256', '-extfile', ext, '-out', join(cold, `${name}.pem`),
+    ]);
+  });
+}
+
+/** Whether `servername` is one of workload (c)'s names (see makeColdCerts). */
+export function isColdName(servername: string): boolean {
+  return /^x\.c\d+-s\d+\.bench\.test$/.test(servername);
 }

@@ -160,7 +160,8 @@ const squid: PeerDef = {
     const port = await freePort();
     const hosts = join(dir, 'hosts');
     const lines: string[] = [];
-    for (let i = 0; i < env.hostNames.length; i += 50) lines.push(`127.0.0.1 ${env.hostNames.slice(i, i + 50).join(' ')}`);
+    // One name per line: Squid's hosts_file parser cuts long lines (names past ~1 KiB were lost).
+    for (const name of env.hostNames) lines.push(`127.0.0.1 ${name}`);
     writeFileSync(hosts, lines.join('\n') + '\n');
     const conf = join(dir, 'squid.conf');
     writeFileSync(
@@ -305,6 +306,7 @@ const nodeBare: PeerDef = {
         '--port', String(port),
         '--cert', env.pki.serverCert,
         '--key', env.pki.serverKey,
+        '--cold-dir', env.tmp,
         '--upstream-ca', env.pki.caCert,
         '--upstream-port', String(env.upstreamPort),
       ],

@@ -1,10 +1,13 @@
 // The benchmark's upstream: a keep-alive HTTPS origin on 127.0.0.1, run as a child process
 // so its CPU stays out of the load generator's. Usage:
-//   node upstream-server.js --cert FILE --key FILE [--port N]
+//   node upstream-server.js --cert FILE --key FILE [--cold-dir DIR] [--port N]
 // Prints one line "READY <port> <pid>" on stdout once listening.
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import { join } from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { isColdName } from './certs.js';
 
 function arg(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -75,10 +78,25 @@ function sse(req: IncomingMessage, res: ServerResponse, url: URL): void {
   req.on('close', () => clearInterval(timer));
 }
 
+const upstreamKey = readFileSync(arg('key'));
+const coldDir = arg('cold-dir', '');
+const coldContexts = new Map<string, SecureContext>();
+/** Workload (c)'s names get their own certificate (certs.ts makeColdCerts). */
+function coldContext(servername: string): SecureContext | null {
+  if (coldDir === '' || !isColdName(servername)) return null;
+  let ctx = coldContexts.get(servername);
+  if (!ctx) {
+    ctx = createSecureContext({ cert: readFileSync(join(coldDir, 'cold', `${servername}.pem`)), key: upstreamKey });
+    coldContexts.set(servername, ctx);
+  }
+  return ctx;
+}
+
 const server = createServer(
   {
     cert: readFileSync(arg('cert')),
-    key: readFileSync(arg('key')),
+    key: upstreamKey,
+    SNICallback: (servername, cb) => cb(null, coldContext(servername) ?? undefined),
     keepAliveTimeout: 300_000,
     requestTimeout: 0,
     headersTimeout: 60_000,

@@ -5,12 +5,16 @@
 // checks. It is not a product to compare against; it measures what the platform alone costs on
 // each workload, so the report can say how much of Warden's gap to Squid is Node and how much is
 // Warden's own work.
-//   node node-bare.js --port N --cert FILE --key FILE --upstream-ca FILE --upstream-port N
+//   node node-bare.js --port N --cert FILE --key FILE --cold-dir DIR --upstream-ca FILE --upstream-port N
+// For workload (c)'s names (one parent domain each) it presents each name's own certificate, as the
+// upstream does (lib/certs.ts makeColdCerts): a reference with no leaf minting.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, TLSSocket } from 'node:tls';
+import { join } from 'node:path';
+import { connect as tlsConnect, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
+import { isColdName } from '../lib/certs.js';
 
 function arg(name: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,7 +28,19 @@ function arg(name: string): string {
 
 const port = Number(arg('port'));
 const upstreamPort = Number(arg('upstream-port'));
-const serverContext = createSecureContext({ cert: readFileSync(arg('cert')), key: readFileSync(arg('key')) });
+const serverKey = readFileSync(arg('key'));
+const serverContext = createSecureContext({ cert: readFileSync(arg('cert')), key: serverKey });
+const coldDir = arg('cold-dir');
+const coldContexts = new Map<string, SecureContext>();
+function contextFor(servername: string): SecureContext {
+  if (!isColdName(servername)) return serverContext;
+  let ctx = coldContexts.get(servername);
+  if (!ctx) {
+    ctx = createSecureContext({ cert: readFileSync(join(coldDir, 'cold', `${servername}.pem`)), key: serverKey });
+    coldContexts.set(servername, ctx);
+  }
+  return ctx;
+}
 const upstreamContext = createSecureContext({ ca: readFileSync(arg('upstream-ca')) }); // parsed once, as Warden does
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
@@ -91,7 +107,12 @@ outer.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
   }
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   if (head.length > 0) socket.unshift(head);
-  const tls = new TLSSocket(socket, { isServer: true, secureContext: serverContext, ALPNProtocols: ['http/1.1'] });
+  const tls = new TLSSocket(socket, {
+    isServer: true,
+    secureContext: serverContext,
+    SNICallback: (name, cb) => cb(null, contextFor(name)),
+    ALPNProtocols: ['http/1.1'],
+  });
   tls.on('error', () => socket.destroy());
   inner.emit('connection', tls);
 });
