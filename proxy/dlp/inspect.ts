@@ -25,7 +25,7 @@ import { normalizeText, type NormalizedText } from './normalize.js';
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
-  classifyBody, MAX_DEPTH, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
+  classifyBody, MAX_DEPTH, MIN_DECODE_BUDGET, parseContentType, UninspectableError, UTF8_LABELS, ViewBuilder,
   type BodyClass, type BodyModel, type ContentType, type UrlModel, type ViewNode,
 } from './views.js';
 
@@ -90,22 +90,24 @@ function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
  * provably finds nothing in the body:
  *
  * - the texts the full path would scan are all contained, with the same `"`-delimited context,
- *   in a few whole-body buffers: the raw body (text bodies), and the body with JSON escapes
- *   decoded once per possible nesting level (JSON leaves, keys and numbers, nested JSON);
+ *   in a few buffers: the raw body (text bodies), the body with JSON escapes decoded (JSON
+ *   leaves, keys and numbers, nested JSON without escapes of its own), and the nested documents
+ *   that decode differently one level further down (see nestedLevels);
  * - none of those buffers has a `%XX` escape or a base64 run that decodes to text or an archive
  *   (those create views that are not substrings), and the body has no archive magic;
  * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
  *   for each buffer after normalisation, which is local (normalize.ts), so each normalised leaf
  *   is a substring of the normalised buffer.
  *
- * Form and multipart bodies always take the full path.
+ * Form and multipart bodies always take the full path, and so do bodies in another charset or
+ * holding a NUL byte (the full path reads them decoded: views.ts addHiddenUtf16).
  */
 function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, detectors: Detectors, policy: CompiledDlpPolicy, archivesOn: boolean): boolean {
   if (cls === 'form' || cls === 'multipart') return false;
   if (!isUtf8(bytes)) return false;
   // Another declared charset, or NULs (UTF-16 that is also valid UTF-8): the full path decodes it.
   const charset = ct?.params.get('charset')?.trim().toLowerCase();
-  if (charset !== undefined && charset !== '' && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') return false;
+  if (charset !== undefined && charset !== '' && !UTF8_LABELS.has(charset)) return false;
   if (bytes.indexOf(0) !== -1) return false;
   if (archivesOn && detectors.detectArchive(bytes) !== null) return false;
   const texts: Buffer[] = [];

@@ -178,7 +178,7 @@ export function printableRuns(bytes: Uint8Array): string {
 }
 
 /** Charsets read as UTF-8 (a body declaring one of these takes the normal path). */
-const UTF8_LABELS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii', 'unicode-1-1-utf-8']);
+export const UTF8_LABELS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii', 'unicode-1-1-utf-8']);
 
 /**
  * The text of a body that declares a charset other than UTF-8 (`charset=utf-16le`,
