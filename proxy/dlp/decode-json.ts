@@ -9,6 +9,7 @@
  * Input is untrusted. The tokenizer is iterative (explicit stack): deep nesting cannot overflow
  * the JS stack. Complexity is O(n).
  */
+import { hexVal } from './decode-percent.js';
 
 /** One string (value or key) or number in a JSON text. */
 export interface JsonToken {
@@ -280,19 +281,11 @@ export function escapeJsonContent(s: string): string {
 const SIMPLE_BYTES = new Int16Array(128).fill(-1);
 for (const [k, v] of Object.entries(SIMPLE)) SIMPLE_BYTES[Number(k)] = v.charCodeAt(0);
 
-function hexByte(c: number | undefined): number {
-  if (c === undefined) return -1;
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  return -1;
-}
-
 function hex4(buf: Uint8Array, at: number): number {
-  const a = hexByte(buf[at]);
-  const b = hexByte(buf[at + 1]);
-  const c = hexByte(buf[at + 2]);
-  const d = hexByte(buf[at + 3]);
+  const a = hexVal(buf[at] ?? -1);
+  const b = hexVal(buf[at + 1] ?? -1);
+  const c = hexVal(buf[at + 2] ?? -1);
+  const d = hexVal(buf[at + 3] ?? -1);
   return a < 0 || b < 0 || c < 0 || d < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
 }
 

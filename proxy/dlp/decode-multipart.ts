@@ -7,6 +7,7 @@
  * without its blank line, no closing delimiter) is malformed and the caller refuses it as
  * uninspectable rather than guessing where data is.
  */
+import { hexVal } from './decode-percent.js';
 
 /** One part: its headers (lower-case names) and the span of its body in the multipart bytes. */
 export interface MultipartPart {
@@ -120,4 +121,27 @@ export function encodeBase64Lines(bytes: Buffer, lineLength: number): string {
   const lines: string[] = [];
   for (let i = 0; i < b64.length; i += lineLength) lines.push(b64.slice(i, i + lineLength));
   return lines.join('\r\n');
+}
+
+/**
+ * A quoted-printable part (RFC 2045 §6.7) decoded: `=XX` escapes and soft line breaks (`=` at the
+ * end of a line). A malformed escape is kept as written, as decoders do.
+ */
+export function decodeQuotedPrintable(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length);
+  let o = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i] as number;
+    if (c !== 0x3D) { out[o++] = c; continue; }
+    // soft line break: "=" then optional trailing whitespace then CRLF or LF
+    let j = i + 1;
+    while (j < bytes.length && (bytes[j] === 0x20 || bytes[j] === 0x09)) j++;
+    if (bytes[j] === 0x0D && bytes[j + 1] === 0x0A) { i = j + 1; continue; }
+    if (bytes[j] === 0x0A) { i = j; continue; }
+    const a = hexVal(bytes[i + 1] ?? -1);
+    const b = hexVal(bytes[i + 2] ?? -1);
+    if (a >= 0 && b >= 0) { out[o++] = (a << 4) | b; i += 2; continue; }
+    out[o++] = c;
+  }
+  return out.subarray(0, o);
 }

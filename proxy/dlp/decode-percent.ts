@@ -15,7 +15,8 @@ export interface PercentDecoded {
   readonly ends: Int32Array | null;
 }
 
-function hexVal(c: number): number {
+/** Value of one ASCII hex digit (`0-9a-fA-F`), -1 for anything else. */
+export function hexVal(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   if (c >= 0x41 && c <= 0x46) return c - 0x37;
   if (c >= 0x61 && c <= 0x66) return c - 0x57;

@@ -18,14 +18,16 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
 import { base64Head, findBase64RunsInBytes, isPrintableBase64 } from './decode-base64.js';
+import { nonUtf8Charset } from './decode-charset.js';
 import { decodeContentEncoding, encodeContentEncoding, type Coding } from './decode-content-encoding.js';
 import { backslashStringTokens, bytesLookLikeJson, unescapeJsonBytes } from './decode-json.js';
+import { hexVal } from './decode-percent.js';
 import { aggregateFindings, type ResolvedArchive, type ResolvedMatch } from './findings.js';
 import { normalizeText, type NormalizedText } from './normalize.js';
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
-  classifyBody, MAX_DEPTH, MIN_DECODE_BUDGET, parseContentType, UninspectableError, UTF8_LABELS, ViewBuilder,
+  classifyBody, MAX_DEPTH, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
   type BodyClass, type BodyModel, type ContentType, type UrlModel, type ViewNode,
 } from './views.js';
 
@@ -51,10 +53,7 @@ const MEMO_MAX_CHARS = 256;
 function hasPercentBytes(buf: Buffer): boolean {
   let p = buf.indexOf(0x25);
   while (p !== -1) {
-    const a = buf[p + 1] ?? 0;
-    const b = buf[p + 2] ?? 0;
-    const hex = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
-    if (hex(a) && hex(b)) return true;
+    if (hexVal(buf[p + 1] ?? -1) >= 0 && hexVal(buf[p + 2] ?? -1) >= 0) return true;
     p = buf.indexOf(0x25, p + 1);
   }
   return false;
@@ -106,8 +105,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
   if (cls === 'form' || cls === 'multipart') return false;
   if (!isUtf8(bytes)) return false;
   // Another declared charset, or NULs (UTF-16 that is also valid UTF-8): the full path decodes it.
-  const charset = ct?.params.get('charset')?.trim().toLowerCase();
-  if (charset !== undefined && charset !== '' && !UTF8_LABELS.has(charset)) return false;
+  if (nonUtf8Charset(ct?.params) !== null) return false;
   if (bytes.indexOf(0) !== -1) return false;
   if (archivesOn && detectors.detectArchive(bytes) !== null) return false;
   const texts: Buffer[] = [];

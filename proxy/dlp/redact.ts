@@ -81,19 +81,13 @@ export function pushEdit(node: ViewNode, start: number, end: number, text: strin
         e += d.start;
         n = d.parent;
         break;
-      case 'json-string': {
-        const [ms, me] = mapSpan(ensureMap(n), s, e, d.end - d.start);
-        s = d.start + ms;
-        e = d.start + me;
-        t = escapeJsonContent(t);
-        n = d.parent;
-        break;
-      }
+      case 'json-string':
       case 'percent': {
+        // Decoded text: map the span back through the escapes and encode the replacement alike.
         const [ms, me] = mapSpan(ensureMap(n), s, e, d.end - d.start);
         s = d.start + ms;
         e = d.start + me;
-        t = percentEncode(t, d.plus);
+        t = d.kind === 'json-string' ? escapeJsonContent(t) : percentEncode(t, d.plus);
         n = d.parent;
         break;
       }

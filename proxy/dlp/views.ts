@@ -19,7 +19,8 @@ import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { base64Head, decodeBase64, findBase64Runs, isPrintableBase64, MIN_BASE64_RUN } from './decode-base64.js';
 import { looksLikeJson, memberSegment, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
-import { parseHeaderParams, parseMultipart } from './decode-multipart.js';
+import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
+import { decodeQuotedPrintable, parseHeaderParams, parseMultipart } from './decode-multipart.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
 import type { Detectors } from './types.js';
 
@@ -182,82 +183,6 @@ export function printableRuns(bytes: Uint8Array): string {
   return out.join('\n');
 }
 
-/** Charsets read as UTF-8 (a body declaring one of these takes the normal path). */
-export const UTF8_LABELS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii', 'unicode-1-1-utf-8']);
-
-/**
- * The text of a body that declares a charset other than UTF-8 (`charset=utf-16le`,
- * `windows-1252`, `shift_jis`…), decoded with the WHATWG decoder; replacement characters stand
- * for invalid sequences. Throws UninspectableError for a label no decoder knows (fail closed:
- * otherwise any made-up charset would carry text past the scanner).
- */
-export function decodeDeclaredCharset(bytes: Uint8Array, charset: string): string {
-  let decoder: InstanceType<typeof TextDecoder>;
-  try {
-    decoder = new TextDecoder(charset);
-  } catch {
-    throw new UninspectableError(`unsupported charset "${charset.slice(0, 40)}"`);
-  }
-  return decoder.decode(bytes);
-}
-
-/**
- * UTF-16 text hiding in a body that is not declared as such: with a byte-order mark, or with
- * NUL bytes on one parity only (ASCII in UTF-16LE is `31 00 32 00 …`, valid UTF-8 that no
- * pattern matches). Returns the encoding to decode with, or null.
- */
-export function utf16Shape(bytes: Uint8Array): 'utf-16le' | 'utf-16be' | null {
-  if (bytes.length < 2) return null;
-  if (bytes[0] === 0xFF && bytes[1] === 0xFE) return 'utf-16le';
-  if (bytes[0] === 0xFE && bytes[1] === 0xFF) return 'utf-16be';
-  let even = 0;
-  let odd = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] !== 0) continue;
-    if ((i & 1) === 0) even++;
-    else odd++;
-  }
-  const half = bytes.length / 2;
-  if (odd >= half * 0.25 && odd > 4 * even) return 'utf-16le';
-  if (even >= half * 0.25 && even > 4 * odd) return 'utf-16be';
-  return null;
-}
-
-/** The bytes without NULs: UTF-16 (either byte order) ASCII text read as ASCII, wherever it sits. */
-export function withoutNuls(bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(bytes.length);
-  let o = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i] as number;
-    if (c !== 0) out[o++] = c;
-  }
-  return out.subarray(0, o);
-}
-
-/**
- * Quoted-printable (RFC 2045 §6.7) decoded: `=XX` escapes and soft line breaks (`=` at the end
- * of a line). A malformed escape is kept as written, as decoders do.
- */
-export function decodeQuotedPrintable(bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(bytes.length);
-  let o = 0;
-  const hex = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1);
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i] as number;
-    if (c !== 0x3D) { out[o++] = c; continue; }
-    // soft line break: "=" then optional trailing whitespace then CRLF or LF
-    let j = i + 1;
-    while (j < bytes.length && (bytes[j] === 0x20 || bytes[j] === 0x09)) j++;
-    if (bytes[j] === 0x0D && bytes[j + 1] === 0x0A) { i = j + 1; continue; }
-    if (bytes[j] === 0x0A) { i = j; continue; }
-    const a = hex(bytes[i + 1] ?? -1);
-    const b = hex(bytes[i + 2] ?? -1);
-    if (a >= 0 && b >= 0) { out[o++] = (a << 4) | b; i += 2; continue; }
-    out[o++] = c;
-  }
-  return out.subarray(0, o);
-}
-
 function makeNode(orig: string, where: string, key: string | null, depth: number, derivation: Derivation, label = false): ViewNode {
   return { orig, where, key, depth, derivation, map: null, pending: null, label };
 }
@@ -408,6 +333,14 @@ export class ViewBuilder {
     this.addView(node);
   }
 
+  /** `bytes` in a declared charset; a label no decoder knows makes the body uninspectable. */
+  private decodeDeclared(bytes: Uint8Array, charset: string): string {
+    const text = decodeCharset(bytes, charset);
+    if (text === null) throw new UninspectableError(`unsupported charset "${charset.slice(0, 40)}"`);
+    this.charge(text.length);
+    return text;
+  }
+
   private addPrintable(bytes: Uint8Array, where: string, key: string | null, depth: number): void {
     const text = printableRuns(bytes);
     if (text.length > 0) {
@@ -452,12 +385,12 @@ export class ViewBuilder {
     }
     const cls = classifyBody(ct);
     if (cls === 'multipart' && ct !== null) return this.addMultipart(bytes, ct, where, depth);
-    const charset = ct?.params.get('charset')?.trim().toLowerCase() ?? null;
-    if (charset !== null && charset !== '' && !UTF8_LABELS.has(charset)) {
+    const charset = nonUtf8Charset(ct?.params);
+    if (charset !== null) {
       // Declared in another charset: scan what the server will read. JSON escapes decoded as
-      // for malformed JSON; no structure to rewrite, so a redaction escalates to block.
-      const text = decodeDeclaredCharset(bytes, charset);
-      this.charge(text.length);
+      // for malformed JSON; no structure to rewrite, so a redaction escalates to block. The raw
+      // bytes are read too, for a server that ignores the label.
+      const text = this.decodeDeclared(bytes, charset);
       this.addView(makeNode(cls === 'json' ? unescapeJson(text, false).text : text, where, key, depth, { kind: 'opaque', why: 'charset' }));
       this.addPrintable(bytes, where, key, depth);
       return { kind: 'opaque' };
@@ -512,11 +445,8 @@ export class ViewBuilder {
         // Scanned decoded (`=3D`, soft breaks); not rewritten in QP, so a redaction there blocks.
         const decoded = decodeQuotedPrintable(partBytes);
         this.charge(decoded.length);
-        const partCt = parseContentType(part.headers.get('content-type'));
-        const charset = partCt?.params.get('charset')?.trim().toLowerCase() ?? null;
-        const text = charset !== null && charset !== '' && !UTF8_LABELS.has(charset)
-          ? decodeDeclaredCharset(decoded, charset)
-          : decoded.toString('utf8');
+        const charset = nonUtf8Charset(parseContentType(part.headers.get('content-type'))?.params);
+        const text = charset !== null ? this.decodeDeclared(decoded, charset) : decoded.toString('utf8');
         this.addView(makeNode(text, partWhere, partKey, depth + 1, { kind: 'opaque', why: 'quoted-printable' }));
         parts.push({ bodyStart: part.bodyStart, bodyEnd: part.bodyEnd, model: { kind: 'opaque' }, base64LineLength: null });
         return;

@@ -1,7 +1,8 @@
 // Throwaway certificates for the benchmark, made with the openssl CLI.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
 
 export interface TestPki {
   /** test CA that signs the upstream's certificate (every peer verifies against it) */
@@ -88,6 +89,24 @@ export function makeColdCerts(pki: TestPki, dir: string, names: readonly string[
 }
 
 /** Whether `servername` is one of workload (c)'s names (see makeColdCerts). */
-export function isColdName(servername: string): boolean {
+function isColdName(servername: string): boolean {
   return /^x\.c\d+-s\d+\.bench\.test$/.test(servername);
+}
+
+/**
+ * For a TLS server that answers (c)'s names (the upstream, node-bare): the context holding the
+ * certificate makeColdCerts wrote for `servername` under `dir`, loaded on first use, or null for
+ * any other name.
+ */
+export function coldContexts(dir: string, key: Buffer): (servername: string) => SecureContext | null {
+  const cache = new Map<string, SecureContext>();
+  return (servername) => {
+    if (!isColdName(servername)) return null;
+    let ctx = cache.get(servername);
+    if (!ctx) {
+      ctx = createSecureContext({ cert: readFileSync(join(dir, 'cold', `${servername}.pem`)), key });
+      cache.set(servername, ctx);
+    }
+    return ctx;
+  };
 }

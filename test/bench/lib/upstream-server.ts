@@ -5,9 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
-import { join } from 'node:path';
-import { createSecureContext, type SecureContext } from 'node:tls';
-import { isColdName } from './certs.js';
+import { coldContexts } from './certs.js';
 
 function arg(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -80,17 +78,8 @@ function sse(req: IncomingMessage, res: ServerResponse, url: URL): void {
 
 const upstreamKey = readFileSync(arg('key'));
 const coldDir = arg('cold-dir', '');
-const coldContexts = new Map<string, SecureContext>();
 /** Workload (c)'s names get their own certificate (certs.ts makeColdCerts). */
-function coldContext(servername: string): SecureContext | null {
-  if (coldDir === '' || !isColdName(servername)) return null;
-  let ctx = coldContexts.get(servername);
-  if (!ctx) {
-    ctx = createSecureContext({ cert: readFileSync(join(coldDir, 'cold', `${servername}.pem`)), key: upstreamKey });
-    coldContexts.set(servername, ctx);
-  }
-  return ctx;
-}
+const coldContext = coldDir === '' ? (): null => null : coldContexts(coldDir, upstreamKey);
 
 const server = createServer(
   {

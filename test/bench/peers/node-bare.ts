@@ -11,10 +11,9 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { connect as tlsConnect, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
-import { isColdName } from '../lib/certs.js';
+import { coldContexts } from '../lib/certs.js';
 
 function arg(name: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,17 +29,8 @@ const port = Number(arg('port'));
 const upstreamPort = Number(arg('upstream-port'));
 const serverKey = readFileSync(arg('key'));
 const serverContext = createSecureContext({ cert: readFileSync(arg('cert')), key: serverKey });
-const coldDir = arg('cold-dir');
-const coldContexts = new Map<string, SecureContext>();
-function contextFor(servername: string): SecureContext {
-  if (!isColdName(servername)) return serverContext;
-  let ctx = coldContexts.get(servername);
-  if (!ctx) {
-    ctx = createSecureContext({ cert: readFileSync(join(coldDir, 'cold', `${servername}.pem`)), key: serverKey });
-    coldContexts.set(servername, ctx);
-  }
-  return ctx;
-}
+const coldContext = coldContexts(arg('cold-dir'), serverKey);
+const contextFor = (servername: string): SecureContext => coldContext(servername) ?? serverContext;
 const upstreamContext = createSecureContext({ ca: readFileSync(arg('upstream-ca')) }); // parsed once, as Warden does
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
