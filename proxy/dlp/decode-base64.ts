@@ -15,6 +15,11 @@ const VALUE = new Int8Array(128).fill(-1);
 VALUE[0x2D] = 62; // '-' (URL-safe)
 VALUE[0x5F] = 63; // '_' (URL-safe)
 
+/** 6-bit value of a base64 character code (either alphabet), or -1. */
+export function base64Sextet(c: number): number {
+  return c < 128 ? (VALUE[c] ?? -1) : -1;
+}
+
 /** A run of base64 alphabet characters: `[start, end)` including any `=` padding. */
 export interface Base64Run {
   readonly start: number;
@@ -90,8 +95,11 @@ export function findBase64RunsInBytes(b: Uint8Array): Base64Run[] {
   return runs;
 }
 
-/** Bytes decoded for the archive check: enough for every magic (tar's sits at offset 257). */
-export const ARCHIVE_PROBE_BYTES = 264;
+/**
+ * Bytes decoded for the archive check: one tar header block, which holds every magic (tar's
+ * `ustar` and version take bytes 257–264; this was 264 once, one short, and base64 tar slipped by).
+ */
+export const ARCHIVE_PROBE_BYTES = 512;
 const scratch = Buffer.alloc(ARCHIVE_PROBE_BYTES + 3);
 
 /**

@@ -14,7 +14,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RE2, type RE2SetInstance } from './re2.js';
 import { PATTERNS_DIR } from '../paths.js';
-import { archiveBase64Validator, matchMagic } from './archives.js';
+import { archiveBase64Validator, base64ArchiveProbe, matchMagic } from './archives.js';
 import { compileHoneytokens } from './honeytokens.js';
 import { fingerprintValue, maskMatch, replacementFor } from './mask.js';
 import { runPattern, type Candidate, type PreparedView } from './matcher.js';
@@ -202,6 +202,8 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
     detectArchive(bytes: Buffer): string | null {
       return matchMagic(magics, bytes);
     },
+
+    detectArchiveInBase64: base64ArchiveProbe(magics),
 
     mask(match: Match): string {
       return maskMatch(match);

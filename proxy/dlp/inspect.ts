@@ -17,7 +17,7 @@
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
-import { base64Head, findBase64RunsInBytes, isPrintableBase64 } from './decode-base64.js';
+import { findBase64RunsInBytes, isPrintableBase64 } from './decode-base64.js';
 import { nonUtf8Charset } from './decode-charset.js';
 import { decodeContentEncoding, encodeContentEncoding, type Coding } from './decode-content-encoding.js';
 import { backslashStringTokens, bytesLookLikeJson, unescapeJsonBytes } from './decode-json.js';
@@ -137,7 +137,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
     if (hasPercentBytes(t)) return false;
     for (const run of findBase64RunsInBytes(t)) {
       if (isPrintableBase64(t, run.start, run.end)) return false;
-      if (archivesOn && detectors.detectArchive(base64Head(t, run.start, run.end)) !== null) return false;
+      if (archivesOn && detectors.detectArchiveInBase64(t, run.start, run.end) !== null) return false;
     }
   }
   return true;

@@ -61,6 +61,8 @@ export interface Detectors {
   mightMatch(raw: Buffer, packs: readonly string[] | null): boolean;
   /** Archive format by magic bytes at offset 0 (tar: 257), or null. */
   detectArchive(bytes: Buffer): string | null;
+  /** The same for the bytes a base64 run `[start, end)` of `src` decodes to (archives.ts base64ArchiveProbe). */
+  detectArchiveInBase64(src: string | Uint8Array, start: number, end: number): string | null;
   /** Masked sample for audit (`***-**-6789`, `****-****-****-1111`, `AKIA************MPLE`…). */
   mask(match: Match): string;
   /** Keyed fingerprint of a value (HMAC-SHA256, first 16 hex chars). */

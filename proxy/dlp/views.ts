@@ -17,7 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { base64Head, decodeBase64, findBase64Runs, isPrintableBase64, MIN_BASE64_RUN } from './decode-base64.js';
+import { decodeBase64, findBase64Runs, isPrintableBase64, MIN_BASE64_RUN } from './decode-base64.js';
 import { looksLikeJson, memberSegment, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
 import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
 import { decodeQuotedPrintable, parseHeaderParams, parseMultipart } from './decode-multipart.js';
@@ -236,7 +236,7 @@ export class ViewBuilder {
     }
     if (s.length < MIN_BASE64_RUN) return;
     for (const run of findBase64Runs(s)) {
-      const format = this.archivesOn ? this.detectors.detectArchive(base64Head(s, run.start, run.end)) : null;
+      const format = this.archivesOn ? this.detectors.detectArchiveInBase64(s, run.start, run.end) : null;
       if (format === null && !isPrintableBase64(s, run.start, run.end)) continue;
       // The same run shows up again in a percent-decoded child, or repeated in a body.
       const text = s.slice(run.start, run.end);

@@ -6,6 +6,7 @@
 import { createHmac } from 'node:crypto';
 import type { CompiledDlpPolicy } from '../../../proxy/config/types.js';
 import type { Detectors, InspectRequest, Match, ScanView } from '../../../proxy/dlp/types.js';
+import { base64Head } from '../../../proxy/dlp/decode-base64.js';
 
 /** Honeytoken literal the fake detectors know. */
 export const FAKE_HONEYTOKEN = 'CANARY-5b1f9e2a';
@@ -69,6 +70,9 @@ export function fakeDetectors(): Detectors & { calls: number } {
       if (bytes.length >= 3 && bytes[0] === 0x1F && bytes[1] === 0x8B && bytes[2] === 0x08) return 'gzip';
       if (bytes.length >= 262 && bytes.toString('latin1', 257, 262) === 'ustar') return 'tar';
       return null;
+    },
+    detectArchiveInBase64(src: string | Uint8Array, start: number, end: number): string | null {
+      return this.detectArchive(base64Head(src, start, end));
     },
     mask(match: Match): string {
       return match.type === 'credit_card' || match.type === 'us_ssn'

@@ -175,6 +175,8 @@ test('multipart: malformed framing is uninspectable', () => {
 const archiveCases: Array<[name: string, req: InspectRequest, pol: Partial<CompiledDlpPolicy>, decision: string, archives: string[]]> = [
   ['zip upload as octet-stream', request(Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(30)]), { 'content-type': 'application/octet-stream' }), {}, 'block', ['zip']],
   ['tar upload (magic at 257)', request((() => { const t = Buffer.alloc(1024); t.write('ustar\x0000', 257, 'latin1'); return t; })(), { 'content-type': 'application/x-tar' }), {}, 'block', ['tar']],
+  // 512 bytes: the tar magic ends at byte 265, past the 264 bytes the base64 probe once decoded.
+  ['tar file inside a JSON string as base64', request(JSON.stringify({ file: (() => { const t = Buffer.alloc(512); t.write('notes.txt', 0, 'latin1'); t.write('ustar\x0000', 257, 'latin1'); return t; })().toString('base64') })), {}, 'block', ['tar']],
   ['gzip file inside a JSON string as base64', request(JSON.stringify({ file: zlib.gzipSync(Buffer.from('x'.repeat(100))).toString('base64') })), {}, 'block', ['gzip']],
   ['archive with policy log', request(Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(30)]), { 'content-type': 'application/zip' }), { actions: { archive: 'log' } }, 'allow', ['zip']],
   ['archive with policy redact still blocks', request(Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(30)]), { 'content-type': 'application/zip' }), { actions: { archive: 'redact' } }, 'block', ['zip']],

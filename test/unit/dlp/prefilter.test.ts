@@ -44,11 +44,20 @@ function texts(): string[] {
       for (const tail of ['A'.repeat(31), 'B'.repeat(34), 'C'.repeat(30), 'D'.repeat(36)]) out.push(`${pre}${core}${tail}"`, `${pre}${core}${tail} `);
     }
   }
+  // Every match example of a prefiltered pattern in other company: the vendor prefilters drop the
+  // pattern's leading `\b` and boundary groups, so the context around a token must not matter.
+  for (const p of withPrefilter) {
+    for (const e of p.examples.match) {
+      const t = typeof e === 'string' ? e : e.text;
+      for (const [pre, post] of [['x', 'x'], ['_', '_'], ['\n', '\n'], ['"', '"'], ['\\n', ','], ['é', 'é'], ['0', '0']]) out.push(`${pre}${t}${post}`);
+    }
+  }
   return out;
 }
 
 test('the shipped packs use prefilters (this suite checks them)', () => {
-  assert.ok(withPrefilter.length >= 4, 'expected the email, password-in-URL, generic-secret and Azure prefilters');
+  // email, password-in-URL, generic secret, and the vendor formats' literal prefixes.
+  assert.ok(withPrefilter.length >= 60, `only ${withPrefilter.length} prefilters`);
 });
 
 test('every prefilter matches wherever its pattern matches', () => {

@@ -1,0 +1,102 @@
+/**
+ * base64ArchiveProbe (the fast path's archive check on base64 runs) rejects most runs from their
+ * first character and length. It must give exactly the answer of decoding the run's head and
+ * matching every magic: a run it wrongly rejects is an archive the fast path lets through.
+ */
+import * as assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { base64ArchiveProbe, matchMagic } from '../../../proxy/dlp/archives.js';
+import { base64Head, findBase64RunsInBytes } from '../../../proxy/dlp/decode-base64.js';
+import { compileDetectors, loadPacks } from '../../../proxy/dlp/detectors.js';
+import { createDlpEngine } from '../../../proxy/dlp/inspect.js';
+import { PATTERNS_DIR } from '../../../proxy/paths.js';
+import { policy, request } from './inspect-helpers.js';
+
+const files = readdirSync(PATTERNS_DIR).filter((f) => f.endsWith('.yaml')).map((f) => join(PATTERNS_DIR, f));
+const { magics } = loadPacks(files);
+const probe = base64ArchiveProbe(magics);
+const slow = (b: Uint8Array, start: number, end: number): string | null => matchMagic(magics, base64Head(b, start, end));
+
+/** Deterministic bytes (xorshift32), so a failure reproduces. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+function encodings(raw: Buffer): string[] {
+  const std = raw.toString('base64');
+  return [std, std.replace(/=+$/, ''), raw.toString('base64url')];
+}
+
+function checkText(text: string, expectSome: boolean): number {
+  const b = Buffer.from(text, 'latin1');
+  let found = 0;
+  for (const run of findBase64RunsInBytes(b)) {
+    const want = slow(b, run.start, run.end);
+    assert.equal(probe(b, run.start, run.end), want, `run ${JSON.stringify(text.slice(run.start, Math.min(run.end, run.start + 40)))}…`);
+    if (want !== null) found++;
+  }
+  if (expectSome) assert.ok(found > 0, `the archive was not found at all in ${JSON.stringify(text.slice(0, 60))}`);
+  return found;
+}
+
+test('every magic, at its offset and in each base64 alphabet, is found by the probe', () => {
+  const next = rng(7);
+  assert.ok(magics.some((m) => m.offset > 0), 'tar (offset 257) is part of the table');
+  for (const m of magics) {
+    for (const tail of [0, 3, 40, 400]) {
+      const raw = Buffer.alloc(m.offset + m.bytes.length + tail);
+      for (let i = 0; i < raw.length; i++) raw[i] = next() & 0xFF;
+      raw.set(m.bytes, m.offset);
+      for (const enc of encodings(raw)) {
+        if (enc.length < 24) continue; // shorter than any run the fast path considers
+        checkText(`{"file": "${enc}"}`, true);
+        checkText(`x ${enc} y`, true);
+      }
+    }
+  }
+});
+
+test('random runs get the same answer from the probe and from decoding', () => {
+  const next = rng(99);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_';
+  let archives = 0;
+  for (let i = 0; i < 4000; i++) {
+    const len = 24 + (next() % 420);
+    let s = '';
+    for (let k = 0; k < len; k++) s += alphabet[next() % alphabet.length];
+    // One run in four starts with a magic's first character, one in eight holds tar's magic.
+    if (i % 4 === 0) s = 'UEsDB' + s;
+    if (i % 8 === 1 && len > 360) {
+      const raw = Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/').slice(0, len - (len % 4)), 'base64');
+      raw.set(Buffer.from('7573746172003030', 'hex'), 257);
+      s = raw.toString('base64').replace(/=+$/, '');
+    }
+    archives += checkText(` ${s}${i % 3 === 0 ? '==' : ''} `, false);
+  }
+  assert.ok(archives > 100, `only ${archives} archives among the random runs: the comparison proves little`);
+});
+
+test('a base64 tar in a JSON field is blocked by the real detectors, fast path on and off', () => {
+  const detectors = compileDetectors({ honeytokens: [], fingerprintKey: Buffer.from('k') });
+  const tar = Buffer.alloc(1024);
+  tar.write('notes.txt', 0, 'latin1');
+  tar.write('ustar\x0000', 257, 'latin1'); // POSIX magic and version: bytes 257–264
+  for (const enc of encodings(tar)) {
+    const req = request(JSON.stringify({ model: 'm', input: 'see attachment', file: enc }));
+    for (const fastPath of [true, false]) {
+      const r = createDlpEngine(detectors, { fastPath }).inspect(req, policy({ packs: detectors.packNames }));
+      assert.equal(r.decision, 'block', `fastPath ${fastPath}`);
+      assert.deepEqual(r.archives, ['tar']);
+    }
+  }
+});
