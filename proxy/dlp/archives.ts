@@ -33,6 +33,10 @@ export function archiveBase64Validator(magics: readonly Magic[]): Validator {
   };
 }
 
+function codeAt(src: string | Uint8Array, k: number): number {
+  return typeof src === 'string' ? src.charCodeAt(k) : (src[k] ?? 0);
+}
+
 /**
  * The archive format a base64 run `[start, end)` of `src` decodes to (magic at its offset in the
  * decoded bytes), or null: the same answer as `matchMagic(magics, base64Head(src, start, end))`,
@@ -50,11 +54,10 @@ export function base64ArchiveProbe(magics: readonly Magic[]): (src: string | Uin
     else minDeepEnd = Math.min(minDeepEnd, m.offset + m.bytes.length);
   }
   return (src, start, end) => {
-    const at = typeof src === 'string' ? (k: number): number => src.charCodeAt(k) : (k: number): number => src[k] ?? 0;
-    const v = base64Sextet(at(start));
+    const v = base64Sextet(codeAt(src, start));
     if (v < 0) return null;
     let chars = end - start;
-    while (chars > 0 && at(start + chars - 1) === 0x3D) chars--; // padding decodes to nothing
+    while (chars > 0 && codeAt(src, start + chars - 1) === 0x3D) chars--; // padding decodes to nothing
     if (firstSextet[v] === 0 && Math.floor((chars * 6) / 8) < minDeepEnd) return null;
     return matchMagic(magics, base64Head(src, start, end));
   };

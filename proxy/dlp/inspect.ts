@@ -15,15 +15,15 @@
  * `uninspectable` result (block unless the policy says `uninspectable: allow`), never an allow
  * that skipped inspection silently.
  */
-import { isAscii, isUtf8 } from 'node:buffer';
+import { isUtf8 } from 'node:buffer';
 import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
-import { findBase64RunsInBytes, isPrintableBase64 } from './decode-base64.js';
+import { isPrintableBase64, someBase64Run } from './decode-base64.js';
 import { nonUtf8Charset } from './decode-charset.js';
 import { decodeContentEncoding, encodeContentEncoding, type Coding } from './decode-content-encoding.js';
 import { backslashStringTokens, bytesLookLikeJson, unescapeJsonBytes } from './decode-json.js';
 import { hexVal } from './decode-percent.js';
 import { aggregateFindings, type ResolvedArchive, type ResolvedMatch } from './findings.js';
-import { normalizeText, type NormalizedText } from './normalize.js';
+import { normalizeBytes, normalizeText, type NormalizedText } from './normalize.js';
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
@@ -128,17 +128,12 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
   for (const t of texts) {
     // mightMatch first: it is what fails on dirty bodies, and a set that stops at the first
     // hit makes that failure cheap (the other checks only matter when it passes).
-    let scanBuf = t;
-    if (!isAscii(t)) {
-      const norm = normalizeText(t.toString('utf8'));
-      if (norm.changed) scanBuf = Buffer.from(norm.text, 'utf8');
-    }
+    const scanBuf = normalizeBytes(t);
     if (detectors.mightMatch(scanBuf, policy.packs)) return false;
     if (hasPercentBytes(t)) return false;
-    for (const run of findBase64RunsInBytes(t)) {
-      if (isPrintableBase64(t, run.start, run.end)) return false;
-      if (archivesOn && detectors.detectArchiveInBase64(t, run.start, run.end) !== null) return false;
-    }
+    const decodesToSomething = (start: number, end: number): boolean =>
+      isPrintableBase64(t, start, end) || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
+    if (someBase64Run(t, decodesToSomething)) return false;
   }
   return true;
 }

@@ -1,7 +1,8 @@
 /**
- * DLP inspection throughput (not part of npm test). Prints a Markdown table: MB/s of
+ * DLP inspection throughput (not part of npm test). Prints a Markdown table: MiB/s of
  * `engine.inspect()` with the shipped packs (real compileDetectors) on
  *   - a 4 MiB clean chat JSON body (English text, code, UUIDs, digests, a tool call),
+ *   - the same with typographic quotes and dashes in the prose (non-ASCII: normalisation),
  *   - the same body with one SSN planted (fast path fails; group prefilter localises),
  *   - a ~4 MiB JSON body dense with findings (SSN, card, email in every message),
  *   - a 1 MiB multipart/form-data upload,
@@ -9,7 +10,11 @@
  * after another (no validators, no decoding: a lower bound on what naive scanning costs), and
  * the same with JS RegExp for the patterns JS can compile.
  *
- *   npx tsc -p tsconfig.dlpinspect.json && node .build/dlpinspect/test/bench/dlp-bench.js
+ *   npm run bench:dlp        (or: npm run build && node dist/test/bench/dlp-bench.js)
+ *
+ * Each row is measured after a warm-up of at least 10 calls and 0.5 s (the first calls of a new
+ * process pay page faults on fresh multi-MiB buffers and JIT tiering, not what a running proxy
+ * pays), then the median of at least 5 calls over 1.5 s.
  */
 import { readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -28,7 +33,8 @@ const MiB = 1024 * 1024;
  * compare on a shared machine: other processes inflate wall time, not our CPU time.
  */
 function measure(fn: () => unknown, bytes: number, minMs = 1500): { mbps: number; ms: number; cpuMbps: number; cpuMs: number } {
-  for (let i = 0; i < 2; i++) fn(); // warm-up (JIT, RE2 DFA caches)
+  const w0 = performance.now();
+  for (let i = 0; i < 10 || performance.now() - w0 < 500; i++) fn(); // warm-up (JIT, RE2 DFA caches, page faults)
   const times: number[] = [];
   const cpu: number[] = [];
   const t0 = performance.now();
@@ -86,6 +92,8 @@ function main(): void {
   const clean = cleanChatBody(4 * MiB);
   const cleanStr = clean.toString('utf8');
   const planted = Buffer.from(cleanStr.replace('touched src/', 'touched 536-90-4399 src/'), 'utf8');
+  // Typographic quotes and dashes, as LLM prose has them: a non-ASCII character every ~150 bytes.
+  const typographic = Buffer.from(cleanStr.replaceAll(' the ', ' the “').replaceAll(' to ', '” to ').replaceAll(' and ', ' — and '), 'utf8');
   const dense = denseChatBody(4 * MiB);
   const mp = multipartUpload(MiB);
   const json = { 'content-type': 'application/json' };
@@ -99,6 +107,7 @@ function main(): void {
   ];
   const inputs: [string, InspectRequest][] = [
     [`clean chat JSON ${(clean.length / MiB).toFixed(2)} MiB`, req(clean, json)],
+    [`clean chat JSON, typographic prose ${(typographic.length / MiB).toFixed(2)} MiB`, req(typographic, json)],
     ['same with one SSN planted', req(planted, json)],
     [`dense findings JSON ${(dense.length / MiB).toFixed(2)} MiB`, req(dense, json)],
     [`multipart upload ${(mp.body.length / MiB).toFixed(2)} MiB`, req(mp.body, { 'content-type': mp.contentType })],
@@ -106,7 +115,8 @@ function main(): void {
 
   console.log(`# DLP inspect benchmark\n`);
   console.log(`Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'}, one core, ${sources.length} patterns in ${detectors.packNames.join('/')}. Median of ≥ 5 runs.\n`);
-  console.log('| input | engine | decision | findings | wall ms | MB/s (wall) | CPU ms | MB/s (CPU) |');
+  console.log('MiB/s throughout (the issue\'s 300 MB/s target is 286 MiB/s).\n');
+  console.log('| input | engine | decision | findings | wall ms | MiB/s (wall) | CPU ms | MiB/s (CPU) |');
   console.log('|---|---|---|---|---:|---:|---:|---:|');
   for (const [name, r] of inputs) {
     for (const [ename, opts] of engines) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { needsNormalization, normalizeText } from '../../../proxy/dlp/normalize.js';
+import { needsNormalization, normalizeBytes, normalizeText } from '../../../proxy/dlp/normalize.js';
 
 const cases: Array<[name: string, input: string, output: string]> = [
   ['ASCII is untouched', 'card 4111 1111 1111 1111', 'card 4111 1111 1111 1111'],
@@ -24,6 +24,10 @@ for (const [name, input, output] of cases) {
     assert.equal(n.text, output);
     assert.equal(n.changed, input !== output);
     assert.equal(needsNormalization(input), input !== output);
+    const bytes = Buffer.from(input, 'utf8');
+    const normalized = normalizeBytes(bytes);
+    assert.equal(normalized.toString('utf8'), output);
+    assert.equal(normalized === bytes, input === output, 'an unchanged buffer is returned as is');
   });
 }
 
@@ -48,4 +52,30 @@ test('normalisation is local: a substring normalises to a substring of the norma
   const pieces = ['"536\u201090\u20134399"', '"\uFF14\uFF15"', '"cafe\u0301"', '"a\u200Bb"', '"\u0301x"'];
   const whole = normalizeText(pieces.join(',')).text;
   for (const p of pieces) assert.ok(whole.includes(normalizeText(p).text), p);
+});
+
+test('normalizeBytes equals normalizeText over the decoded buffer (random text, 1 KiB chunk edges, every alignment)', () => {
+  // Pieces that exercise every rule, across the chunk boundaries the byte version skips ASCII by.
+  const pieces = ['a', 'bc ', '4111', '-', '"', '\n', 'e\u0301', '\u0301', 'x\u0301\u0302', '\u200B', '\u2013', '\u00A0',
+    '\uFF14', '\uFB01', '東京', '😀', '\u1100\u1161', 'A\u1161', '\uD55C\u11AB', '\u202E', 'é', '“', '\u3000', 'ñ'];
+  let x = 12345;
+  const rand = (k: number): number => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x % k;
+  };
+  for (let round = 0; round < 300; round++) {
+    let s = '';
+    const target = 200 + rand(3000);
+    while (s.length < target) {
+      // Mostly ASCII filler, so that whole 1 KiB chunks are skipped and runs sit at their edges.
+      s += rand(4) === 0 ? pieces[rand(pieces.length)] : 'x'.repeat(rand(700));
+    }
+    const bytes = Buffer.from(s, 'utf8');
+    const want = Buffer.from(normalizeText(s).text, 'utf8');
+    // At every alignment: the byte version reads four bytes at a time where it can.
+    for (const pad of [0, 1, 2, 3]) {
+      const view = Buffer.concat([Buffer.alloc(pad, 0x20), bytes]).subarray(pad);
+      assert.ok(normalizeBytes(view).equals(want), `round ${round}, offset ${pad}`);
+    }
+  }
 });
