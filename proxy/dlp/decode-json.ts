@@ -317,7 +317,7 @@ export function unescapeJsonBytes(buf: Buffer): Buffer {
   while (b !== -1) {
     const gap = b - from;
     if (o !== from) {
-      if (gap > 48) out.copyWithin(o, from, b);
+      if (gap > 16) out.copyWithin(o, from, b);
       else for (let k = 0; k < gap; k++) out[o + k] = out[from + k] as number;
     }
     o += gap;

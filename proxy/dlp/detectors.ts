@@ -179,17 +179,9 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
     },
 
     mightMatch(raw: Buffer, packsFilter: readonly string[] | null): boolean {
-      // With every pack in force, any hit answers the question: test() stops at the first one
-      // instead of collecting every matching index over the whole buffer.
-      if (set !== null && (packsFilter === null || packs.every((p) => packsFilter.includes(p.name)))) {
-        try {
-          if (set.test(raw)) return true;
-          if (packs.some((p) => p.magics.length > 0) && matchMagic(magics, raw) !== null) return true;
-          return honey.hasDigests && honey.mightMatchDigest(raw);
-        } catch {
-          /* fall through to the per-index path */
-        }
-      }
+      // set.match() rather than set.test(), although test() stops at the first hit: RE2's
+      // earliest-match DFA is slower per byte (4 MiB clean chat: 9.1 vs 8.2 ms; 20 KiB: 42 vs
+      // 38 µs), and clean bodies, which scan to the end either way, are the common case.
       for (const i of candidateIndices(raw)) {
         if (i === honeyIndex) return true;
         const p = patterns[i];
