@@ -270,10 +270,17 @@ function isNonPublicV4(ip: string): boolean {
     || (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113) || (a === 198 && (b === 18 || b === 19));
 }
 
-/** IPv6: `net.isIPv6` (embedded IPv4 and `%zone` included); bare `::` is not reported. */
+/**
+ * IPv6: `net.isIPv6` (embedded IPv4 and `%zone` included). Bare `::` is not reported, and
+ * neither is an address without a decimal digit: `Add::add`, `ace::face` or `dead::beef` are
+ * valid IPv6 but, in an agent's request, Rust or C++ paths and words (redacting them broke
+ * code), while real addresses carry digits (`fe80::1`, `2001:db8::`). The pack's prefilter for
+ * this pattern relies on the digit (pii.yaml).
+ */
 export const ipv6: Validator = (c) => {
   const v = c.value;
   if (v === '::' || !leftBoundaryOk(c.text, c.start, 'alnum')) return null;
+  if (!/\d/.test(v.split('%', 1)[0] ?? '')) return null;
   const next = c.text[c.end];
   if (next !== undefined && /[0-9A-Za-z:]/.test(next)) return null;
   if (next === '.' && /\d/.test(c.text[c.end + 1] ?? '')) return null;

@@ -133,3 +133,38 @@ test('fast path and group prefilter never change a result (real detectors, publi
   }
   assert.ok(withFindings > 500, `only ${withFindings} bodies had findings: the check would be vacuous`);
 });
+
+test('code with `::` (Rust, C++, PHP paths) takes the fast path with the real detectors', () => {
+  const real = compileDetectors({ honeytokens: [], fingerprintKey: Buffer.from('k') });
+  // The fast path is one set pass over the body; the full path runs one per ~16 KiB group of
+  // views, so the number of mightMatch calls tells which path a body took.
+  let passes = 0;
+  const counting: Detectors = { ...real, mightMatch: (raw, packs) => { passes++; return real.mightMatch(raw, packs); } };
+  const pol = policy({ packs: real.packNames });
+  const base = cleanChatBody(24 * 1024, 7).toString('utf8');
+  const inspectWith = (snippet: string): InspectResult => {
+    const o = JSON.parse(base) as Chat;
+    o.messages.push({ role: 'user', content: `fix this:\n${snippet}\nplease` });
+    passes = 0;
+    return createDlpEngine(counting).inspect(request(JSON.stringify(o)), pol);
+  };
+  inspectWith('let x = 1;');
+  const fastPasses = passes;
+  inspectWith('ssn 123-45-6789');
+  assert.ok(passes > fastPasses, `a body with a finding must take the full path (${passes} passes vs ${fastPasses})`);
+  const code = [
+    'use std::io::Read;', 'let v = Vec3::new(1.0, 2.0); let m = u8::MAX; let e = f64::EPSILON;',
+    'impl Add::add for Point', 'std::vector<int> v; std::cout << v.size();', 'crate::db::models::User', '$x = Foo::bar(); ace::face',
+  ];
+  for (const snippet of code) {
+    const r = inspectWith(snippet);
+    assert.equal(r.decision, 'allow', snippet);
+    assert.deepEqual(r.findings, [], snippet);
+    assert.equal(passes, fastPasses, `${snippet}: the fast path stepped aside`);
+  }
+  // Real addresses still make the fast path step aside and are found.
+  for (const ip of ['2a00:1450:4001:81c::200e', 'fe80::1', '::ffff:192.0.2.7']) {
+    const r = inspectWith(`the peer at ${ip} timed out`);
+    assert.deepEqual(r.findings.map((f) => f.type), ['ip_address'], ip);
+  }
+});
