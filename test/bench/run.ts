@@ -321,7 +321,10 @@ async function main(): Promise<number> {
     );
     const outDir = join(root, 'test', 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
-    const base = join(outDir, `${date}-${commit}${opts.quick ? '-quick' : ''}`);
+    // A run of some peers or workloads is named apart (and gitignored), so that profiling one
+    // workload never overwrites the full comparison run of the same commit.
+    const partial = opts.peers.length < PEER_NAMES.length || opts.workloads.length < WORKLOAD_IDS.length;
+    const base = join(outDir, `${date}-${commit}${opts.quick ? '-quick' : partial ? '-partial' : ''}`);
     writeFileSync(`${base}.md`, report + '\n');
     const raw: Record<string, Record<string, Figures[]>> = {};
     for (const [p, m] of results) raw[p] = Object.fromEntries(m);
