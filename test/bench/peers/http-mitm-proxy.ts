@@ -4,9 +4,9 @@
 // certificate is verified against the test CA, and tunnel.bench.test is passed through unopened.
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import { connect } from 'node:net';
 import type { LookupFunction } from 'node:net';
 import { Proxy } from 'http-mitm-proxy';
+import { spliceTunnel } from '../lib/tunnel.js';
 
 function arg(name: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,16 +43,7 @@ proxy.onConnect((req, socket, head, callback) => {
     callback();
     return;
   }
-  const up = connect({ host: '127.0.0.1', port: upstreamPort }, () => {
-    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    if (head.length > 0) up.write(head);
-    socket.pipe(up);
-    up.pipe(socket);
-  });
-  up.on('error', () => socket.destroy());
-  socket.on('error', () => up.destroy());
-  socket.on('close', () => up.destroy());
-  up.on('close', () => socket.destroy());
+  spliceTunnel(socket, head, upstreamPort);
 });
 proxy.onRequest((ctx, callback) => {
   const opts = ctx.proxyToServerRequestOptions;

@@ -10,10 +10,11 @@
 // upstream does (lib/certs.ts makeColdCerts): a reference with no leaf minting.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
 import { coldContexts } from '../lib/certs.js';
+import { spliceTunnel } from '../lib/tunnel.js';
 
 function arg(name: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -85,14 +86,7 @@ outer.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
   socket.on('error', () => undefined);
   const target = req.url ?? '';
   if (target.startsWith('tunnel.bench.test:')) {
-    const up = netConnect({ host: '127.0.0.1', port: upstreamPort }, () => {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) up.write(head);
-      socket.pipe(up);
-      up.pipe(socket);
-    });
-    up.on('error', () => socket.destroy());
-    socket.on('close', () => up.destroy());
+    spliceTunnel(socket, head, upstreamPort);
     return;
   }
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
