@@ -95,16 +95,6 @@ export function someBase64Run(b: Uint8Array, visit: (start: number, end: number)
   return false;
 }
 
-/** Every run of {@link someBase64Run}, as a list. */
-export function findBase64RunsInBytes(b: Uint8Array): Base64Run[] {
-  const runs: Base64Run[] = [];
-  someBase64Run(b, (start, end) => {
-    runs.push({ start, end });
-    return false;
-  });
-  return runs;
-}
-
 /**
  * Bytes decoded for the archive check: one tar header block, which holds every magic (tar's
  * `ustar` and version take bytes 257–264; this was 264 once, one short, and base64 tar slipped by).

@@ -8,11 +8,11 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { base64ArchiveProbe, matchMagic } from '../../../proxy/dlp/archives.js';
-import { base64Head, findBase64RunsInBytes } from '../../../proxy/dlp/decode-base64.js';
+import { base64Head } from '../../../proxy/dlp/decode-base64.js';
 import { compileDetectors, loadPacks } from '../../../proxy/dlp/detectors.js';
 import { createDlpEngine } from '../../../proxy/dlp/inspect.js';
 import { PATTERNS_DIR } from '../../../proxy/paths.js';
-import { policy, request } from './inspect-helpers.js';
+import { base64RunsOf, policy, request } from './inspect-helpers.js';
 
 const files = readdirSync(PATTERNS_DIR).filter((f) => f.endsWith('.yaml')).map((f) => join(PATTERNS_DIR, f));
 const { magics } = loadPacks(files);
@@ -40,7 +40,7 @@ function encodings(raw: Buffer): string[] {
 function checkText(text: string, expectSome: boolean): number {
   const b = Buffer.from(text, 'latin1');
   let found = 0;
-  for (const run of findBase64RunsInBytes(b)) {
+  for (const run of base64RunsOf(b)) {
     const want = slow(b, run.start, run.end);
     assert.equal(probe(b, run.start, run.end), want, `run ${JSON.stringify(text.slice(run.start, Math.min(run.end, run.start + 40)))}…`);
     if (want !== null) found++;

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { base64Head, findBase64Runs, findBase64RunsInBytes, isPrintableBase64 } from '../../../proxy/dlp/decode-base64.js';
+import { base64Head, findBase64Runs, isPrintableBase64 } from '../../../proxy/dlp/decode-base64.js';
 import { encodeBase64Lines, parseMultipart } from '../../../proxy/dlp/decode-multipart.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from '../../../proxy/dlp/decode-percent.js';
+import { base64RunsOf } from './inspect-helpers.js';
 
 const percentCases: Array<[input: string, plus: boolean, out: string]> = [
   ['bob%40example.com', false, 'bob@example.com'],
@@ -49,7 +50,7 @@ const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 test('base64 runs are found the same way in strings and bytes', () => {
   const text = `x ${b64('the quick brown fox jumps over')} y ${'z'.repeat(23)} ${b64('secret=hunter2 and more text')}== end ${'a'.repeat(24)}`;
   const s = findBase64Runs(text).map((r) => text.slice(r.start, r.end));
-  const b = findBase64RunsInBytes(Buffer.from(text, 'latin1')).map((r) => text.slice(r.start, r.end));
+  const b = base64RunsOf(Buffer.from(text, 'latin1')).map((r) => text.slice(r.start, r.end));
   assert.deepEqual(s, b);
   assert.equal(s.length, 3);
   assert.ok(s[1]?.endsWith('=='));

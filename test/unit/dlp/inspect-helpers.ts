@@ -6,7 +6,7 @@
 import { createHmac } from 'node:crypto';
 import type { CompiledDlpPolicy } from '../../../proxy/config/types.js';
 import type { Detectors, InspectRequest, Match, ScanView } from '../../../proxy/dlp/types.js';
-import { base64Head } from '../../../proxy/dlp/decode-base64.js';
+import { base64Head, someBase64Run } from '../../../proxy/dlp/decode-base64.js';
 
 /** Honeytoken literal the fake detectors know. */
 export const FAKE_HONEYTOKEN = 'CANARY-5b1f9e2a';
@@ -236,4 +236,14 @@ export function multipartUpload(bytes: number, seed = 3): { body: Buffer; conten
     `--${boundary}--`, '',
   ].join('\r\n');
   return { body: Buffer.from(body, 'utf8'), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** Every base64 run someBase64Run visits in `b`, as `[start, end)` pairs. */
+export function base64RunsOf(b: Uint8Array): Array<{ start: number; end: number }> {
+  const runs: Array<{ start: number; end: number }> = [];
+  someBase64Run(b, (start, end) => {
+    runs.push({ start, end });
+    return false;
+  });
+  return runs;
 }
