@@ -5,6 +5,7 @@
  * noise and is dropped: a body holds thousands of such runs, so classification decodes by hand
  * into a scratch buffer and stops at the first sign of binary, without allocating.
  */
+import { someBase64RunSimd } from './wasm/base64-runs.js';
 
 /** Shortest run considered (18 decoded bytes): shorter runs are ordinary identifiers. */
 export const MIN_BASE64_RUN = 24;
@@ -71,10 +72,19 @@ for (let c = 0; c < 128; c++) if (VALUE[c] !== -1) IS_BASE64[c] = 1;
 
 /**
  * findBase64Runs over bytes (the fast path works on whole-body buffers), calling `visit` for each
- * run until it returns true (then true). Same skip-ahead; a 256-entry table instead of a range
- * check and a lookup, and no object per run: a clean chat body holds thousands of runs.
+ * run until it returns true (then true). A clean chat body holds thousands of runs, so no object
+ * is made per run. The SIMD finder (wasm/base64-runs.ts) does the work where it can; this loop
+ * takes texts over its size limit, and is the reference its test compares it with.
  */
 export function someBase64Run(b: Uint8Array, visit: (start: number, end: number) => boolean): boolean {
+  return someBase64RunSimd(b, visit) ?? someBase64RunScalar(b, visit);
+}
+
+/**
+ * someBase64Run in plain TypeScript: the same skip-ahead as findBase64Runs, with a 256-entry
+ * table instead of a range check and a lookup.
+ */
+export function someBase64RunScalar(b: Uint8Array, visit: (start: number, end: number) => boolean): boolean {
   const n = b.length;
   const W = MIN_BASE64_RUN;
   let i = 0;

@@ -62,6 +62,24 @@ function hasPercentBytes(buf: Buffer): boolean {
 const NEWLINE = Buffer.from('\n');
 
 /**
+ * Bodies up to this size are JSON-decoded by the fast path into one retained buffer, grown in
+ * whole MiB as bodies need it: an allocation per body cost ~2 ms of page faults per 4 MiB in
+ * about half the calls (the 300 MB/s target is 14 ms). The decoded text never leaves
+ * isProvablyClean, which is synchronous, so one buffer per process is enough. Larger bodies
+ * allocate, so the most a process keeps is this.
+ */
+export const FAST_PATH_SCRATCH_MAX = 8 << 20;
+let fastPathScratch: Buffer | null = null;
+
+function scratchFor(n: number): Buffer | undefined {
+  if (n > FAST_PATH_SCRATCH_MAX) return undefined;
+  if (fastPathScratch === null || fastPathScratch.length < n) {
+    fastPathScratch = Buffer.allocUnsafeSlow(Math.min(FAST_PATH_SCRATCH_MAX, Math.ceil(n / (1 << 20)) * (1 << 20)));
+  }
+  return fastPathScratch;
+}
+
+/**
  * The texts a JSON body's nested documents read one level deeper than `level`, for the fast
  * path. The full path walks a string leaf as JSON only when its decoded text looks like JSON,
  * and that nested document's own leaves differ from substrings of the leaf's text only where
@@ -112,7 +130,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
   const maybeJson = cls === 'json' || (cls === 'sniff' && bytesLookLikeJson(bytes));
   if (cls !== 'json') texts.push(bytes);
   if (maybeJson) {
-    const decoded = unescapeJsonBytes(bytes);
+    const decoded = unescapeJsonBytes(bytes, scratchFor(bytes.length));
     if (decoded === bytes) {
       if (cls === 'json') texts.push(bytes);
     } else {
