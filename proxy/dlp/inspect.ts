@@ -62,22 +62,29 @@ function hasPercentBytes(buf: Buffer): boolean {
 const NEWLINE = Buffer.from('\n');
 
 /**
- * Bodies up to this size are JSON-decoded by the fast path into one retained buffer, grown in
- * whole MiB as bodies need it: an allocation per body cost ~2 ms of page faults per 4 MiB in
- * about half the calls (the 300 MB/s target is 14 ms). The decoded text never leaves
- * isProvablyClean, which is synchronous, so one buffer per process is enough. Larger bodies
- * allocate, so the most a process keeps is this.
+ * Bodies up to this size are JSON-decoded and normalised by the fast path into buffers it keeps,
+ * grown in whole MiB as bodies need them: an allocation per body cost ~2 ms of page faults per
+ * 4 MiB in about half the calls (the 300 MB/s target is 14 ms). The texts in them never leave
+ * isProvablyClean, which is synchronous, so one pair per process is enough. Larger bodies
+ * allocate, so the most a process keeps is twice this.
  */
 export const FAST_PATH_SCRATCH_MAX = 8 << 20;
-let fastPathScratch: Buffer | null = null;
 
-function scratchFor(n: number): Buffer | undefined {
-  if (n > FAST_PATH_SCRATCH_MAX) return undefined;
-  if (fastPathScratch === null || fastPathScratch.length < n) {
-    fastPathScratch = Buffer.allocUnsafeSlow(Math.min(FAST_PATH_SCRATCH_MAX, Math.ceil(n / (1 << 20)) * (1 << 20)));
-  }
-  return fastPathScratch;
+/** A buffer kept for reuse (see FAST_PATH_SCRATCH_MAX); undefined for sizes over it. */
+function retainedBuffer(): (n: number) => Buffer | undefined {
+  let kept: Buffer | null = null;
+  return (n) => {
+    if (n > FAST_PATH_SCRATCH_MAX) return undefined;
+    if (kept === null || kept.length < n) {
+      kept = Buffer.allocUnsafeSlow(Math.min(FAST_PATH_SCRATCH_MAX, Math.ceil(n / (1 << 20)) * (1 << 20)));
+    }
+    return kept;
+  };
 }
+/** For the body with JSON escapes decoded. */
+const decodedScratch = retainedBuffer();
+/** For the normalised text of whichever buffer is being checked (never the decoded one's own). */
+const normalizedScratch = retainedBuffer();
 
 /**
  * The texts a JSON body's nested documents read one level deeper than `level`, for the fast
@@ -130,7 +137,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
   const maybeJson = cls === 'json' || (cls === 'sniff' && bytesLookLikeJson(bytes));
   if (cls !== 'json') texts.push(bytes);
   if (maybeJson) {
-    const decoded = unescapeJsonBytes(bytes, scratchFor(bytes.length));
+    const decoded = unescapeJsonBytes(bytes, decodedScratch(bytes.length));
     if (decoded === bytes) {
       if (cls === 'json') texts.push(bytes);
     } else {
@@ -146,7 +153,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
   for (const t of texts) {
     // mightMatch first: it is what fails on dirty bodies (the other checks only matter when it
     // passes).
-    const scanBuf = normalizeBytes(t);
+    const scanBuf = normalizeBytes(t, normalizedScratch(t.length + 1024));
     if (detectors.mightMatch(scanBuf, policy.packs)) return false;
     if (hasPercentBytes(t)) return false;
     const decodesToSomething = (start: number, end: number): boolean =>

@@ -168,3 +168,25 @@ test('code with `::` (Rust, C++, PHP paths) takes the fast path with the real de
     assert.deepEqual(r.findings.map((f) => f.type), ['ip_address'], ip);
   }
 });
+
+test('the fast path keeps buffers between bodies: results never depend on an earlier body, and normalising never overwrites the decoded text', () => {
+  const real = compileDetectors({ honeytokens: [], fingerprintKey: Buffer.from('k') });
+  const pol = policy({ packs: real.packNames });
+  const engine = createDlpEngine(real);
+  const typographic = (seed: number): string => cleanChatBody(96 * 1024, seed).toString('utf8').replaceAll(' the ', ' the \u201C').replaceAll(' and ', ' \u2014 and ');
+  // U+FDFA normalises to 33 bytes: text normalised over its own bytes would overrun what
+  // follows, here an SSN that only JSON decoding reveals.
+  const expanding = `${'\uFDFA '.repeat(200)}ssn \\u0035\\u0033\\u0036-90-4399`;
+  const cases: Array<[name: string, body: string, types: string[]]> = [
+    ['long, SSN spelled with \\u escapes and in fullwidth digits at the end', plant(typographic(1), 'x').replace(/}$/, ',"z":"ssn \\u0035\\u0033\\u0036-90-4399 \uFF15\uFF13\uFF16-\uFF19\uFF10-\uFF14\uFF13\uFF19\uFF19"}'), ['us_ssn']],
+    ['shorter and clean', JSON.stringify({ messages: [{ role: 'user', content: 'the \u201Cplan\u201D \u2014 and \n more' }] }), []],
+    ['shorter, email behind a \\u escape', JSON.stringify({ messages: [{ role: 'user', content: 'write to bob@example.com \u2014 thanks\n' }] }).replace('@', '\\u0040'), ['email']],
+    ['shorter, SSN in fullwidth digits', JSON.stringify({ messages: [{ role: 'user', content: 'ssn \uFF15\uFF13\uFF16-\uFF19\uFF10-\uFF14\uFF13\uFF19\uFF19 \u201Cok\u201D\n' }] }), ['us_ssn']],
+    ['characters that expand, then an escaped SSN', `{"messages":[{"role":"user","content":"${expanding}"}]}`, ['us_ssn']],
+    ['long and clean again', typographic(3), []],
+  ];
+  for (const [name, body, types] of cases) {
+    const r = engine.inspect(request(body), pol);
+    assert.deepEqual([...new Set(r.findings.map((f) => f.type))].sort(), types, name);
+  }
+});

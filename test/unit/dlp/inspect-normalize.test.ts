@@ -28,8 +28,24 @@ for (const [name, input, output] of cases) {
     const normalized = normalizeBytes(bytes);
     assert.equal(normalized.toString('utf8'), output);
     assert.equal(normalized === bytes, input === output, 'an unchanged buffer is returned as is');
+    // Into a kept buffer (the fast path's), with old bytes in it, when the result fits.
+    const into = Buffer.alloc(bytes.length + 64, 0x7E);
+    const viaInto = normalizeBytes(bytes, into);
+    assert.equal(viaInto.toString('utf8'), output);
+    if (input !== output) assert.equal(viaInto.buffer, into.buffer, 'written into the given buffer');
   });
 }
+
+test('normalizeBytes: a result longer than the given buffer gets a buffer of its own', () => {
+  // U+FDFA is one 3-byte character whose NFKC form is 18 Arabic characters (33 bytes).
+  const bytes = Buffer.from('x\uFDFAy', 'utf8');
+  const into = Buffer.alloc(bytes.length + 8, 0x7E);
+  const out = normalizeBytes(bytes, into);
+  assert.equal(out.toString('utf8'), 'x' + '\uFDFA'.normalize('NFKC') + 'y');
+  assert.ok(out.length > into.length);
+  assert.notEqual(out.buffer, into.buffer);
+  assert.ok(into.subarray(0).equals(Buffer.alloc(bytes.length + 8, 0x7E)), 'the given buffer is untouched');
+});
 
 test('offsets map back to the original text, widening over stripped and expanded characters', () => {
   const original = 'x 4556\u200B7375\u200B8689\u200B9855 y';
