@@ -38,7 +38,10 @@ function instantiate(): Base64RunsExports | null {
 }
 
 const wasm = instantiate();
-let memory: Uint8Array | null = wasm === null ? null : new Uint8Array(wasm.memory.buffer);
+/** A view of the module's memory; replaced when the memory grows (growing detaches it). */
+let memory = new Uint8Array(wasm?.memory.buffer ?? new ArrayBuffer(0));
+/** A search is under way (see someBase64RunSimd). */
+let busy = false;
 
 /** Whether the SIMD finder runs on this machine. */
 export const simdBase64Runs = wasm !== null;
@@ -46,22 +49,32 @@ export const simdBase64Runs = wasm !== null;
 /**
  * The runs of at least 24 base64-alphabet bytes in `b`, each with up to two `=` after it, passed
  * to `visit` until it returns true (then true); null when `b` is over WASM_SCAN_MAX or the module
- * is unavailable, and the caller must use the scalar loop.
+ * is unavailable, and the caller must use the scalar loop. Also null for a search started from
+ * inside `visit`, which would overwrite the copy of `b` the outer search is reading.
  */
 export function someBase64RunSimd(b: Uint8Array, visit: (start: number, end: number) => boolean): boolean | null {
-  if (wasm === null || memory === null || b.length > WASM_SCAN_MAX) return null;
+  if (wasm === null || b.length > WASM_SCAN_MAX || busy) return null;
+  busy = true;
+  try {
+    return scan(wasm, b, visit);
+  } finally {
+    busy = false;
+  }
+}
+
+function scan(module: Base64RunsExports, b: Uint8Array, visit: (start: number, end: number) => boolean): boolean {
   const n = b.length;
   if (memory.length < n + PAD) {
-    wasm.memory.grow(Math.ceil((n + PAD - memory.length) / PAGE));
-    memory = new Uint8Array(wasm.memory.buffer); // growing detached the old view
+    module.memory.grow(Math.ceil((n + PAD - memory.length) / PAGE));
+    memory = new Uint8Array(module.memory.buffer);
   }
   memory.set(b, 0);
   memory.fill(0, n, n + PAD);
   let from = 0;
   for (;;) {
-    const start = wasm.nextRun(from, n);
+    const start = module.nextRun(from, n);
     if (start < 0) return false;
-    let end = wasm.runEnd(); // a call: reading an exported global costs more
+    let end = module.runEnd(); // a call: reading an exported global costs more
     let pad = 0;
     while (pad < 2 && end < n && b[end] === 0x3D) { end++; pad++; }
     if (visit(start, end)) return true;

@@ -120,3 +120,22 @@ test('texts over WASM_SCAN_MAX go to the scalar loop, with the same result', () 
   someBase64Run(b, (s, e) => { runs.push([s, e]); return false; });
   assert.deepEqual(runs, [[WASM_SCAN_MAX - 30, WASM_SCAN_MAX + 1]]);
 });
+
+test('a search started from inside a visit goes to the scalar loop and leaves the outer search intact', () => {
+  const outer = Buffer.from(`${'A'.repeat(30)} x ${'B'.repeat(40)} y ${'C'.repeat(50)}`);
+  const inner = Buffer.from(`${'z'.repeat(200)} ${'Q'.repeat(25)}`);
+  const seen: Run[] = [];
+  const innerRuns: Run[][] = [];
+  const r = someBase64RunSimd(outer, (s, e) => {
+    seen.push([s, e]);
+    assert.equal(someBase64RunSimd(inner, () => false), null, 'nested search refused');
+    const runs: Run[] = [];
+    someBase64Run(inner, (a, b) => { runs.push([a, b]); return false; });
+    innerRuns.push(runs);
+    return false;
+  });
+  assert.equal(r, false);
+  assert.deepEqual(seen, scalar(outer));
+  assert.deepEqual(innerRuns, [scalar(inner), scalar(inner), scalar(inner)]);
+  assert.deepEqual(simd(inner), scalar(inner), 'usable again afterwards');
+});
