@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import type { AuditRecordInput } from '../audit/events.js';
 import type { CertCache } from '../tls/cert-cache.js';
 import { REFUSALS, WardenError, type RefusalCode } from '../errors.js';
@@ -118,21 +118,39 @@ function intercept(deps: ConnectDeps, socket: Socket, tunnel: TunnelInfo, starte
   });
 }
 
-/** Terminate the client's TLS on this socket and hand the decrypted stream to the MITM HTTP server. */
+/**
+ * Terminate the client's TLS on this socket and hand the decrypted stream to the MITM HTTP server.
+ * The leaf always names the CONNECT host: a ClientHello without SNI gets it too, and a client
+ * that asks for another name fails its own verification (no fronting through us). A leaf not yet
+ * cached is minted in a later loop turn (CertCache.contextFor); the ClientHello waits in the
+ * socket meanwhile.
+ */
 function interceptTls(deps: ConnectDeps, socket: Socket, tunnel: TunnelInfo, startedMs: number): void {
+  // Until the TLSSocket takes over (and sets its own), a client that never gets its leaf is
+  // closed by this timer.
+  const waiting = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS);
+  waiting.unref();
+  socket.once('close', () => clearTimeout(waiting));
+  deps.certCache.contextFor(tunnel.host, () => !socket.destroyed, (err, context) => {
+    clearTimeout(waiting);
+    if (socket.destroyed) return;
+    if (err || !context) return cannotIntercept(deps, socket, tunnel, err ?? new Error('no certificate context'));
+    startTls(deps, socket, tunnel, startedMs, context);
+  });
+}
+
+function cannotIntercept(deps: ConnectDeps, socket: Socket, tunnel: TunnelInfo, err: Error): void {
+  deps.core.log.error({ err: { message: err.message }, id: tunnel.id }, 'cannot set up TLS interception');
+  socket.destroy();
+}
+
+function startTls(deps: ConnectDeps, socket: Socket, tunnel: TunnelInfo, startedMs: number, secureContext: SecureContext): void {
   const { core } = deps;
   let tlsSocket: TLSSocket;
   try {
-    tlsSocket = new TLSSocket(socket, {
-      isServer: true,
-      // The leaf always names the CONNECT host: a ClientHello without SNI gets it too, and a
-      // client that asks for another name fails its own verification (no fronting through us).
-      secureContext: deps.certCache.getContext(tunnel.host),
-      ALPNProtocols: ['http/1.1'],
-    });
+    tlsSocket = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
   } catch (err) {
-    core.log.error({ err: { message: (err as Error).message }, id: tunnel.id }, 'cannot set up TLS interception');
-    socket.destroy();
+    cannotIntercept(deps, socket, tunnel, err as Error);
     return;
   }
   let secure = false;

@@ -72,9 +72,10 @@ export type SniCallback = (servername: string, cb: (err: Error | null, ctx?: Sec
  * handshake and RFC 8446 §4.4.2 allows omitting it), and the leaf followed by `ca.pem` when an
  * admin's CA is an intermediate (clients then need it to build a path to their trusted root).
  *
- * Concurrency: minting is synchronous (~1 ms), so a miss is filled before any other callback
- * runs. Concurrent first requests for one host therefore share a single generation without the
- * in-flight promise bookkeeping of lru-cache's `fetch()`, which an asynchronous mint would need.
+ * Concurrency: minting itself is synchronous (~1 ms), so a miss is filled before any other
+ * callback runs. Concurrent first requests for one host therefore share a single generation
+ * without the in-flight promise bookkeeping of lru-cache's `fetch()`. `contextFor` only defers
+ * when a mint starts (one per event-loop turn); each queued job looks the cache up again first.
  */
 export class CertCache {
   readonly #ca: CertificateAuthority;
@@ -108,10 +109,7 @@ export class CertCache {
    * which an SNI callback turns into a failed handshake.
    */
   getContext(hostname: string): SecureContext {
-    const name = normalizeCertName(hostname);
-    // IPv6 has many spellings of one address; key IPs by their bytes so they share an entry.
-    const wildcard = this.#shareSiblings && name.kind !== 'ip' ? siblingWildcard(name.name) : null;
-    const key = name.kind === 'ip' ? `ip:${name.bytes.toString('hex')}` : wildcard ?? name.name;
+    const { name, wildcard, key } = this.#keyOf(hostname);
     const cached = this.#cache.get(key);
     if (cached) {
       this.#hits++;
@@ -134,6 +132,64 @@ export class CertCache {
     if (ttl > 0) this.#cache.set(key, context, { ttl });
     this.#onMint?.(name.name, performance.now() - started);
     return context;
+  }
+
+  /**
+   * The context for `hostname`, passed to `cb`: at once when it is cached, otherwise minted in a
+   * later event-loop turn, at most one mint per turn. A mint blocks the loop for ~1.5 ms (most of
+   * it OpenSSL parsing the key for the new context), and a burst of cold names used to mint them
+   * all in the turn that received their ClientHellos; queued, other sockets' I/O runs between
+   * mints. `cb` gets the error of an invalid name, at once. `stillWanted` is asked before
+   * minting, so a client that gave up costs nothing.
+   */
+  contextFor(hostname: string, stillWanted: () => boolean, cb: (err: Error | null, ctx?: SecureContext) => void): void {
+    let key: string;
+    try {
+      ({ key } = this.#keyOf(hostname));
+    } catch (err) {
+      cb(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    if (this.#cache.has(key)) {
+      cb(null, this.getContext(hostname));
+      return;
+    }
+    this.#mintQueue.push(() => {
+      if (!stillWanted()) return;
+      let context: SecureContext;
+      try {
+        context = this.getContext(hostname); // a cache hit when an earlier job minted the same leaf
+      } catch (err) {
+        cb(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      cb(null, context);
+    });
+    if (this.#mintQueue.length === 1) setImmediate(this.#mintNext);
+  }
+
+  /** Queued mints (see contextFor). */
+  readonly #mintQueue: Array<() => void> = [];
+
+  /** Run one queued mint; the next waits for the next turn (an immediate queued by an immediate does). */
+  readonly #mintNext = (): void => {
+    const job = this.#mintQueue.shift();
+    if (this.#mintQueue.length > 0) setImmediate(this.#mintNext);
+    job?.();
+  };
+
+  /** Mints waiting in the queue (for tests and metrics). */
+  get queuedMints(): number {
+    return this.#mintQueue.length;
+  }
+
+  /** The cache key of `hostname`; throws for a name that cannot be in a certificate. */
+  #keyOf(hostname: string): { name: ReturnType<typeof normalizeCertName>; wildcard: string | null; key: string } {
+    const name = normalizeCertName(hostname);
+    // IPv6 has many spellings of one address; key IPs by their bytes so they share an entry.
+    const wildcard = this.#shareSiblings && name.kind !== 'ip' ? siblingWildcard(name.name) : null;
+    const key = name.kind === 'ip' ? `ip:${name.bytes.toString('hex')}` : wildcard ?? name.name;
+    return { name, wildcard, key };
   }
 
   /** `SNICallback` for `tls.TLSSocket` / `tls.createServer`; a refused name fails the handshake. */

@@ -217,3 +217,62 @@ function makeCa(parent: CertificateAuthority | null, commonName: string): Certif
   if (parent) assert.equal(new X509Certificate(pem).verify(new X509Certificate(parent.certPem).publicKey), true);
   return parseCa(pem, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { certFile: 'ca.pem', keyFile: 'ca.key' });
 }
+
+describe('CertCache.contextFor: cold leaves minted one per event-loop turn', () => {
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  test('a cached leaf is passed at once; cold ones are minted one per turn, in order', async () => {
+    const cache = new CertCache(ca, { leafKey });
+    const warm = cache.getContext('warm.example.test');
+    let got: SecureContext | undefined;
+    cache.contextFor('warm.example.test', () => true, (err, c) => { assert.equal(err, null); got = c; });
+    assert.equal(got, warm, 'synchronous for a cached name');
+
+    const done: string[] = [];
+    const names = ['c1.example.test', 'c2.example.test', 'c3.example.test'];
+    for (const n of names) cache.contextFor(n, () => true, (err, c) => { assert.equal(err, null); assert.ok(c); done.push(n); });
+    assert.equal(cache.queuedMints, 3);
+    assert.deepEqual(done, [], 'nothing minted in the turn that asked');
+    for (let k = 1; k <= 3; k++) {
+      await turn();
+      assert.deepEqual(done, names.slice(0, k), `after ${k} turn(s)`);
+      assert.equal(cache.stats().mints, 1 + k);
+    }
+    assert.equal(cache.queuedMints, 0);
+  });
+
+  test('I/O runs between two queued mints', async () => {
+    const cache = new CertCache(ca, { leafKey });
+    const events: string[] = [];
+    cache.contextFor('a.io.example.test', () => true, () => void events.push('mint a'));
+    cache.contextFor('b.io.other.test', () => true, () => void events.push('mint b'));
+    // A poll-phase callback (a socket connecting) queued now lands between the two mints.
+    const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1');
+    servers.push(server);
+    await once(server, 'listening');
+    const client = net.connect((server.address() as AddressInfo).port, '127.0.0.1', () => void events.push('connected'));
+    client.on('error', () => undefined);
+    while (events.length < 3) await turn();
+    client.destroy();
+    assert.equal(events[events.length - 1], 'mint b', `order: ${events.join(', ')}`);
+    assert.ok(events.indexOf('mint a') < events.indexOf('mint b'));
+  });
+
+  test('a client that gave up is not minted for; a name queued twice is minted once; a bad name fails at once', async () => {
+    const cache = new CertCache(ca, { leafKey });
+    let called = false;
+    cache.contextFor('gone.example.test', () => false, () => { called = true; });
+    const twice: Array<SecureContext | undefined> = [];
+    cache.contextFor('twice.example.test', () => true, (_e, c) => void twice.push(c));
+    cache.contextFor('twice.example.test', () => true, (_e, c) => void twice.push(c));
+    const errors: Array<Error | null> = [];
+    cache.contextFor('bad name!', () => true, (err) => void errors.push(err));
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof Error);
+    for (let k = 0; k < 4; k++) await turn();
+    assert.equal(called, false);
+    assert.equal(twice.length, 2);
+    assert.equal(twice[0], twice[1]);
+    assert.equal(cache.stats().mints, 1, 'only twice.example.test');
+  });
+});
