@@ -178,7 +178,7 @@ export class CertCache {
     job?.();
   };
 
-  /** Mints waiting in the queue (for tests and metrics). */
+  /** Mints waiting in the queue (for tests). */
   get queuedMints(): number {
     return this.#mintQueue.length;
   }
