@@ -29,6 +29,8 @@ export interface Metrics {
   readonly dlpFindings: Counter<'type' | 'action'>;
   /** `warden_leaf_certificates_minted_total`. */
   readonly leafCerts: Counter;
+  /** `warden_leaf_certificates_queued`: cold leaves waiting for their turn to be minted. */
+  readonly leafCertsQueued: Gauge;
   /** `warden_audit_records_total{event}`. */
   readonly auditRecords: Counter<'event'>;
   /** `warden_config_reloads_total{result}`, result = `applied` or `rejected`. */
@@ -99,6 +101,11 @@ export function createMetrics(): Metrics {
     leafCerts: new Counter({
       name: 'warden_leaf_certificates_minted_total',
       help: 'Interception leaf certificates minted (cache misses).',
+      registers,
+    }),
+    leafCertsQueued: new Gauge({
+      name: 'warden_leaf_certificates_queued',
+      help: 'New host names waiting for their interception leaf (minted one per event-loop turn).',
       registers,
     }),
     auditRecords: new Counter({

@@ -87,7 +87,11 @@ export class WardenProxy implements ProxyCore {
     this.limiter = new Limiter(opts.now ? { now: opts.now } : {});
     this.detection = new DetectionEngine(cfg.alerts, opts.now ? { now: opts.now } : {});
     this.inspectBudget = new InspectBudget(cfg.server.maxInspectBufferBytes);
-    this.certCache = new CertCache(opts.ca, { onMint: () => this.metrics?.leafCerts.inc(), shareSiblings: true });
+    this.certCache = new CertCache(opts.ca, {
+      onMint: () => this.metrics?.leafCerts.inc(),
+      onMintQueue: (waiting) => this.metrics?.leafCertsQueued.set(waiting),
+      shareSiblings: true,
+    });
 
     const serverOpts = {
       maxHeaderSize: cfg.server.maxHeaderBytes,

@@ -31,6 +31,8 @@ export interface CertCacheOptions {
   readonly leafKey?: LeafKey;
   /** Called after each mint (e.g. to count `warden_leaf_certificates_minted_total`). */
   readonly onMint?: (host: string, durationMs: number) => void;
+  /** Called with the number of cold leaves waiting to be minted whenever it changes (see contextFor). */
+  readonly onMintQueue?: (waiting: number) => void;
   /**
    * Serve sibling host names from one `*.parent` leaf (see {@link siblingWildcard}). Agents
    * reach many names under one service (regional or per-resource hosts), and each new name
@@ -83,6 +85,7 @@ export class CertCache {
   readonly #ttlMs: number;
   readonly #cache: LRUCache<string, SecureContext>;
   readonly #onMint: ((host: string, durationMs: number) => void) | undefined;
+  readonly #onMintQueue: ((waiting: number) => void) | undefined;
   readonly #shareSiblings: boolean;
   #hits = 0;
   #misses = 0;
@@ -99,6 +102,7 @@ export class CertCache {
     this.#leafKey = opts.leafKey ?? processLeafKey();
     this.#ttlMs = ttlMs;
     this.#onMint = opts.onMint;
+    this.#onMintQueue = opts.onMintQueue;
     this.#shareSiblings = opts.shareSiblings ?? false;
     this.#cache = new LRUCache<string, SecureContext>({ max, ttl: ttlMs, updateAgeOnGet: false });
   }
@@ -165,6 +169,7 @@ export class CertCache {
       }
       cb(null, context);
     });
+    this.#onMintQueue?.(this.#mintQueue.length);
     if (this.#mintQueue.length === 1) setImmediate(this.#mintNext);
   }
 
@@ -174,11 +179,12 @@ export class CertCache {
   /** Run one queued mint; the next waits for the next turn (an immediate queued by an immediate does). */
   readonly #mintNext = (): void => {
     const job = this.#mintQueue.shift();
+    this.#onMintQueue?.(this.#mintQueue.length);
     if (this.#mintQueue.length > 0) setImmediate(this.#mintNext);
     job?.();
   };
 
-  /** Mints waiting in the queue (for tests). */
+  /** Mints waiting in the queue. */
   get queuedMints(): number {
     return this.#mintQueue.length;
   }

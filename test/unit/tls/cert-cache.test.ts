@@ -222,7 +222,8 @@ describe('CertCache.contextFor: cold leaves minted one per event-loop turn', () 
   const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
   test('a cached leaf is passed at once; cold ones are minted one per turn, in order', async () => {
-    const cache = new CertCache(ca, { leafKey });
+    const queueLengths: number[] = [];
+    const cache = new CertCache(ca, { leafKey, onMintQueue: (n) => void queueLengths.push(n) });
     const warm = cache.getContext('warm.example.test');
     let got: SecureContext | undefined;
     cache.contextFor('warm.example.test', () => true, (err, c) => { assert.equal(err, null); got = c; });
@@ -239,6 +240,7 @@ describe('CertCache.contextFor: cold leaves minted one per event-loop turn', () 
       assert.equal(cache.stats().mints, 1 + k);
     }
     assert.equal(cache.queuedMints, 0);
+    assert.deepEqual(queueLengths, [1, 2, 3, 2, 1, 0], 'onMintQueue follows the queue');
   });
 
   test('I/O runs between two queued mints', async () => {
