@@ -407,6 +407,25 @@ export function backslashStringTokens(json: Buffer): Array<[number, number]> {
   return out;
 }
 
+/**
+ * False only when the JSON string token `json[start, end)` (escapes not decoded) cannot decode to
+ * text that bytesLookLikeJson accepts: whitespace and the escapes `\n`, `\r`, `\t` are skipped,
+ * and the first other byte must be `{`, `[` or a backslash (any other escape could be one). Lets
+ * the fast path skip decoding the string leaves that hold code or prose.
+ */
+export function tokenMayBeJson(json: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    const c = json[i];
+    if (c === 0x20 || c === 0x0A || c === 0x0D || c === 0x09) { i++; continue; }
+    if (c !== 0x5C) return c === 0x7B || c === 0x5B;
+    const e = json[i + 1];
+    if (e !== 0x6E && e !== 0x72 && e !== 0x74) return true;
+    i += 2;
+  }
+  return false;
+}
+
 /** True when the first non-whitespace byte is `{` or `[`. */
 export function bytesLookLikeJson(buf: Uint8Array): boolean {
   let i = 0;

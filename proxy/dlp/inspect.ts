@@ -20,7 +20,7 @@ import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
 import { isPrintableBase64, someBase64Run } from './decode-base64.js';
 import { nonUtf8Charset } from './decode-charset.js';
 import { decodeContentEncoding, encodeContentEncoding, type Coding } from './decode-content-encoding.js';
-import { backslashStringTokens, bytesLookLikeJson, unescapeJsonBytes } from './decode-json.js';
+import { backslashStringTokens, bytesLookLikeJson, tokenMayBeJson, unescapeJsonBytes } from './decode-json.js';
 import { hexVal } from './decode-percent.js';
 import { aggregateFindings, type ResolvedArchive, type ResolvedMatch } from './findings.js';
 import { normalizeBytes, normalizeText, type NormalizedText } from './normalize.js';
@@ -98,6 +98,7 @@ const normalizedScratch = retainedBuffer();
  */
 function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
   for (const [start, end] of backslashStringTokens(json)) {
+    if (!tokenMayBeJson(json, start, end)) continue; // code and prose: no decoding needed to know
     const leaf = unescapeJsonBytes(json.subarray(start, end));
     if (!bytesLookLikeJson(leaf)) continue;
     const deeper = unescapeJsonBytes(leaf);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backslashStringTokens, memberSegment, tokenizeJson, unescapeJson, unescapeJsonBytes } from '../../../proxy/dlp/decode-json.js';
+import { backslashStringTokens, bytesLookLikeJson, memberSegment, tokenizeJson, tokenMayBeJson, unescapeJson, unescapeJsonBytes } from '../../../proxy/dlp/decode-json.js';
 import { prng } from './inspect-helpers.js';
 
 /** Decoded value, where and key of every token. */
@@ -155,4 +155,34 @@ test('memberSegment', () => {
   assert.equal(memberSegment('1abc'), '["1abc"]');
   assert.equal(memberSegment('a"b'), '["a\\"b"]');
   assert.ok(memberSegment('k'.repeat(500)).length < 80);
+});
+
+test('tokenMayBeJson: never false for a string token that decodes to something that looks like JSON', () => {
+  const cases: Array<[raw: string, may: boolean]> = [
+    ['{"a":1}', true], ['[1]', true], ['  {', true], ['\\n\\t {', true], ['\\r\\n[', true],
+    ['\\u007b"a":1}', true], // an escaped brace: decoding needed, so maybe
+    ['\\"{', true], // an escaped quote first: maybe (it decodes to `"`, but only decoding says so)
+    ['C:\\\\Users', false], ['print(\\"a\\\\nb\\")', false], ['  x {', false], ['\\n\\n', false], ['', false],
+  ];
+  for (const [raw, may] of cases) {
+    const b = Buffer.from(`"${raw}"`);
+    assert.equal(tokenMayBeJson(b, 1, b.length - 1), may, raw);
+  }
+  // Property: whenever the decoded token looks like JSON, the raw check says maybe.
+  const next = prng(17);
+  const rand = (): number => Math.floor(next() * 0x7FFFFFFF);
+  const pieces = [' ', '\\n', '\\t', '\\r', '\\u0020', '\\u007b', '\\u005b', '{', '[', 'a', '\\\\', '\\"', '\\/', '1', '"x"'];
+  let looked = 0;
+  for (let i = 0; i < 5000; i++) {
+    let raw = '';
+    const n = 1 + (rand() % 6);
+    for (let k = 0; k < n; k++) raw += pieces[rand() % pieces.length];
+    const b = Buffer.from(`"${raw}"`);
+    const decodedLooks = bytesLookLikeJson(unescapeJsonBytes(b.subarray(1, b.length - 1)));
+    if (decodedLooks) {
+      looked++;
+      assert.ok(tokenMayBeJson(b, 1, b.length - 1), `raw ${JSON.stringify(raw)}`);
+    }
+  }
+  assert.ok(looked > 500, `${looked} tokens looked like JSON`);
 });
