@@ -282,7 +282,3 @@ export function normalizeBytes(buf: Buffer, into?: Buffer): Buffer {
   return out;
 }
 
-/** True when normalisation would change `s` (used by the fast path on whole bodies). */
-export function needsNormalization(s: string): boolean {
-  return normalizeCore(s, false).text !== s;
-}
