@@ -154,6 +154,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
   for (const t of texts) {
     // mightMatch first: it is what fails on dirty bodies (the other checks only matter when it
     // passes).
+    // 1 KiB of headroom: normalising can lengthen text (a bigger result gets its own buffer).
     const scanBuf = normalizeBytes(t, normalizedScratch(t.length + 1024));
     if (detectors.mightMatch(scanBuf, policy.packs)) return false;
     if (hasPercentBytes(t)) return false;

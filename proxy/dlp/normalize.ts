@@ -281,4 +281,3 @@ export function normalizeBytes(buf: Buffer, into?: Buffer): Buffer {
   buf.copy(out, o, at, n);
   return out;
 }
-

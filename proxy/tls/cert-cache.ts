@@ -66,6 +66,13 @@ export interface CertCacheStats {
 /** The `SNICallback` shape of `tls.TLSSocket` / `tls.createServer`. */
 export type SniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
 
+/** A host name as the cache keys it: the checked name, the sibling wildcard it shares, the key. */
+interface CacheEntryName {
+  readonly name: ReturnType<typeof normalizeCertName>;
+  readonly wildcard: string | null;
+  readonly key: string;
+}
+
 /**
  * Host → `SecureContext`, bounded by an LRU with a TTL.
  *
@@ -87,6 +94,8 @@ export class CertCache {
   readonly #onMint: ((host: string, durationMs: number) => void) | undefined;
   readonly #onMintQueue: ((waiting: number) => void) | undefined;
   readonly #shareSiblings: boolean;
+  /** Mints waiting for their turn (see contextFor). */
+  readonly #mintQueue: Array<() => void> = [];
   #hits = 0;
   #misses = 0;
   #mints = 0;
@@ -113,12 +122,19 @@ export class CertCache {
    * which an SNI callback turns into a failed handshake.
    */
   getContext(hostname: string): SecureContext {
-    const { name, wildcard, key } = this.#keyOf(hostname);
+    const entry = this.#keyOf(hostname);
+    return this.#cached(entry.key) ?? this.#mint(entry);
+  }
+
+  /** The cached context under `key`, counted as a hit, or undefined. */
+  #cached(key: string): SecureContext | undefined {
     const cached = this.#cache.get(key);
-    if (cached) {
-      this.#hits++;
-      return cached;
-    }
+    if (cached) this.#hits++;
+    return cached;
+  }
+
+  /** Mint, build and cache the context for a name not in the cache. */
+  #mint({ name, wildcard, key }: CacheEntryName): SecureContext {
     this.#misses++;
     const started = performance.now();
     const leaf = wildcard
@@ -147,22 +163,23 @@ export class CertCache {
    * minting, so a client that gave up costs nothing.
    */
   contextFor(hostname: string, stillWanted: () => boolean, cb: (err: Error | null, ctx?: SecureContext) => void): void {
-    let key: string;
+    let entry: CacheEntryName;
     try {
-      ({ key } = this.#keyOf(hostname));
+      entry = this.#keyOf(hostname);
     } catch (err) {
       cb(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    if (this.#cache.has(key)) {
-      cb(null, this.getContext(hostname));
+    const cached = this.#cached(entry.key);
+    if (cached) {
+      cb(null, cached);
       return;
     }
     this.#mintQueue.push(() => {
       if (!stillWanted()) return;
       let context: SecureContext;
       try {
-        context = this.getContext(hostname); // a cache hit when an earlier job minted the same leaf
+        context = this.#cached(entry.key) ?? this.#mint(entry); // a hit when an earlier job minted the same leaf
       } catch (err) {
         cb(err instanceof Error ? err : new Error(String(err)));
         return;
@@ -172,9 +189,6 @@ export class CertCache {
     this.#onMintQueue?.(this.#mintQueue.length);
     if (this.#mintQueue.length === 1) setImmediate(this.#mintNext);
   }
-
-  /** Queued mints (see contextFor). */
-  readonly #mintQueue: Array<() => void> = [];
 
   /** Run one queued mint; the next waits for the next turn (an immediate queued by an immediate does). */
   readonly #mintNext = (): void => {
@@ -190,7 +204,7 @@ export class CertCache {
   }
 
   /** The cache key of `hostname`; throws for a name that cannot be in a certificate. */
-  #keyOf(hostname: string): { name: ReturnType<typeof normalizeCertName>; wildcard: string | null; key: string } {
+  #keyOf(hostname: string): CacheEntryName {
     const name = normalizeCertName(hostname);
     // IPv6 has many spellings of one address; key IPs by their bytes so they share an entry.
     const wildcard = this.#shareSiblings && name.kind !== 'ip' ? siblingWildcard(name.name) : null;
