@@ -31,6 +31,7 @@ export interface Metrics {
   readonly leafCerts: Counter;
   /** `warden_leaf_certificates_queued`: cold leaves waiting for their turn to be minted. */
   readonly leafCertsQueued: Gauge;
+  readonly dlpWorkerJobs: Gauge;
   /** `warden_audit_records_total{event}`. */
   readonly auditRecords: Counter<'event'>;
   /** `warden_config_reloads_total{result}`, result = `applied` or `rejected`. */
@@ -106,6 +107,11 @@ export function createMetrics(): Metrics {
     leafCertsQueued: new Gauge({
       name: 'warden_leaf_certificates_queued',
       help: 'New host names waiting for their interception leaf (minted one per event-loop turn).',
+      registers,
+    }),
+    dlpWorkerJobs: new Gauge({
+      name: 'warden_dlp_worker_jobs',
+      help: 'Large request bodies being inspected on worker threads (sent, not yet answered).',
       registers,
     }),
     auditRecords: new Counter({

@@ -4,6 +4,7 @@
  * Everything that can fail fails here, at load time, with a positioned issue.
  */
 import { readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { PATTERNS_DIR } from '../paths.js';
 import { parseCidr } from '../policy/address.js';
@@ -26,6 +27,11 @@ export function shippedPackNames(): string[] {
   } catch {
     return [];
   }
+}
+
+/** Inspection workers when `dlp.workers` is absent: leave one CPU to the event loop, keep one at least. */
+export function defaultDlpWorkers(cpus = availableParallelism()): number {
+  return Math.min(4, Math.max(1, cpus - 1));
 }
 
 export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): CompiledConfig | null {
@@ -230,7 +236,7 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
     honeytokens,
     alerts,
     audit: auditCfg,
-    dlp: { packFiles },
+    dlp: { packFiles, workers: raw.dlp?.workers ?? defaultDlpWorkers() },
     server: {
       maxConnections: rs.max_connections ?? 10_000,
       maxHeaderBytes: size(['server', 'max_header_size'], rs.max_header_size, 32 * 1024),

@@ -114,7 +114,7 @@ export const rawConfigSchema = z.strictObject({
   honeytokens: z.array(honeytoken).optional(),
   alerts: z.array(alert).optional(),
   audit: audit.optional(),
-  dlp: z.strictObject({ packs: strList.optional() }).optional(),
+  dlp: z.strictObject({ packs: strList.optional(), workers: z.number().int().min(0).max(64).optional() }).optional(),
   server: z
     .strictObject({
       max_connections: z.number().int().min(1).optional(),

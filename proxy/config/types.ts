@@ -157,6 +157,11 @@ export interface ServerLimits {
 export interface DlpGlobalConfig {
   /** Extra pack files (absolute paths) named in config `dlp.packs`. */
   readonly packFiles: readonly string[];
+  /**
+   * Worker threads that inspect bodies of 256 KiB and more off the event loop (`dlp.workers`;
+   * 0 = inline). Default: one less than the CPUs, at least 1, at most 4.
+   */
+  readonly workers: number;
 }
 
 export interface CompiledConfig {

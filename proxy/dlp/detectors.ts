@@ -10,7 +10,7 @@
  *
  * Everything here is pure after compilation: no I/O, no clocks. Pack files are read once.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RE2, type RE2SetInstance } from './re2.js';
 import { PATTERNS_DIR } from '../paths.js';
@@ -23,7 +23,7 @@ import {
   compileMagics, compilePack, PackError, readPackFile,
   type CompiledPattern, type ExampleSpec, type LoadedPack, type Magic,
 } from './packs.js';
-import type { DetectorOptions, Detectors, Match, ScanBudget, ScanView } from './types.js';
+import type { DetectorOptions, Detectors, Match, PackSource, ScanBudget, ScanView } from './types.js';
 import { VALIDATORS } from './validators/index.js';
 
 /** Shipped packs, in load order. */
@@ -34,9 +34,22 @@ function shippedPackFiles(): string[] {
     .map((f) => join(PATTERNS_DIR, f));
 }
 
+/** The shipped packs, then `extra`, read once (a file that cannot be read throws PackError). */
+export function readPackSources(extra: readonly string[] = []): PackSource[] {
+  return [...shippedPackFiles(), ...extra].map((file) => {
+    try {
+      return { file, text: readFileSync(file, 'utf8') };
+    } catch (err) {
+      throw new PackError(file, null, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  });
+}
+
 /** Load, compile and self-check packs. Throws PackError naming file, pattern and example index. */
-export function loadPacks(files: readonly string[]): { packs: LoadedPack[]; magics: Magic[] } {
-  const raw = files.map((file) => ({ file, data: readPackFile(file) }));
+export function loadPacks(files: readonly (string | PackSource)[]): { packs: LoadedPack[]; magics: Magic[] } {
+  const raw = files.map((f) => typeof f === 'string'
+    ? { file: f, data: readPackFile(f) }
+    : { file: f.file, data: readPackFile(f.file, f.text) });
   // Magics first: the archive validator needs the whole table, whichever pack holds it.
   const magics = raw.flatMap((r) => compileMagics(r.data));
   const validators = { ...VALIDATORS, archive_base64: archiveBase64Validator(magics) };
@@ -127,8 +140,7 @@ function toMatch(c: Candidate): Match {
  * compile with RE2, names an unknown validator, or fails one of its own examples.
  */
 export function compileDetectors(opts: DetectorOptions): Detectors {
-  const files = [...shippedPackFiles(), ...(opts.packFiles ?? [])];
-  const { packs, magics } = loadPacks(files);
+  const { packs, magics } = loadPacks(opts.packSources ?? [...shippedPackFiles(), ...(opts.packFiles ?? [])]);
   const patterns: CompiledPattern[] = packs.flatMap((p) => p.patterns);
   const honey = compileHoneytokens(opts.honeytokens);
   const sources = patterns.map((p) => p.prefilter);

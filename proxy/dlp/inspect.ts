@@ -188,7 +188,8 @@ function archiveFormatOf(detectors: Detectors, value: string): string {
   return detectors.detectArchive(Buffer.from(head.slice(0, head.length - (head.length % 4)), 'base64')) ?? 'archive';
 }
 
-function failed(policy: CompiledDlpPolicy, detail: string): InspectResult {
+/** The result for a body that could not be inspected: blocked or passed as `policy.uninspectable` says. */
+export function failed(policy: CompiledDlpPolicy, detail: string): InspectResult {
   return {
     decision: policy.uninspectable === 'block' ? 'block' : 'allow',
     reason: 'uninspectable',

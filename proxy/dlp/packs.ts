@@ -178,10 +178,10 @@ function escapeForRegExp(s: string): string {
 }
 
 /** Parse a pack file's YAML and check its shape (no compilation yet). */
-export function readPackFile(file: string): z.infer<typeof PackSchema> {
+export function readPackFile(file: string, text?: string): z.infer<typeof PackSchema> {
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
+    raw = parseYaml(text ?? readFileSync(file, 'utf8'));
   } catch (err) {
     throw new PackError(file, null, `cannot read or parse YAML (${(err as Error).message.split('\n')[0] ?? ''})`);
   }

@@ -71,9 +71,21 @@ export interface Detectors {
   replacement(match: Match): string;
 }
 
+/** A pack file and the text read from it. */
+export interface PackSource {
+  readonly file: string;
+  readonly text: string;
+}
+
 export interface DetectorOptions {
   /** Extra pack files (absolute paths) beyond the shipped dlp-patterns/*.yaml. */
   readonly packFiles?: readonly string[];
+  /**
+   * Every pack, already read (`readPackSources`): compiled instead of reading the shipped packs
+   * and `packFiles`, so that two engines built from one list (the proxy's and its inspection
+   * workers') hold the same patterns even if a file changes on disk in between.
+   */
+  readonly packSources?: readonly PackSource[];
   readonly honeytokens: readonly Honeytoken[];
   /** HMAC key for fingerprints (kept in ca_dir by the server). */
   readonly fingerprintKey: Buffer;

@@ -13,6 +13,7 @@ import type { InspectBudget } from '../limits/inspect-budget.js';
 import type { Limiter, UploadStatus } from '../limits/limiter.js';
 import type { Resolver } from '../upstream/resolve.js';
 import type { Upstream } from '../upstream/forward.js';
+import type { InspectPool } from './inspect-pool.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../admin/metrics.js';
 
@@ -20,6 +21,8 @@ import type { Metrics } from '../admin/metrics.js';
 export interface Runtime {
   readonly config: CompiledConfig;
   readonly engine: DlpEngine;
+  /** Inspects large bodies off the event loop with the same engine; null when `dlp.workers` is 0. */
+  readonly inspectPool: InspectPool | null;
   readonly resolver: Resolver;
   readonly upstream: Upstream;
   /** Bumped on each successful reload; in `config` audit records. */

@@ -11,9 +11,9 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../admin/metrics.js';
 import type { AuditWriter } from '../audit/events.js';
 import type { CompiledConfig, CompiledProfile } from '../config/types.js';
-import { compileDetectors } from '../dlp/detectors.js';
+import { compileDetectors, readPackSources } from '../dlp/detectors.js';
 import { createDlpEngine } from '../dlp/inspect.js';
-import type { DlpEngine } from '../dlp/types.js';
+import type { DetectorOptions, DlpEngine } from '../dlp/types.js';
 import { DetectionEngine, type DetectionEvent } from '../limits/detect.js';
 import { InspectBudget } from '../limits/inspect-budget.js';
 import { Limiter, type UploadStatus } from '../limits/limiter.js';
@@ -24,6 +24,7 @@ import { createResolver, type LookupFn } from '../upstream/resolve.js';
 import { handleConnect, type ConnectDeps } from './connect.js';
 import type { ClientIdentity, ProxyCore, Runtime, TunnelInfo } from './context.js';
 import { handleHttpRequest } from './forward-http.js';
+import { InspectPool } from './inspect-pool.js';
 import { refuseResponse, refuseSocket } from './respond.js';
 import { handleUpgrade } from './websocket.js';
 
@@ -41,16 +42,34 @@ export interface ProxyOptions {
   readonly now?: () => number;
 }
 
-/** Build everything that depends on the config. Throws (e.g. a custom pack failing its examples): the caller keeps the old one. */
-/** The DLP engine for a config (shipped + custom packs, honeytokens). Throws when a pack fails its examples. */
-export function buildDlpEngine(config: CompiledConfig, fingerprintKey: Buffer): DlpEngine {
-  return createDlpEngine(compileDetectors({ packFiles: config.dlp.packFiles, honeytokens: config.honeytokens, fingerprintKey }));
+/** What a config's DLP engine is built from: every pack's text, read once, honeytokens and key. */
+function dlpSpec(config: CompiledConfig, fingerprintKey: Buffer): DetectorOptions {
+  return { packSources: readPackSources(config.dlp.packFiles), honeytokens: config.honeytokens, fingerprintKey };
 }
 
-export function buildRuntime(config: CompiledConfig, opts: Pick<ProxyOptions, 'fingerprintKey' | 'lookup'>, generation: number): Runtime {
+/** The DLP engine for a config (shipped + custom packs, honeytokens). Throws when a pack fails its examples. */
+export function buildDlpEngine(config: CompiledConfig, fingerprintKey: Buffer): DlpEngine {
+  return createDlpEngine(compileDetectors(dlpSpec(config, fingerprintKey)));
+}
+
+/** Build everything that depends on the config. Throws (e.g. a custom pack failing its examples): the caller keeps the old one. */
+export function buildRuntime(
+  config: CompiledConfig,
+  opts: Pick<ProxyOptions, 'fingerprintKey' | 'lookup'> & { readonly log?: Logger; readonly metrics?: Metrics | null },
+  generation: number,
+): Runtime {
+  const spec = dlpSpec(config, opts.fingerprintKey);
+  const engine = createDlpEngine(compileDetectors(spec));
   return {
     config,
-    engine: buildDlpEngine(config, opts.fingerprintKey),
+    engine,
+    // Workers compile the very spec the inline engine was built from (and proven on its examples).
+    inspectPool: config.dlp.workers > 0
+      ? new InspectPool(spec, config.dlp.workers, {
+        onFailure: (reason) => opts.log?.error({ generation }, reason),
+        onQueue: (n) => opts.metrics?.dlpWorkerJobs.set(n),
+      })
+      : null,
     resolver: createResolver({
       allowPrivate: config.upstream.allowPrivate,
       connectTo: config.upstream.connectTo,
@@ -208,6 +227,7 @@ export class WardenProxy implements ProxyCore {
     this.detection = new DetectionEngine(config.alerts, this.opts.now ? { now: this.opts.now } : {});
     // Let requests that still hold the old runtime finish on its pools, then close them.
     setTimeout(() => void old.upstream.close(), 60_000).unref();
+    old.inspectPool?.retire();
     return next;
   }
 
@@ -222,6 +242,7 @@ export class WardenProxy implements ProxyCore {
     this.server.closeAllConnections();
     this.mitm.closeAllConnections();
     await Promise.race([closed, deadline]);
+    await this.current.inspectPool?.close();
     await this.current.upstream.close();
   }
 }

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeColdCerts, makeTestPki } from './lib/certs.js';
 import { killAllChildrenSync, startChild, stopAllChildren, stopChild, waitForPort, freePort, type Child } from './lib/children.js';
-import { PEERS, PEER_NAMES, type BenchEnv, type PeerName, type RunningPeer } from './lib/peers.js';
+import { BASE_ENV, DEFAULT_PEERS, PEERS, PEER_NAMES, type BenchEnv, type PeerName, type RunningPeer } from './lib/peers.js';
 import { evaluateTargets, renderReport, type SliceResults } from './lib/report.js';
 import { MiB, nowMs } from './lib/stats.js';
 import { WORKLOADS, WORKLOAD_IDS, WORKLOAD_TITLES, checkIdentity, defaultParams, blankFigures, memoryPhase, type Figures, type Params, type WorkloadCtx, type WorkloadId } from './lib/workloads.js';
@@ -32,7 +32,7 @@ const USAGE = `usage: node dist/test/bench/run.js [--quick] [--peers ${PEER_NAME
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = {
     quick: false,
-    peers: [...PEER_NAMES],
+    peers: [...DEFAULT_PEERS],
     workloads: [...WORKLOAD_IDS],
     slices: 0,
     installPeers: false,
@@ -114,6 +114,9 @@ function peerVersions(root: string, peers: readonly PeerName[]): string[] {
     if (p === 'warden') {
       const v = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version;
       out.push(`warden ${v ?? '?'}`);
+    } else if (p === 'warden-base') {
+      const dir = process.env[BASE_ENV]!;
+      out.push(`warden-base ${sh('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'])?.trim() ?? '?'} (${dir})`);
     } else if (p === 'squid') {
       const v = sh('squid', ['-v'])?.split('\n')[0];
       if (v) out.push(v.replace('Squid Cache: Version', 'squid'));
@@ -323,7 +326,7 @@ async function main(): Promise<number> {
     mkdirSync(outDir, { recursive: true });
     // A run of some peers or workloads is named apart (and gitignored), so that profiling one
     // workload never overwrites the full comparison run of the same commit.
-    const partial = opts.peers.length < PEER_NAMES.length || opts.workloads.length < WORKLOAD_IDS.length;
+    const partial = opts.peers.join() !== DEFAULT_PEERS.join() || opts.workloads.length < WORKLOAD_IDS.length;
     const base = join(outDir, `${date}-${commit}${opts.quick ? '-quick' : partial ? '-partial' : ''}`);
     writeFileSync(`${base}.md`, report + '\n');
     const raw: Record<string, Record<string, Figures[]>> = {};

@@ -10,9 +10,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { createTestPki } from '../fixtures/pki.js';
+import { compileConfigText } from '../../proxy/config/load.js';
 import { baseYaml, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
 
 // Synthetic values (valid checksums, not real people or keys).
@@ -165,5 +167,76 @@ describe('DLP in the request path', () => {
     assert.ok(rec?.findings?.some((f) => f.where === 'query' || f.where.startsWith('query')), 'query scanned');
     assert.ok(rec?.findings?.some((f) => f.where === 'header:x-note'), 'header scanned');
     assert.ok(!rec?.findings?.some((f) => f.where === 'header:authorization'), 'credential header skipped');
+  });
+});
+
+describe('DLP in the request path: large bodies on an inspection worker', () => {
+  let up: Upstream;
+  let h: Harness;
+  let dir: string;
+  const yaml = (honey: string): string =>
+    baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n') +
+    `honeytokens:\n  - { id: canary-1, value: "${honey}" }\ndlp:\n  workers: 1\n`;
+  const NEW_HONEY = 'WARDEN-CANARY-reloaded-5e8b1d';
+  before(async () => {
+    const pki = createTestPki();
+    dir = mkdtempSync(join(tmpdir(), 'warden-dlpw-'));
+    writeFileSync(join(dir, 'up.pem'), pki.caPem);
+    up = await startUpstream(pki);
+    h = await startWarden({ yaml: yaml(HONEY) });
+  });
+  after(async () => {
+    const text = h.audit.text();
+    for (const v of [...PLANTED, NEW_HONEY]) assert.ok(!text.includes(v), 'a planted value reached the audit stream');
+    await h.close();
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const filler = (bytes: number): string => 'Summarise the attached meeting notes, please. '.repeat(Math.ceil(bytes / 46)).slice(0, bytes);
+  const post = (body: string | Buffer | Readable, id: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    request('https://api.test.local/v1/chat/completions', { dispatcher: h.agent(), method: 'POST', body, headers: { ...headers, 'x-request-id': id } });
+  const upstreamSaw = (id: string) => up.seen.find((s) => s.headers['x-request-id'] === id);
+
+  test('an SSN at the end of a 1 MiB chat body arrives redacted, inspected off the event loop', async () => {
+    const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `${filler(1 << 20)} My SSN is ${SSN}.` }] });
+    const res = await post(body, 'dlpw-ssn');
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+    assert.ok((h.proxy.runtime().inspectPool?.workers ?? 0) >= 1, 'a worker inspected the body');
+    const seen = upstreamSaw('dlpw-ssn');
+    assert.ok(seen);
+    assert.equal(Number(seen.headers['content-length']), seen.body.length);
+    const content = (JSON.parse(seen.body.toString()) as { messages: Array<{ content: string }> }).messages[0]!.content;
+    assert.ok(content.endsWith('My SSN is [REDACTED:us_ssn].'));
+    assert.ok(!seen.body.includes(SSN));
+    assert.equal(h.audit.byId('dlpw-ssn').find((r) => r.event === 'request')?.decision, 'redact');
+  });
+
+  test('clean large bodies arrive byte for byte, with a length and chunked', async () => {
+    const body = Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: filler(2 << 20) }] }));
+    const res = await post(body, 'dlpw-clean');
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+    assert.ok(upstreamSaw('dlpw-clean')?.body.equals(body), 'the upstream got the same bytes');
+
+    const parts = [body.subarray(0, 300_000), body.subarray(300_000, 700_000), body.subarray(700_000)];
+    const chunked = await post(Readable.from(parts), 'dlpw-chunked');
+    assert.equal(chunked.statusCode, 200);
+    await chunked.body.dump();
+    assert.ok(upstreamSaw('dlpw-chunked')?.body.equals(body), 'the upstream got the same bytes');
+  });
+
+  test('after a reload, large bodies are inspected with the new honeytokens', async () => {
+    const old = h.proxy.runtime().inspectPool!;
+    h.proxy.reload(compileConfigText(yaml(NEW_HONEY), join(h.dir, 'warden.yaml')));
+    assert.equal(old.wants(1 << 20), false, 'the old pool is retired');
+    const body = JSON.stringify({ messages: [{ role: 'user', content: `${filler(600 * 1024)} ${NEW_HONEY}` }] });
+    const res = await post(body, 'dlpw-reloaded');
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['x-warden-reason'], 'honeytoken');
+    await res.body.dump();
+    assert.equal(upstreamSaw('dlpw-reloaded'), undefined);
+    assert.ok((h.proxy.runtime().inspectPool?.workers ?? 0) >= 1);
   });
 });

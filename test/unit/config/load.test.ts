@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { compileConfigText, ConfigError, formatIssue } from '../../../proxy/config/load.js';
 import { DEFAULT_CONFIG } from '../../../proxy/paths.js';
 import { loadConfig } from '../../../proxy/config/load.js';
+import { defaultDlpWorkers } from '../../../proxy/config/compile.js';
 
 const OK_PROFILE = 'profiles:\n  default:\n    allow: [api.openai.com]\n';
 
@@ -43,6 +44,8 @@ const broken: Array<[string, string, RegExp]> = [
   ['wrong type', `${OK_PROFILE}auth: true\n`, /:4:7 auth: /],
   ['YAML syntax error', 'profiles: [\n', /^\/etc\/warden\/test\.yaml:\d+:\d+ \(root\): YAML: /],
   ['duplicate key', `${OK_PROFILE}mode: enforce\nmode: report\n`, /YAML: .*[Dd]uplicate|unique/],
+  ['negative DLP workers', `${OK_PROFILE}dlp: { workers: -1 }\n`, /:4:17 dlp\.workers: /],
+  ['fractional DLP workers', `${OK_PROFILE}dlp: { workers: 1.5 }\n`, /:4:17 dlp\.workers: /],
   ['path glob without slash', 'profiles:\n  default:\n    allow:\n      - { host: a.example.com, paths: ["v1/*"] }\n', /profiles\.default\.allow\[0\]\.paths\[0\]: a path glob starts with "\/"/],
 ];
 
@@ -95,4 +98,11 @@ test('the built-in default config is valid and allows the major model APIs only'
     assert.ok(hosts.includes(h), h);
   }
   assert.ok(cfg.alerts.some((a) => a.name === 'bulk_upload' && a.over === 50 * 1024 * 1024 && a.windowMs === 120_000));
+});
+
+test('dlp.workers: given, 0 for inline inspection, or one less than the CPUs (1 to 4)', () => {
+  assert.equal(compileConfigText(`${OK_PROFILE}dlp: { workers: 3 }\n`, '/etc/warden/t.yaml').dlp.workers, 3);
+  assert.equal(compileConfigText(`${OK_PROFILE}dlp: { workers: 0 }\n`, '/etc/warden/t.yaml').dlp.workers, 0);
+  assert.equal(compileConfigText(OK_PROFILE, '/etc/warden/t.yaml').dlp.workers, defaultDlpWorkers());
+  for (const [cpus, want] of [[1, 1], [2, 1], [3, 2], [5, 4], [64, 4]] as const) assert.equal(defaultDlpWorkers(cpus), want, `${cpus} CPUs`);
 });

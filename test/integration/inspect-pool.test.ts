@@ -1,0 +1,193 @@
+/**
+ * Large bodies inspected on worker threads: the same answers as the inline engine, the body left
+ * as it was, the event loop free while a worker scans, and fail-closed when a worker cannot
+ * answer.
+ */
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import type { CompiledDlpPolicy } from '../../proxy/config/types.js';
+import { compileDetectors, readPackSources } from '../../proxy/dlp/detectors.js';
+import { createDlpEngine } from '../../proxy/dlp/inspect.js';
+import type { DetectorOptions, InspectRequest, InspectResult } from '../../proxy/dlp/types.js';
+import { InspectPool, OFFLOAD_MIN_BYTES, sharedBody } from '../../proxy/server/inspect-pool.js';
+
+// Synthetic values (valid checksums, not real people or keys).
+const SSN = '536-22-8143';
+const CARD = '4666176031372159';
+const HONEY = 'WARDEN-CANARY-0c5d7e9f3a21';
+const AWS_KEY = 'AKIAZ4T7QW2NB5XK3LPM';
+
+const spec: DetectorOptions = {
+  packSources: readPackSources(),
+  honeytokens: [{ id: 'canary', value: HONEY, sha256: null }],
+  fingerprintKey: Buffer.alloc(32, 9),
+};
+const inline = createDlpEngine(compileDetectors(spec));
+
+const policy = (over: Partial<CompiledDlpPolicy> = {}): CompiledDlpPolicy => ({
+  packs: ['archives', 'pii', 'secrets'], actions: {}, defaultAction: null, bulkPiiThreshold: null,
+  uninspectable: 'block', maxInspectBytes: 64 * 1024 * 1024, ...over,
+});
+
+const prose = (bytes: number): string => {
+  const unit = 'The quarterly report covers revenue, churn and the new onboarding flow. ';
+  return unit.repeat(Math.ceil(bytes / unit.length)).slice(0, bytes);
+};
+/** Hex digests in a chain: text that gzip cannot shrink much (a large body after compression). */
+const hexNoise = (bytes: number): string => {
+  let out = '';
+  let h = 'seed';
+  while (out.length < bytes) out += (h = createHash('sha256').update(h).digest('hex')) + ' ';
+  return out.slice(0, bytes);
+};
+const chat = (bytes: number, tail: string): Buffer =>
+  Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: prose(bytes) + tail }] }));
+
+const json = { 'content-type': 'application/json' };
+const cases: Array<[string, Record<string, string>, Buffer]> = [
+  ['clean chat JSON, 1 MiB', json, chat(1 << 20, ' thanks')],
+  ['an SSN at the end of 300 KiB of JSON (redact)', json, chat(300 * 1024, ` my SSN is ${SSN}`)],
+  ['a card number in 512 KiB of text (redact)', { 'content-type': 'text/plain' }, Buffer.from(prose(512 * 1024) + ` card ${CARD} exp 09/29`)],
+  ['a honeytoken in base64 (block)', json, chat(400 * 1024, ` ${Buffer.from(`token=${HONEY}`).toString('base64')}`)],
+  ['an AWS key in a gzip-encoded body (re-encoded redaction or block)', { ...json, 'content-encoding': 'gzip' }, gzipSync(Buffer.from(JSON.stringify({ log: hexNoise(600 * 1024) + ` key ${AWS_KEY}` })))],
+  ['a zip after 300 KiB of multipart (block)', { 'content-type': 'multipart/form-data; boundary=XyZ' }, Buffer.concat([
+    Buffer.from(`--XyZ\r\nContent-Disposition: form-data; name="notes"\r\n\r\n${prose(300 * 1024)}\r\n--XyZ\r\nContent-Disposition: form-data; name="f"; filename="a.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from('504b0304140000000800', 'hex'), Buffer.alloc(64, 7), Buffer.from('\r\n--XyZ--\r\n'),
+  ])],
+];
+
+const request = (headers: Record<string, string>, body: Buffer): InspectRequest =>
+  ({ method: 'POST', url: '/v1/upload?x=1', headers, body, skipHeaders: [] });
+
+/** Results compared as data: a redacted body by its bytes. */
+const same = (a: InspectResult, b: InspectResult): void => {
+  assert.deepEqual({ ...a, body: null }, { ...b, body: null });
+  assert.equal(a.body === null, b.body === null);
+  if (a.body && b.body) assert.ok(Buffer.from(a.body).equals(b.body), 'redacted bodies differ');
+};
+
+describe('inspection worker pool', () => {
+  let pool: InspectPool;
+  before(() => {
+    pool = new InspectPool(spec, 2);
+  });
+  after(async () => {
+    await pool.close();
+  });
+
+  for (const [name, headers, body] of cases) {
+    test(`same result as inline: ${name}`, async () => {
+      assert.ok(body.length >= OFFLOAD_MIN_BYTES, 'each case is large enough to be offloaded');
+      const want = inline.inspect(request(headers, body), policy());
+      // Once from ordinary memory (copied to shared memory), once from shared memory.
+      const copy = Buffer.from(body);
+      same(await pool.inspect(request(headers, copy), policy()), want);
+      assert.ok(copy.equals(body), 'the caller\'s body is unchanged');
+      const shared = sharedBody(body.length);
+      body.copy(shared);
+      same(await pool.inspect(request(headers, shared), policy()), want);
+      assert.ok(shared.equals(body), 'the shared body is unchanged');
+    });
+  }
+
+  test('the cases cover allow, redact and block', () => {
+    const decisions = new Set(cases.map(([, h, b]) => inline.inspect(request(h, b), policy()).decision));
+    assert.deepEqual([...decisions].sort(), ['allow', 'block', 'redact']);
+  });
+
+  test('a redacted body comes back as a Buffer', async () => {
+    const [, headers, body] = cases[1]!;
+    const r = await pool.inspect(request(headers, body), policy());
+    assert.equal(r.decision, 'redact');
+    assert.ok(Buffer.isBuffer(r.body));
+    assert.ok(!r.body.includes(SSN));
+  });
+
+  test('the event loop keeps turning while a worker scans', async () => {
+    const body = Buffer.from(prose(8 << 20));
+    let turns = 0;
+    let settled = false;
+    const tick = (): void => {
+      turns++;
+      if (!settled) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const r = await pool.inspect(request({ 'content-type': 'text/plain' }, body), policy());
+    settled = true;
+    assert.equal(r.decision, 'allow');
+    assert.ok(turns > 0, 'no event-loop turn ran during the scan');
+  });
+
+  test('jobs spread over the workers, and answers match their requests', async () => {
+    const bodies = Array.from({ length: 6 }, (_, i) => chat(300 * 1024, i % 2 ? ` SSN ${SSN}` : ' clean'));
+    const results = await Promise.all(bodies.map((b) => pool.inspect(request(json, b), policy())));
+    assert.equal(pool.workers, 2);
+    assert.deepEqual(results.map((r) => r.decision), ['allow', 'redact', 'allow', 'redact', 'allow', 'redact']);
+    assert.equal(pool.inFlight, 0);
+  });
+
+  test('only bodies of OFFLOAD_MIN_BYTES and more are wanted', () => {
+    assert.equal(pool.wants(OFFLOAD_MIN_BYTES - 1), false);
+    assert.equal(pool.wants(OFFLOAD_MIN_BYTES), true);
+  });
+});
+
+describe('inspection worker pool: failures', () => {
+  test('closing with a job out answers it as uninspectable: blocked, or allowed when the policy says so', async () => {
+    for (const uninspectable of ['block', 'allow'] as const) {
+      const pool = new InspectPool(spec, 1);
+      const pending = pool.inspect(request(json, chat(1 << 20, ` ${SSN}`)), policy({ uninspectable }));
+      await pool.close();
+      const r = await pending;
+      assert.equal(r.reason, 'uninspectable');
+      assert.equal(r.decision, uninspectable);
+      assert.match(r.uninspectableDetail ?? '', /inspection worker/);
+      assert.equal(pool.wants(OFFLOAD_MIN_BYTES), false, 'a closed pool takes no jobs');
+    }
+  });
+
+  test('a worker that cannot build its engine fails the job closed and the pool stops offloading', async () => {
+    const reasons: string[] = [];
+    const bad: DetectorOptions = { ...spec, packSources: [{ file: '/nowhere/broken.yaml', text: 'pack: [unclosed' }] };
+    const pool = new InspectPool(bad, 1, { onFailure: (why) => reasons.push(why) });
+    try {
+      const r = await pool.inspect(request(json, chat(300 * 1024, ` ${SSN}`)), policy());
+      assert.equal(r.decision, 'block');
+      assert.equal(r.reason, 'uninspectable');
+      assert.equal(pool.wants(OFFLOAD_MIN_BYTES), false);
+      assert.equal(reasons.length, 1);
+      assert.match(reasons[0]!, /^inspection worker failed to start: /);
+      assert.ok(!reasons[0]!.includes(SSN));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a retired pool answers what it holds, then stops its workers', async () => {
+    const pool = new InspectPool(spec, 1);
+    const pending = pool.inspect(request(json, chat(1 << 20, ` ${SSN}`)), policy());
+    pool.retire();
+    assert.equal(pool.wants(OFFLOAD_MIN_BYTES), false);
+    const r = await pending;
+    assert.equal(r.decision, 'redact');
+    assert.equal(pool.workers, 0);
+    await pool.close();
+  });
+
+  test('the queue gauge follows jobs in and out', async () => {
+    const seen: number[] = [];
+    const pool = new InspectPool(spec, 1, { onQueue: (n) => seen.push(n) });
+    try {
+      await Promise.all([1, 2].map(() => pool.inspect(request(json, chat(300 * 1024, '')), policy())));
+      assert.deepEqual(seen, [1, 2, 1, 0]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a pool needs at least one worker', () => {
+    assert.throws(() => new InspectPool(spec, 0), RangeError);
+  });
+});
