@@ -13,7 +13,7 @@ import type { InspectBudget } from '../limits/inspect-budget.js';
 import type { Limiter, UploadStatus } from '../limits/limiter.js';
 import type { Resolver } from '../upstream/resolve.js';
 import type { Upstream } from '../upstream/forward.js';
-import type { InspectPool } from './inspect-pool.js';
+import type { InspectPool, SharedBodyArena } from './inspect-pool.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../admin/metrics.js';
 
@@ -55,6 +55,8 @@ export interface ProxyCore {
   readonly limiter: Limiter;
   readonly detection: DetectionEngine;
   readonly inspectBudget: InspectBudget;
+  /** Shared memory for bodies inspected on workers, reused across requests. */
+  readonly sharedBodies: SharedBodyArena;
   readonly audit: AuditWriter;
   readonly log: Logger;
   readonly metrics: Metrics | null;

@@ -18,7 +18,7 @@ import { decideRequest } from '../policy/decide.js';
 import { normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
 import { baseRecord, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
-import { sharedBody } from './inspect-pool.js';
+import type { SharedBodyArena } from './inspect-pool.js';
 import { endToEndHeaders, refuseResponse } from './respond.js';
 
 interface Target {
@@ -32,6 +32,28 @@ interface Target {
 
 /** Responses up to this size with a Content-Length are sent in one write (SSE never is). */
 const SMALL_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * A large inspected body goes upstream in slices of this size: one write would encrypt all of it
+ * in a single event-loop turn (~10 ms per 8 MiB), holding up every other connection.
+ */
+const WRITE_SLICE_BYTES = 256 * 1024;
+
+/**
+ * The slices of a body for the upstream. Slices of shared memory (an arena buffer) are copied
+ * out, and the buffer goes back to the arena after the last one: the upstream write then never
+ * reads memory that another request may be writing into.
+ */
+function* upstreamSlices(buf: Buffer, arena: SharedBodyArena | null): Generator<Buffer> {
+  try {
+    for (let at = 0; at < buf.length; at += WRITE_SLICE_BYTES) {
+      const part = buf.subarray(at, at + WRITE_SLICE_BYTES);
+      yield arena ? Buffer.from(part) : part;
+    }
+  } finally {
+    arena?.release(buf);
+  }
+}
 
 type BodyRead =
   | { kind: 'ok'; body: Buffer }
@@ -98,6 +120,7 @@ function readBody(core: ProxyCore, rt: Runtime, req: IncomingMessage, maxBody: n
     const done = (r: BodyRead): void => {
       if (settled) return;
       settled = true;
+      if (r.kind !== 'ok' && into) core.sharedBodies.release(into);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onAbort);
@@ -120,7 +143,7 @@ function readBody(core: ProxyCore, rt: Runtime, req: IncomingMessage, maxBody: n
       }
       if (whole && chunks.length === 1 && total <= whole) {
         // A body an inspection worker will read goes straight into memory it can share.
-        into = rt.inspectPool?.wants(whole) ? sharedBody(whole) : Buffer.allocUnsafe(whole);
+        into = rt.inspectPool?.wants(whole) ? core.sharedBodies.acquire(whole) : Buffer.allocUnsafe(whole);
         into.set(chunks[0]!, 0);
         into.set(chunk, total - chunk.length);
         chunks.length = 0;
@@ -164,6 +187,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
   let profile: CompiledProfile | null = null;
   let target: Target | null = null;
   let reserved = 0;
+  let shared: Buffer | null = null;
   let bytesUp = 0;
   let bytesDown = 0;
   let findings: readonly AuditFinding[] = [];
@@ -287,6 +311,8 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       if (read.kind === 'too_large') return void refuse('body_too_large', { close: true, force: true });
       if (read.kind === 'overloaded') return void refuse('overloaded', { retryAfterSeconds: 1, close: true, force: true });
     }
+    // A body read into the arena goes back to it once nothing reads it (see upstreamSlices).
+    if (read?.kind === 'ok' && read.body.buffer instanceof SharedArrayBuffer) shared = read.body;
     const inspectBody = read?.kind === 'ok' ? read.body : Buffer.alloc(0);
     const inspectReq = { method, url: target.path, headers: req.headers, body: inspectBody, skipHeaders: d.rule?.credentialHeaders ?? [] };
     const t0 = performance.now();
@@ -376,6 +402,12 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     }
 
     // forward
+    let upstreamBody: Readable | null = null;
+    if (body && (body === shared || body.length > WRITE_SLICE_BYTES)) {
+      const fromArena = body === shared;
+      upstreamBody = Readable.from(upstreamSlices(body, fromArena ? core.sharedBodies : null));
+      if (fromArena) shared = null; // released by upstreamSlices once it is copied out
+    }
     const pool = rt.upstream.pool(dialTarget);
     let upstreamRes;
     try {
@@ -383,7 +415,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
         method,
         path,
         headers,
-        body: bodyStream ?? body ?? (hasBody(req) ? Buffer.alloc(0) : null),
+        body: bodyStream ?? upstreamBody ?? body ?? (hasBody(req) ? Buffer.alloc(0) : null),
       });
     } catch (err) {
       const code = upstreamErrorCode(err);
@@ -453,6 +485,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     record(500);
   } finally {
     if (reserved) core.inspectBudget.release(reserved);
+    if (shared) core.sharedBodies.release(shared); // not forwarded as it was: nothing reads it now
   }
 }
 

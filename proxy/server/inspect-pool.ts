@@ -40,10 +40,66 @@ export type ReplyMessage =
   | { readonly ready: true }
   | { readonly id: number; readonly result: InspectResult };
 
-/** A Buffer of `bytes` in shared memory: a body read into it goes to a worker without a copy. */
+/** A Buffer of `bytes` in fresh shared memory. */
 export function sharedBody(bytes: number): Buffer {
   return Buffer.from(new SharedArrayBuffer(bytes));
 }
+
+/**
+ * Shared memory for large bodies, reused. V8 does not count a SharedArrayBuffer when it decides
+ * to collect, so bodies left to the collector pile up (measured: peak RSS 270 → 990 MiB under 4
+ * concurrent 8 MiB uploads). Released buffers are kept, up to `maxKeptBytes`, and handed out again.
+ *
+ * A buffer is released only when nothing reads it any more: after inspection when the body is not
+ * forwarded as it is, else once the last slice has been copied out for the upstream write
+ * (`forwardSlices`). Released twice, or not acquired here, it is ignored; never released (an
+ * error path), it is left to the collector.
+ */
+export class SharedBodyArena {
+  readonly #free: SharedArrayBuffer[] = [];
+  readonly #out = new Set<SharedArrayBuffer>();
+  #kept = 0;
+
+  constructor(readonly maxKeptBytes: number) {}
+
+  /** A zero-offset view of `bytes` on a kept buffer that fits best, or on a new one. */
+  acquire(bytes: number): Buffer {
+    let best = -1;
+    for (let i = 0; i < this.#free.length; i++) {
+      const cap = this.#free[i]!.byteLength;
+      if (cap >= bytes && (best < 0 || cap < this.#free[best]!.byteLength)) best = i;
+    }
+    let sab: SharedArrayBuffer;
+    if (best >= 0) {
+      sab = this.#free.splice(best, 1)[0]!;
+      this.#kept -= sab.byteLength;
+    } else {
+      sab = new SharedArrayBuffer(Math.ceil(bytes / ARENA_GRAIN) * ARENA_GRAIN);
+    }
+    this.#out.add(sab);
+    return Buffer.from(sab, 0, bytes);
+  }
+
+  release(view: Uint8Array): void {
+    const sab = view.buffer;
+    if (!(sab instanceof SharedArrayBuffer) || !this.#out.delete(sab)) return;
+    if (this.#kept + sab.byteLength > this.maxKeptBytes) return;
+    this.#free.push(sab);
+    this.#kept += sab.byteLength;
+  }
+
+  /** Bytes kept for reuse. */
+  get kept(): number {
+    return this.#kept;
+  }
+
+  /** Buffers handed out and not yet released. */
+  get out(): number {
+    return this.#out.size;
+  }
+}
+
+const ARENA_GRAIN = 64 * 1024;
 
 interface Pending {
   resolve(r: InspectResult): void;
@@ -57,6 +113,8 @@ interface Slot {
 }
 
 export interface InspectPoolOptions {
+  /** Where a body not already in shared memory is copied for the worker (else fresh memory). */
+  readonly arena?: SharedBodyArena;
   /** Called once when a worker fails to start or dies (no request data in `reason`). */
   readonly onFailure?: (reason: string) => void;
   /** Jobs in flight across the pool, after each change (a gauge). */
@@ -102,14 +160,20 @@ export class InspectPool {
   inspect(req: InspectRequest, policy: CompiledDlpPolicy): Promise<InspectResult> {
     const { body, ...rest } = req;
     let shared: Uint8Array = body;
+    let copied = false;
     if (!(body.buffer instanceof SharedArrayBuffer)) {
-      shared = sharedBody(body.length);
+      shared = this.#opts.arena ? this.#opts.arena.acquire(body.length) : sharedBody(body.length);
       shared.set(body);
+      copied = true;
     }
     const slot = this.#pick();
     const id = this.#nextId++;
     return new Promise<InspectResult>((resolve) => {
-      slot.jobs.set(id, { resolve, policy });
+      const done = (r: InspectResult): void => {
+        if (copied) this.#opts.arena?.release(shared); // the worker has answered: nobody reads the copy
+        resolve(r);
+      };
+      slot.jobs.set(id, { resolve: done, policy });
       slot.worker.ref(); // a worker with work keeps the process alive until it answers
       this.#count(+1);
       try {

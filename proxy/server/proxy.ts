@@ -24,7 +24,7 @@ import { createResolver, type LookupFn } from '../upstream/resolve.js';
 import { handleConnect, type ConnectDeps } from './connect.js';
 import type { ClientIdentity, ProxyCore, Runtime, TunnelInfo } from './context.js';
 import { handleHttpRequest } from './forward-http.js';
-import { InspectPool } from './inspect-pool.js';
+import { InspectPool, SharedBodyArena } from './inspect-pool.js';
 import { refuseResponse, refuseSocket } from './respond.js';
 import { handleUpgrade } from './websocket.js';
 
@@ -55,7 +55,7 @@ export function buildDlpEngine(config: CompiledConfig, fingerprintKey: Buffer): 
 /** Build everything that depends on the config. Throws (e.g. a custom pack failing its examples): the caller keeps the old one. */
 export function buildRuntime(
   config: CompiledConfig,
-  opts: Pick<ProxyOptions, 'fingerprintKey' | 'lookup'> & { readonly log?: Logger; readonly metrics?: Metrics | null },
+  opts: Pick<ProxyOptions, 'fingerprintKey' | 'lookup'> & { readonly log?: Logger; readonly metrics?: Metrics | null; readonly arena?: SharedBodyArena },
   generation: number,
 ): Runtime {
   const spec = dlpSpec(config, opts.fingerprintKey);
@@ -66,6 +66,7 @@ export function buildRuntime(
     // Workers compile the very spec the inline engine was built from (and proven on its examples).
     inspectPool: config.dlp.workers > 0
       ? new InspectPool(spec, config.dlp.workers, {
+        ...(opts.arena ? { arena: opts.arena } : {}),
         onFailure: (reason) => opts.log?.error({ generation }, reason),
         onQueue: (n) => opts.metrics?.dlpWorkerJobs.set(n),
       })
@@ -86,6 +87,7 @@ export class WardenProxy implements ProxyCore {
   readonly limiter: Limiter;
   detection: DetectionEngine;
   readonly inspectBudget: InspectBudget;
+  readonly sharedBodies: SharedBodyArena;
   readonly certCache: CertCache;
   readonly audit: AuditWriter;
   readonly log: Logger;
@@ -102,7 +104,9 @@ export class WardenProxy implements ProxyCore {
     this.log = opts.log;
     this.metrics = opts.metrics ?? null;
     const cfg = opts.config;
-    this.current = buildRuntime(cfg, opts, 1);
+    // Kept for reuse: what 4 concurrent 8 MiB bodies need, within the inspection buffer cap.
+    this.sharedBodies = new SharedBodyArena(Math.min(32 * 1024 * 1024, cfg.server.maxInspectBufferBytes));
+    this.current = buildRuntime(cfg, { ...opts, arena: this.sharedBodies }, 1);
     this.limiter = new Limiter(opts.now ? { now: opts.now } : {});
     this.detection = new DetectionEngine(cfg.alerts, opts.now ? { now: opts.now } : {});
     this.inspectBudget = new InspectBudget(cfg.server.maxInspectBufferBytes);
@@ -219,7 +223,7 @@ export class WardenProxy implements ProxyCore {
    * Lifts quarantines ("an admin lifts it with SIGHUP/reload").
    */
   reload(config: CompiledConfig): Runtime {
-    const next = buildRuntime(config, this.opts, this.current.generation + 1);
+    const next = buildRuntime(config, { ...this.opts, arena: this.sharedBodies }, this.current.generation + 1);
     const old = this.current;
     this.current = next;
     // Detection starts afresh with the new rules: windows reset and quarantines are lifted

@@ -211,6 +211,7 @@ describe('DLP in the request path: large bodies on an inspection worker', () => 
     assert.ok(content.endsWith('My SSN is [REDACTED:us_ssn].'));
     assert.ok(!seen.body.includes(SSN));
     assert.equal(h.audit.byId('dlpw-ssn').find((r) => r.event === 'request')?.decision, 'redact');
+    assert.equal(h.proxy.sharedBodies.out, 0, 'the body replaced by its redaction went back to the arena');
   });
 
   test('clean large bodies arrive byte for byte, with a length and chunked', async () => {
@@ -225,6 +226,15 @@ describe('DLP in the request path: large bodies on an inspection worker', () => 
     assert.equal(chunked.statusCode, 200);
     await chunked.body.dump();
     assert.ok(upstreamSaw('dlpw-chunked')?.body.equals(body), 'the upstream got the same bytes');
+
+    // A smaller, different body reuses the arena's memory: nothing of the one before may show.
+    const second = Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: 'Another agent, another task. '.repeat(30_000) }] }));
+    const res2 = await post(second, 'dlpw-second');
+    assert.equal(res2.statusCode, 200);
+    await res2.body.dump();
+    assert.ok(upstreamSaw('dlpw-second')?.body.equals(second), 'the upstream got exactly the second body');
+    assert.equal(h.proxy.sharedBodies.out, 0, 'every shared body went back to the arena');
+    assert.ok(h.proxy.sharedBodies.kept > 0, 'and is kept for reuse');
   });
 
   test('after a reload, large bodies are inspected with the new honeytokens', async () => {
@@ -237,6 +247,7 @@ describe('DLP in the request path: large bodies on an inspection worker', () => 
     assert.equal(res.headers['x-warden-reason'], 'honeytoken');
     await res.body.dump();
     assert.equal(upstreamSaw('dlpw-reloaded'), undefined);
+    assert.equal(h.proxy.sharedBodies.out, 0, 'a refused body went back to the arena');
     assert.ok((h.proxy.runtime().inspectPool?.workers ?? 0) >= 1);
   });
 });

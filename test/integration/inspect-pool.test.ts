@@ -11,7 +11,7 @@ import type { CompiledDlpPolicy } from '../../proxy/config/types.js';
 import { compileDetectors, readPackSources } from '../../proxy/dlp/detectors.js';
 import { createDlpEngine } from '../../proxy/dlp/inspect.js';
 import type { DetectorOptions, InspectRequest, InspectResult } from '../../proxy/dlp/types.js';
-import { InspectPool, OFFLOAD_MIN_BYTES, sharedBody } from '../../proxy/server/inspect-pool.js';
+import { InspectPool, OFFLOAD_MIN_BYTES, SharedBodyArena, sharedBody } from '../../proxy/server/inspect-pool.js';
 
 // Synthetic values (valid checksums, not real people or keys).
 const SSN = '536-22-8143';
@@ -189,5 +189,62 @@ describe('inspection worker pool: failures', () => {
 
   test('a pool needs at least one worker', () => {
     assert.throws(() => new InspectPool(spec, 0), RangeError);
+  });
+});
+
+describe('shared body arena', () => {
+  test('a released buffer is handed out again, best fit first, as a zero-offset view of the size asked', () => {
+    const arena = new SharedBodyArena(64 << 20);
+    const big = arena.acquire(3 << 20);
+    const small = arena.acquire(300 * 1024);
+    assert.equal(arena.out, 2);
+    assert.equal(big.length, 3 << 20);
+    assert.ok(big.buffer instanceof SharedArrayBuffer);
+    arena.release(big);
+    arena.release(small);
+    assert.equal(arena.out, 0);
+    const again = arena.acquire(200 * 1024);
+    assert.equal(again.buffer, small.buffer, 'the smaller kept buffer that fits');
+    assert.equal(again.byteOffset, 0);
+    assert.equal(again.length, 200 * 1024);
+    assert.equal(arena.acquire(2 << 20).buffer, big.buffer);
+    assert.notEqual(arena.acquire(5 << 20).buffer, big.buffer, 'none fits: a new one');
+  });
+
+  test('a buffer released twice is kept once (never handed to two bodies)', () => {
+    const arena = new SharedBodyArena(64 << 20);
+    const a = arena.acquire(1 << 20);
+    arena.release(a);
+    arena.release(a);
+    assert.equal(arena.kept, a.buffer.byteLength);
+    const x = arena.acquire(1 << 20);
+    const y = arena.acquire(1 << 20);
+    assert.notEqual(x.buffer, y.buffer);
+  });
+
+  test('foreign buffers are ignored, and no more than maxKeptBytes is kept', () => {
+    const arena = new SharedBodyArena(3 << 20);
+    arena.release(Buffer.alloc(1 << 20));
+    arena.release(sharedBody(1 << 20));
+    assert.equal(arena.kept, 0);
+    const bufs = [1, 2, 3].map(() => arena.acquire(1 << 20));
+    for (const b of bufs) arena.release(b);
+    assert.equal(arena.kept, 3 << 20);
+    const four = [1, 2, 3, 4].map(() => arena.acquire(1 << 20));
+    for (const b of four) arena.release(b);
+    assert.equal(arena.kept, 3 << 20, 'the fourth is left to the collector');
+  });
+
+  test('a pool copies ordinary bodies into the arena and gives the copy back after the answer', async () => {
+    const arena = new SharedBodyArena(64 << 20);
+    const pool = new InspectPool(spec, 1, { arena });
+    try {
+      const r = await pool.inspect(request(json, chat(300 * 1024, ` ${SSN}`)), policy());
+      assert.equal(r.decision, 'redact');
+      assert.equal(arena.out, 0);
+      assert.ok(arena.kept >= 300 * 1024);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -90,10 +90,11 @@ const TABLES: Readonly<Record<WorkloadId, TableSpec>> = {
     ],
   },
   d: {
-    header: ['peer', 'MiB/s', 'MiB/s ×Squid', 'p50 ms/upload', 'p99 ms', 'CPU ms/MiB', 'CPU ×Squid', 'CPU ×mitmproxy', 'peak RSS MiB', 'errors'],
+    header: ['peer', 'MiB/s', 'MiB/s ×Squid', 'p50 ms/upload', 'p99 ms', 'CPU ms/MiB', 'CPU ×Squid', 'CPU ×mitmproxy', 'probe p50→p99 / max ms', 'loop stall ms', 'peak RSS MiB', 'errors'],
     row: (n, a, ref) => [
       n, fmt(a.f.rate), ratio(a.f.rate, ref('squid')?.f.rate), fmt(a.f.p50), fmt(a.f.p99), fmt(a.f.cpuPerUnit), ...cpuRatios(a, ref),
-      fmt(a.f.peakRssMiB), String(a.errorsTotal),
+      `${fmt(a.f.extra['probe_base_p50_ms'])}→${fmt(a.f.extra['probe_p99_ms'])} / ${fmt(a.f.extra['probe_max_ms'])}`,
+      fmt(a.f.extra['loop_stall_max_ms']), fmt(a.f.peakRssMiB), String(a.errorsTotal),
     ],
   },
   e: {

@@ -25,7 +25,7 @@ export interface Params {
   readonly a: { connections: number; warmupMs: number; durationMs: number };
   readonly b: { concurrency: number; warmupMs: number; durationMs: number };
   readonly c: { names: number; concurrency: number; capMs: number; probeEveryMs: number };
-  readonly d: { bytes: number; concurrency: number; warmupMs: number; durationMs: number };
+  readonly d: { bytes: number; concurrency: number; warmupMs: number; durationMs: number; probeEveryMs: number };
   readonly e: { bodyBytes: number; warmup: number; maxRequests: number; durationMs: number };
   readonly f: { streams: number; events: number; intervalMs: number };
   readonly g: { connections: number; concurrency: number; capMs: number; settleMs: number };
@@ -37,7 +37,7 @@ export function defaultParams(quick: boolean): Params {
         a: { connections: 16, warmupMs: 500, durationMs: 2500 },
         b: { concurrency: 8, warmupMs: 300, durationMs: 2000 },
         c: { names: 200, concurrency: 8, capMs: 8000, probeEveryMs: 50 },
-        d: { bytes: 8 * MiB, concurrency: 4, warmupMs: 500, durationMs: 2500 },
+        d: { bytes: 8 * MiB, concurrency: 4, warmupMs: 500, durationMs: 2500, probeEveryMs: 50 },
         e: { bodyBytes: 20 * 1024, warmup: 10, maxRequests: 5000, durationMs: 2000 },
         f: { streams: 1, events: 100, intervalMs: 20 },
         g: { connections: 1000, concurrency: 50, capMs: 30_000, settleMs: 1000 },
@@ -46,7 +46,7 @@ export function defaultParams(quick: boolean): Params {
         a: { connections: 16, warmupMs: 1000, durationMs: 5000 },
         b: { concurrency: 8, warmupMs: 500, durationMs: 5000 },
         c: { names: 200, concurrency: 8, capMs: 12_000, probeEveryMs: 50 },
-        d: { bytes: 8 * MiB, concurrency: 4, warmupMs: 1000, durationMs: 5000 },
+        d: { bytes: 8 * MiB, concurrency: 4, warmupMs: 1000, durationMs: 5000, probeEveryMs: 50 },
         e: { bodyBytes: 20 * 1024, warmup: 20, maxRequests: 20000, durationMs: 5000 },
         f: { streams: 1, events: 200, intervalMs: 20 },
         g: { connections: 1000, concurrency: 50, capMs: 60_000, settleMs: 1500 },
@@ -248,40 +248,70 @@ async function loopWindow(peer: RunningPeer, phase: 'start' | 'end'): Promise<nu
   return null;
 }
 
+/**
+ * A keep-alive GET every `everyMs` on its own connection, opened before the window: how long the
+ * proxy makes another client wait while it works on the workload (comparable across peers).
+ * `baseline()` first measures it idle; `start()`..`stop()` runs it beside the workload.
+ */
+function sideProbe(ctx: WorkloadCtx, everyMs: number) {
+  const pool = makePool(ctx.route, 'bench.test', 1);
+  const once = async (): Promise<number> => {
+    const t0 = nowMs();
+    const res = await pool.request({ method: 'GET', path: '/1k' });
+    await res.body.arrayBuffer();
+    if (res.statusCode !== 200) throw new Error(`probe: HTTP ${res.statusCode}`);
+    return nowMs() - t0;
+  };
+  const idle: number[] = [];
+  const busy: number[] = [];
+  let running = false;
+  let loop: Promise<void> = Promise.resolve();
+  return {
+    async baseline(): Promise<void> {
+      for (let i = 0; i < 20; i++) {
+        idle.push(await once());
+        await sleep(10);
+      }
+    },
+    start(): void {
+      running = true;
+      loop = (async () => {
+        while (running) {
+          try {
+            busy.push(await once());
+          } catch {
+            /* counted by the main loop's errors if the proxy is down */
+          }
+          await sleep(everyMs);
+        }
+      })();
+    },
+    async stop(): Promise<void> {
+      running = false;
+      await loop;
+    },
+    /** Probe figures into `f.extra`; returns the probe's CPU to discount (at the keep-alive cost of (a)). */
+    report(f: Figures): number {
+      f.extra['probe_base_p50_ms'] = percentile(idle, 50);
+      f.extra['probe_p99_ms'] = percentile(busy, 99);
+      f.extra['probe_max_ms'] = maxOf(busy);
+      return Number.isFinite(ctx.keepAliveCpuPerReq) ? busy.length * ctx.keepAliveCpuPerReq : 0;
+    },
+    destroy: () => pool.destroy(),
+  };
+}
+
 // (c) the same to distinct host names, each seen by the proxy for the first time
 async function coldHosts(ctx: WorkloadCtx): Promise<Figures> {
   const p = ctx.params.c;
   const f = blankFigures();
   const names = ctx.coldNames.slice(0, p.names);
-  // A probe on an already-open keep-alive connection measures how long the proxy stalls other
-  // clients while it mints certificates (comparable across peers).
-  const probePool = makePool(ctx.route, 'bench.test', 1);
-  const probe = async (): Promise<number> => {
-    const t0 = nowMs();
-    const res = await probePool.request({ method: 'GET', path: '/1k' });
-    await res.body.arrayBuffer();
-    if (res.statusCode !== 200) throw new Error(`probe: HTTP ${res.statusCode}`);
-    return nowMs() - t0;
-  };
+  // The probe measures how long the proxy stalls other clients while it mints certificates.
+  const probe = sideProbe(ctx, p.probeEveryMs);
   try {
-    const base: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      base.push(await probe());
-      await sleep(10);
-    }
+    await probe.baseline();
     await loopWindow(ctx.peer, 'start');
-    let running = true;
-    const probeLat: number[] = [];
-    const prober = (async () => {
-      while (running) {
-        try {
-          probeLat.push(await probe());
-        } catch {
-          /* counted by the main loop's errors if the proxy is down */
-        }
-        await sleep(p.probeEveryMs);
-      }
-    })();
+    probe.start();
     let next = 0;
     const lat = await window(ctx.peer, f, async () => {
       const out = await closedLoop(f, p.concurrency, p.capMs, async () => {
@@ -289,23 +319,17 @@ async function coldHosts(ctx: WorkloadCtx): Promise<Figures> {
         if (name === undefined) return;
         await newConnection(ctx.route, name);
       }, names.length);
-      running = false;
-      await prober;
+      await probe.stop();
       return out;
     });
     fillLatency(f, lat);
     f.rate = f.ok / f.seconds;
-    // discount the probe requests (at the keep-alive cost measured in (a)) from the CPU
-    const probeCpu = Number.isFinite(ctx.keepAliveCpuPerReq) ? probeLat.length * ctx.keepAliveCpuPerReq : 0;
-    f.cpuPerUnit = (f.cpuMs - probeCpu) / f.ok;
-    f.extra['probe_base_p50_ms'] = percentile(base, 50);
-    f.extra['probe_p99_ms'] = percentile(probeLat, 99);
-    f.extra['probe_max_ms'] = maxOf(probeLat);
+    f.cpuPerUnit = (f.cpuMs - probe.report(f)) / f.ok;
     f.extra['names_done'] = f.ok;
     const stall = await loopWindow(ctx.peer, 'end');
     if (stall !== null) f.extra['loop_stall_max_ms'] = stall;
   } finally {
-    await probePool.destroy();
+    await probe.destroy();
   }
   return f;
 }
@@ -327,15 +351,27 @@ async function uploads(ctx: WorkloadCtx): Promise<Figures> {
     const got = (JSON.parse(text) as { bytes?: number }).bytes;
     if (got !== p.bytes) throw new Error(`POST /echo: upstream received ${String(got)} of ${p.bytes} bytes`);
   };
+  // The probe measures how long another client waits while the proxy buffers and scans uploads.
+  const probe = sideProbe(ctx, p.probeEveryMs);
   try {
+    await probe.baseline();
     await closedLoop(null, p.concurrency, p.warmupMs, op);
-    const lat = await window(ctx.peer, f, () => closedLoop(f, p.concurrency, p.durationMs, op));
+    await loopWindow(ctx.peer, 'start');
+    probe.start();
+    const lat = await window(ctx.peer, f, async () => {
+      const out = await closedLoop(f, p.concurrency, p.durationMs, op);
+      await probe.stop();
+      return out;
+    });
     fillLatency(f, lat);
     const mib = (f.ok * p.bytes) / MiB;
     f.rate = mib / f.seconds;
-    f.cpuPerUnit = f.cpuMs / mib;
+    f.cpuPerUnit = (f.cpuMs - probe.report(f)) / mib;
     f.extra['uploads_per_s'] = f.ok / f.seconds;
+    const stall = await loopWindow(ctx.peer, 'end');
+    if (stall !== null) f.extra['loop_stall_max_ms'] = stall;
   } finally {
+    await probe.destroy();
     await pool.destroy();
   }
   return f;
