@@ -83,7 +83,6 @@ async function start(configFile: string | undefined): Promise<number> {
     return 2;
   }
   const addr = await proxy.listen();
-  proxy.runtime().inspectPool?.warm(); // workers build their engines in the background
   let admin: Awaited<ReturnType<typeof startAdmin>> | null = null;
   if (cfg.admin) admin = await startAdmin(cfg.admin.host, cfg.admin.port, metrics, proxy);
   audit.write({ event: 'config', id: `config-1`, agent: null, profile: null, decision: 'allow', reason: 'loaded', detail: { file, generation: 1, mode: cfg.mode } });
@@ -104,7 +103,6 @@ async function start(configFile: string | undefined): Promise<number> {
     }
     try {
       const rt = proxy.reload(next);
-      rt.inspectPool?.warm();
       const restartNeeded = ['listen', 'admin', 'caDir', 'audit'].filter((k) => JSON.stringify((next as unknown as Record<string, unknown>)[k]) !== JSON.stringify((cfg as unknown as Record<string, unknown>)[k]));
       if (restartNeeded.length) log.warn({ keys: restartNeeded }, 'these settings take effect only after a restart');
       audit.write({ event: 'config', id: `config-${rt.generation}`, agent: null, profile: null, decision: 'allow', reason: 'reloaded', detail: { file, why, generation: rt.generation, mode: next.mode } });

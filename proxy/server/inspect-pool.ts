@@ -16,9 +16,10 @@
  * Fail closed: a job whose worker dies, or a pool whose worker cannot start, gets the
  * "uninspectable" result (`failed`), which blocks unless the profile says `uninspectable: allow`.
  *
- * Workers start on the first large body, or all at once on `warm()` (what `warden start` does),
- * and are replaced when they die. After a reload the old pool is retired: its workers finish
- * what they hold, then stop.
+ * Workers start when large bodies come (the first waits ~0.3 s while its worker builds the
+ * engine; a proxy that never sees one keeps the ~50 MiB a worker costs), one more for each body
+ * that finds them all busy, up to the pool's size. A worker that dies is replaced by the next
+ * body. After a reload the old pool is retired: its workers finish what they hold, then stop.
  */
 import { Worker } from 'node:worker_threads';
 import { failed } from '../dlp/inspect.js';
@@ -183,11 +184,6 @@ export class InspectPool {
         this.#settle(slot, id, failed(policy, 'inspection worker unavailable'));
       }
     });
-  }
-
-  /** Start every worker now, so that the first large body does not wait for one to build its engine. */
-  warm(): void {
-    while (this.#state === 'open' && !this.#broken && this.#slots.length < this.#size) this.#spawn();
   }
 
   /** Stop taking jobs; stop each worker once it has answered what it holds. */
