@@ -34,22 +34,25 @@ function shippedPackFiles(): string[] {
     .map((f) => join(PATTERNS_DIR, f));
 }
 
-/** The shipped packs, then `extra`, read once (a file that cannot be read throws PackError). */
+/** The shipped packs, then `extra`, read once. */
 export function readPackSources(extra: readonly string[] = []): PackSource[] {
-  return [...shippedPackFiles(), ...extra].map((file) => {
-    try {
-      return { file, text: readFileSync(file, 'utf8') };
-    } catch (err) {
-      throw new PackError(file, null, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-  });
+  return [...shippedPackFiles(), ...extra].map(readPackSource);
 }
 
-/** Load, compile and self-check packs. Throws PackError naming file, pattern and example index. */
-export function loadPacks(files: readonly (string | PackSource)[]): { packs: LoadedPack[]; magics: Magic[] } {
-  const raw = files.map((f) => typeof f === 'string'
-    ? { file: f, data: readPackFile(f) }
-    : { file: f.file, data: readPackFile(f.file, f.text) });
+function readPackSource(file: string): PackSource {
+  try {
+    return { file, text: readFileSync(file, 'utf8') };
+  } catch (err) {
+    throw new PackError(file, null, `cannot read or parse YAML (${(err as Error).message.split('\n')[0] ?? ''})`);
+  }
+}
+
+/** Load, compile and self-check packs (file names are read here). Throws PackError naming file, pattern and example index. */
+export function loadPacks(sources: readonly (string | PackSource)[]): { packs: LoadedPack[]; magics: Magic[] } {
+  const raw = sources.map((p) => {
+    const { file, text } = typeof p === 'string' ? readPackSource(p) : p;
+    return { file, data: readPackFile(file, text) };
+  });
   // Magics first: the archive validator needs the whole table, whichever pack holds it.
   const magics = raw.flatMap((r) => compileMagics(r.data));
   const validators = { ...VALIDATORS, archive_base64: archiveBase64Validator(magics) };
@@ -140,7 +143,7 @@ function toMatch(c: Candidate): Match {
  * compile with RE2, names an unknown validator, or fails one of its own examples.
  */
 export function compileDetectors(opts: DetectorOptions): Detectors {
-  const { packs, magics } = loadPacks(opts.packSources ?? [...shippedPackFiles(), ...(opts.packFiles ?? [])]);
+  const { packs, magics } = loadPacks(opts.packSources ?? readPackSources(opts.packFiles));
   const patterns: CompiledPattern[] = packs.flatMap((p) => p.patterns);
   const honey = compileHoneytokens(opts.honeytokens);
   const sources = patterns.map((p) => p.prefilter);

@@ -6,7 +6,6 @@
  * Errors name the file and the pattern id, never a pattern's example values: those are
  * secret-shaped strings by design and must not reach logs.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { RE2, type RE2Instance } from './re2.js';
 import { parse as parseYaml } from 'yaml';
@@ -177,11 +176,11 @@ function escapeForRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Parse a pack file's YAML and check its shape (no compilation yet). */
-export function readPackFile(file: string, text?: string): z.infer<typeof PackSchema> {
+/** Parse a pack file's YAML text and check its shape (no compilation yet). */
+export function readPackFile(file: string, text: string): z.infer<typeof PackSchema> {
   let raw: unknown;
   try {
-    raw = parseYaml(text ?? readFileSync(file, 'utf8'));
+    raw = parseYaml(text);
   } catch (err) {
     throw new PackError(file, null, `cannot read or parse YAML (${(err as Error).message.split('\n')[0] ?? ''})`);
   }

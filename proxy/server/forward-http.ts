@@ -105,10 +105,9 @@ function parseTarget(req: IncomingMessage, tunnel: TunnelInfo | null): Target | 
  */
 function readBody(core: ProxyCore, rt: Runtime, req: IncomingMessage, maxBody: number | null, maxInspect: number): Promise<BodyRead & { reserved: number }> {
   // A body whose declared length fits the caps is copied into one buffer as it arrives (the
-  // parser delivers no more than Content-Length). Its socket chunks then die young; kept in a
-  // list until the end, an 8 MiB upload's ~500 chunks were promoted and cost a mark-compact each.
-  // Only the bytes received are reserved and written, so a client that declares a length and
-  // sends nothing holds no memory: large buffers are mapped, and pages are touched as data comes.
+  // parser delivers no more than Content-Length): into shared memory when a worker will inspect
+  // it, so it needs no copy there. The buffer is taken at the second chunk, so a client that
+  // declares a length and sends nothing holds none; the budget counts only the bytes received.
   const declared = Number(req.headers['content-length']);
   const whole = Number.isSafeInteger(declared) && declared > 0 && declared <= maxInspect && (maxBody === null || declared <= maxBody) ? declared : 0;
   return new Promise((resolve) => {

@@ -7,8 +7,8 @@
  * same pack texts, honeytokens and fingerprint key (`spec`). Smaller bodies stay inline: the
  * hand-off costs more than their scan.
  *
- * The body reaches the worker in shared memory (`sharedBody`; other bodies are copied into it):
- * nothing is moved, so the proxy keeps the bytes it forwards whatever happens to the worker.
+ * The body reaches the worker in shared memory (a `SharedBodyArena` buffer it was read into, or
+ * a copy): nothing is moved, so the proxy keeps the bytes it forwards whatever happens to the worker.
  * Moving an ArrayBuffer to the worker and back instead cost a full garbage collection of the
  * proxy's heap per body (V8 counts each returning buffer as new external memory): measured
  * ~1.4 ms of CPU per MiB more than inline inspection, where shared memory costs about the same.
@@ -53,7 +53,7 @@ export function sharedBody(bytes: number): Buffer {
  *
  * A buffer is released only when nothing reads it any more: after inspection when the body is not
  * forwarded as it is, else once the last slice has been copied out for the upstream write
- * (`forwardSlices`). Released twice, or not acquired here, it is ignored; never released (an
+ * (`upstreamSlices` in forward-http.ts). Released twice, or not acquired here, it is ignored; never released (an
  * error path), it is left to the collector.
  */
 export class SharedBodyArena {
