@@ -55,6 +55,15 @@ function* upstreamSlices(buf: Buffer, arena: SharedBodyArena | null): Generator<
   }
 }
 
+/**
+ * A large or arena-backed body as the upstream request's stream. Readable.from pulls the next
+ * slice only when the last one has been taken (undici takes one per socket write and pauses when
+ * the socket is full), so a slow upstream holds at most about two slices of copies per request.
+ */
+export function upstreamBodyStream(buf: Buffer, arena: SharedBodyArena | null): Readable {
+  return Readable.from(upstreamSlices(buf, arena));
+}
+
 type BodyRead =
   | { kind: 'ok'; body: Buffer }
   | { kind: 'too_large' }
@@ -404,7 +413,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     let upstreamBody: Readable | null = null;
     if (body && (body === shared || body.length > WRITE_SLICE_BYTES)) {
       const fromArena = body === shared;
-      upstreamBody = Readable.from(upstreamSlices(body, fromArena ? core.sharedBodies : null));
+      upstreamBody = upstreamBodyStream(body, fromArena ? core.sharedBodies : null);
       if (fromArena) shared = null; // released by upstreamSlices once it is copied out
     }
     const pool = rt.upstream.pool(dialTarget);

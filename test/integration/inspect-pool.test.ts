@@ -11,6 +11,7 @@ import type { CompiledDlpPolicy } from '../../proxy/config/types.js';
 import { compileDetectors, readPackSources } from '../../proxy/dlp/detectors.js';
 import { createDlpEngine } from '../../proxy/dlp/inspect.js';
 import type { DetectorOptions, InspectRequest, InspectResult } from '../../proxy/dlp/types.js';
+import { upstreamBodyStream } from '../../proxy/server/forward-http.js';
 import { InspectPool, OFFLOAD_MIN_BYTES, SharedBodyArena, sharedBody } from '../../proxy/server/inspect-pool.js';
 
 // Synthetic values (valid checksums, not real people or keys).
@@ -246,5 +247,44 @@ describe('shared body arena', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('upstream body stream', () => {
+  const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const numbered = (buf: Buffer): Buffer => {
+    for (let at = 0; at + 4 <= buf.length; at += 4) buf.writeUInt32LE(at, at);
+    return buf;
+  };
+
+  test('an arena body is copied out a slice at a time as it is read, and its buffer goes back after the last', async () => {
+    const arena = new SharedBodyArena(32 << 20);
+    const body = numbered(arena.acquire(8 << 20));
+    const expected = Buffer.from(body);
+    const stream = upstreamBodyStream(body, arena);
+    const chunks: Buffer[] = [];
+    // An upstream that takes one slice and then stalls: no more than one more is copied ahead.
+    await new Promise((resolve) => stream.once('readable', resolve));
+    chunks.push(stream.read() as Buffer);
+    for (let i = 0; i < 5; i++) await tick();
+    assert.ok(stream.readableLength <= 1, `${stream.readableLength} slices copied ahead of the reader`);
+    assert.equal(arena.out, 1, 'the arena buffer stays out while slices remain');
+    for await (const c of stream) chunks.push(c as Buffer);
+    for (const c of chunks) {
+      assert.ok(!(c.buffer instanceof SharedArrayBuffer), 'a slice never points into shared memory');
+      assert.ok(c.length <= 256 * 1024);
+    }
+    assert.ok(Buffer.concat(chunks).equals(expected));
+    assert.equal(arena.out, 0);
+    assert.equal(arena.kept, 8 << 20);
+  });
+
+  test('an ordinary body goes out as views on itself, in order', async () => {
+    const body = numbered(Buffer.alloc(1 << 20));
+    const chunks: Buffer[] = [];
+    for await (const c of upstreamBodyStream(body, null)) chunks.push(c as Buffer);
+    assert.ok(chunks.length > 1);
+    assert.ok(chunks.every((c) => c.buffer === body.buffer), 'no copies of a private body');
+    assert.ok(Buffer.concat(chunks).equals(body));
   });
 });
