@@ -22,8 +22,9 @@
  * Quarantine state is kept apart from the traffic windows so that flooding the engine with
  * new agent keys evicts counters, never a quarantine; it is bounded by `maxAgents` as well.
  */
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
 import type { AlertRule } from '../config/types.js';
+import { agentStateCache } from './agent-state.js';
 import { SlidingWindow } from './sliding-window.js';
 
 /** What the server stage observed. `bytes` counts for `upload`; `path` matters for `requests_to`. */
@@ -101,8 +102,8 @@ export class DetectionEngine {
       return { rule, threshold, targets: rule.targets.map(parseTarget) };
     });
     this.now = opts.now ?? Date.now;
-    this.windows = new LRUCache({ max: maxAgents });
-    this.quarantines = new LRUCache({ max: maxAgents });
+    this.windows = agentStateCache(maxAgents);
+    this.quarantines = agentStateCache(maxAgents);
   }
 
   /** Count one event against every rule it concerns; returns the rules that crossed (usually none). */

@@ -14,8 +14,9 @@
  * upload window, ~0.7 KB once a window spans several buckets; so at the default 50,000 keys
  * per cache the limiter holds about 45 MB at worst, however many clients come and go.
  */
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
 import type { CompiledAllowRule, CompiledProfile } from '../config/types.js';
+import { agentStateCache } from './agent-state.js';
 import { SlidingWindow } from './sliding-window.js';
 import { check, newBucket, available, take, type BucketRate, type BucketState } from './token-bucket.js';
 
@@ -62,8 +63,8 @@ export class Limiter {
     const maxKeys = opts.maxKeys ?? DEFAULT_MAX_KEYS;
     if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError(`maxKeys must be a positive integer, got ${maxKeys}`);
     this.now = opts.now ?? Date.now;
-    this.buckets = new LRUCache({ max: maxKeys });
-    this.uploads = new LRUCache({ max: maxKeys });
+    this.buckets = agentStateCache(maxKeys);
+    this.uploads = agentStateCache(maxKeys);
   }
 
   /**
