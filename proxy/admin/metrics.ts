@@ -23,7 +23,7 @@ export interface Metrics {
   readonly tlsHandshakeFailures: Counter<'side'>;
   /** `warden_upstream_errors_total{code}`, code = Warden's refusal code or the socket error code. */
   readonly upstreamErrors: Counter<'code'>;
-  /** `warden_dlp_scan_seconds`: time spent scanning one request. */
+  /** `warden_dlp_scan_seconds`: time spent scanning one request (on a worker: the scan alone). */
   readonly dlpScanSeconds: Histogram;
   /** `warden_dlp_findings_total{type,action}`. */
   readonly dlpFindings: Counter<'type' | 'action'>;
@@ -32,6 +32,8 @@ export interface Metrics {
   /** `warden_leaf_certificates_queued`: cold leaves waiting for their turn to be minted. */
   readonly leafCertsQueued: Gauge;
   readonly dlpWorkerJobs: Gauge;
+  /** `warden_dlp_worker_wait_seconds`: an offloaded body's time waiting for and crossing to its worker. */
+  readonly dlpWorkerWaitSeconds: Histogram;
   /** `warden_audit_records_total{event}`. */
   readonly auditRecords: Counter<'event'>;
   /** `warden_config_reloads_total{result}`, result = `applied` or `rejected`. */
@@ -88,7 +90,7 @@ export function createMetrics(): Metrics {
     }),
     dlpScanSeconds: new Histogram({
       name: 'warden_dlp_scan_seconds',
-      help: 'Time spent in the DLP scan of one request.',
+      help: 'Time spent in the DLP scan of one request (for a body inspected on a worker thread, the scan alone).',
       // Scans of typical prompts take well under a millisecond; large uploads take tens of ms.
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
@@ -112,6 +114,12 @@ export function createMetrics(): Metrics {
     dlpWorkerJobs: new Gauge({
       name: 'warden_dlp_worker_jobs',
       help: 'Large request bodies being inspected on worker threads (sent, not yet answered).',
+      registers,
+    }),
+    dlpWorkerWaitSeconds: new Histogram({
+      name: 'warden_dlp_worker_wait_seconds',
+      help: 'Time a body inspected on a worker thread waited: queued behind other bodies and handed over, its scan excluded.',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     }),
     auditRecords: new Counter({

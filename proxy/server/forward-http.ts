@@ -323,15 +323,15 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     if (read?.kind === 'ok' && read.body.buffer instanceof SharedArrayBuffer) shared = read.body;
     const inspectBody = read?.kind === 'ok' ? read.body : Buffer.alloc(0);
     const inspectReq = { method, url: target.path, headers: req.headers, body: inspectBody, skipHeaders: d.rule?.credentialHeaders ?? [] };
-    const t0 = performance.now();
     let result: InspectResult;
     if (read?.kind === 'ok' && rt.inspectPool?.wants(inspectBody.length)) {
-      // Off the event loop (inspect-pool.ts).
+      // Off the event loop (inspect-pool.ts); the pool reports the scan and wait times.
       result = await rt.inspectPool.inspect(inspectReq, profile.dlp);
     } else {
+      const t0 = performance.now();
       result = rt.engine.inspect(inspectReq, profile.dlp);
+      core.metrics?.dlpScanSeconds.observe((performance.now() - t0) / 1000);
     }
-    core.metrics?.dlpScanSeconds.observe((performance.now() - t0) / 1000);
     if (read?.kind === 'over_inspect') {
       // The body is larger than the inspection cap: the headers/query were scanned, the body cannot be.
       result = profile.dlp.uninspectable === 'allow'

@@ -39,7 +39,7 @@ export interface JobMessage {
 
 export type ReplyMessage =
   | { readonly ready: true }
-  | { readonly id: number; readonly result: InspectResult };
+  | { readonly id: number; readonly result: InspectResult; readonly scanSeconds: number };
 
 /** A Buffer of `bytes` in fresh shared memory. */
 export function sharedBody(bytes: number): Buffer {
@@ -105,6 +105,8 @@ const ARENA_GRAIN = 64 * 1024;
 interface Pending {
   resolve(r: InspectResult): void;
   readonly policy: CompiledDlpPolicy;
+  /** performance.now() when the job was sent */
+  readonly sentAt: number;
 }
 
 interface Slot {
@@ -120,6 +122,11 @@ export interface InspectPoolOptions {
   readonly onFailure?: (reason: string) => void;
   /** Jobs in flight across the pool, after each change (a gauge). */
   readonly onQueue?: (inFlight: number) => void;
+  /**
+   * Each answered job: the worker's scan time, and the rest of the time from send to answer
+   * (queued behind other bodies on the worker, and the messages). Not called for a job that fails.
+   */
+  readonly onScan?: (scanSeconds: number, waitSeconds: number) => void;
 }
 
 const WORKER_URL = new URL('./inspect-worker.js', import.meta.url);
@@ -174,7 +181,7 @@ export class InspectPool {
         if (copied) this.#opts.arena?.release(shared); // the worker has answered: nobody reads the copy
         resolve(r);
       };
-      slot.jobs.set(id, { resolve: done, policy });
+      slot.jobs.set(id, { resolve: done, policy, sentAt: performance.now() });
       slot.worker.ref(); // a worker with work keeps the process alive until it answers
       this.#count(+1);
       try {
@@ -215,7 +222,14 @@ export class InspectPool {
     this.#slots.push(slot);
     worker.on('message', (m: ReplyMessage) => {
       if ('ready' in m) slot.ready = true;
-      else this.#settle(slot, m.id, revive(m.result));
+      else {
+        const p = slot.jobs.get(m.id);
+        if (p && this.#opts.onScan) {
+          const total = (performance.now() - p.sentAt) / 1000;
+          this.#opts.onScan(m.scanSeconds, Math.max(0, total - m.scanSeconds));
+        }
+        this.#settle(slot, m.id, revive(m.result));
+      }
     });
     worker.on('error', (err) => {
       // The message is about the worker, not about a request (no body text reaches it).

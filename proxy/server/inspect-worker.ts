@@ -32,8 +32,9 @@ let readSinceCollect = 0;
 port.on('message', (job: JobMessage) => {
   // A view of the proxy's shared memory: read, never written (the engine does not modify its input).
   const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
+  const t0 = performance.now();
   const result = engine.inspect({ ...job.req, body }, job.policy);
-  port.postMessage({ id: job.id, result } satisfies ReplyMessage);
+  port.postMessage({ id: job.id, result, scanSeconds: (performance.now() - t0) / 1000 } satisfies ReplyMessage);
   readSinceCollect += body.length;
   if (readSinceCollect >= COLLECT_EVERY) {
     readSinceCollect = 0;

@@ -69,6 +69,10 @@ export function buildRuntime(
         ...(opts.arena ? { arena: opts.arena } : {}),
         onFailure: (reason) => opts.log?.error({ generation }, reason),
         onQueue: (n) => opts.metrics?.dlpWorkerJobs.set(n),
+        onScan: (scan, wait) => {
+          opts.metrics?.dlpScanSeconds.observe(scan);
+          opts.metrics?.dlpWorkerWaitSeconds.observe(wait);
+        },
       })
       : null,
     resolver: createResolver({

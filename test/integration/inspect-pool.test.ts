@@ -188,6 +188,29 @@ describe('inspection worker pool: failures', () => {
     }
   });
 
+  test('scan and wait are reported apart: the second of two bodies on one worker waits for the first', async () => {
+    const seen: { scan: number; wait: number }[] = [];
+    const pool = new InspectPool(spec, 1, { onScan: (scan, wait) => seen.push({ scan, wait }) });
+    try {
+      await pool.inspect(request(json, chat(300 * 1024, '')), policy()); // the worker is started and warm
+      seen.length = 0;
+      const bodies = [chat(8 << 20, ''), chat(300 * 1024, ' ')];
+      const t0 = performance.now();
+      await Promise.all(bodies.map((b) => pool.inspect(request(json, b), policy())));
+      const elapsed = (performance.now() - t0) / 1000;
+      assert.equal(seen.length, 2);
+      for (const s of seen) {
+        assert.ok(s.scan > 0 && s.wait >= 0, `scan ${s.scan} wait ${s.wait}`);
+        assert.ok(s.scan + s.wait <= elapsed + 0.001, 'each job within the time the two took');
+      }
+      // One worker: the small second job queued behind the large first one's scan.
+      assert.ok(seen[1]!.wait >= seen[0]!.scan * 0.5, `second waited ${seen[1]!.wait}, first scanned ${seen[0]!.scan}`);
+      assert.ok(seen[1]!.wait > seen[0]!.wait);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('a pool needs at least one worker', () => {
     assert.throws(() => new InspectPool(spec, 0), RangeError);
   });

@@ -21,6 +21,7 @@ describe('createMetrics', () => {
     ['warden_leaf_certificates_minted_total', 'counter', () => m.leafCerts.inc(), 'warden_leaf_certificates_minted_total 1'],
     ['warden_leaf_certificates_queued', 'gauge', () => m.leafCertsQueued.set(4), 'warden_leaf_certificates_queued 4'],
     ['warden_dlp_worker_jobs', 'gauge', () => m.dlpWorkerJobs.set(2), 'warden_dlp_worker_jobs 2'],
+    ['warden_dlp_worker_wait_seconds', 'histogram', () => m.dlpWorkerWaitSeconds.observe(0.003), 'warden_dlp_worker_wait_seconds_count 1'],
     ['warden_audit_records_total', 'counter', () => m.auditRecords.inc({ event: 'request' }), 'warden_audit_records_total{event="request"} 1'],
     ['warden_config_reloads_total', 'counter', () => m.configReloads.inc({ result: 'applied' }), 'warden_config_reloads_total{result="applied"} 1'],
   ];
