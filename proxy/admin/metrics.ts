@@ -32,7 +32,7 @@ export interface Metrics {
   /** `warden_leaf_certificates_queued`: cold leaves waiting for their turn to be minted. */
   readonly leafCertsQueued: Gauge;
   readonly dlpWorkerJobs: Gauge;
-  /** `warden_dlp_worker_wait_seconds`: an offloaded body's time waiting for and crossing to its worker. */
+  /** `warden_dlp_worker_wait_seconds`: an offloaded body's time from send to answer, less its scan. */
   readonly dlpWorkerWaitSeconds: Histogram;
   /** `warden_audit_records_total{event}`. */
   readonly auditRecords: Counter<'event'>;
@@ -118,7 +118,7 @@ export function createMetrics(): Metrics {
     }),
     dlpWorkerWaitSeconds: new Histogram({
       name: 'warden_dlp_worker_wait_seconds',
-      help: 'Time a body inspected on a worker thread waited: queued behind other bodies and handed over, its scan excluded.',
+      help: 'Time a body inspected on a worker thread spent besides its scan: queued behind other bodies, and the messages to and from the worker (an answer waits for a busy event loop).',
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     }),
