@@ -31,6 +31,7 @@ export interface Metrics {
   readonly leafCerts: Counter;
   /** `warden_leaf_certificates_queued`: cold leaves waiting for their turn to be minted. */
   readonly leafCertsQueued: Gauge;
+  /** `warden_dlp_worker_jobs`: large bodies sent to inspection workers and not yet answered. */
   readonly dlpWorkerJobs: Gauge;
   /** `warden_dlp_worker_wait_seconds`: an offloaded body's time from send to answer, less its scan. */
   readonly dlpWorkerWaitSeconds: Histogram;
@@ -48,6 +49,9 @@ export type HandshakeSide = 'client' | 'upstream';
  * Create a registry with Warden's metrics and Node's default process metrics
  * (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, heap, …).
  */
+/** Scans of typical prompts take well under a millisecond; large uploads take tens of ms. */
+const DLP_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -91,8 +95,7 @@ export function createMetrics(): Metrics {
     dlpScanSeconds: new Histogram({
       name: 'warden_dlp_scan_seconds',
       help: 'Time spent in the DLP scan of one request (for a body inspected on a worker thread, the scan alone).',
-      // Scans of typical prompts take well under a millisecond; large uploads take tens of ms.
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      buckets: DLP_SECONDS_BUCKETS,
       registers,
     }),
     dlpFindings: new Counter({
@@ -119,7 +122,7 @@ export function createMetrics(): Metrics {
     dlpWorkerWaitSeconds: new Histogram({
       name: 'warden_dlp_worker_wait_seconds',
       help: 'Time a body inspected on a worker thread spent besides its scan: queued behind other bodies, and the messages to and from the worker (an answer waits for a busy event loop).',
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      buckets: DLP_SECONDS_BUCKETS,
       registers,
     }),
     auditRecords: new Counter({

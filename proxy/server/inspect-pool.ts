@@ -222,14 +222,7 @@ export class InspectPool {
     this.#slots.push(slot);
     worker.on('message', (m: ReplyMessage) => {
       if ('ready' in m) slot.ready = true;
-      else {
-        const p = slot.jobs.get(m.id);
-        if (p && this.#opts.onScan) {
-          const total = (performance.now() - p.sentAt) / 1000;
-          this.#opts.onScan(m.scanSeconds, Math.max(0, total - m.scanSeconds));
-        }
-        this.#settle(slot, m.id, revive(m.result));
-      }
+      else this.#settle(slot, m.id, revive(m.result), m.scanSeconds);
     });
     worker.on('error', (err) => {
       // The message is about the worker, not about a request (no body text reaches it).
@@ -241,10 +234,15 @@ export class InspectPool {
     return slot;
   }
 
-  #settle(slot: Slot, id: number, result: InspectResult): void {
+  /** Answer job `id`; `scanSeconds` is the worker's own timing, absent when the job failed. */
+  #settle(slot: Slot, id: number, result: InspectResult, scanSeconds?: number): void {
     const p = slot.jobs.get(id);
     if (!p) return;
     slot.jobs.delete(id);
+    if (scanSeconds !== undefined) {
+      const total = (performance.now() - p.sentAt) / 1000;
+      this.#opts.onScan?.(scanSeconds, Math.max(0, total - scanSeconds));
+    }
     this.#count(-1);
     if (slot.jobs.size === 0) {
       if (this.#state === 'retiring') this.#stop(slot);
