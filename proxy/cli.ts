@@ -14,6 +14,7 @@ import type { AuditWriter } from './audit/events.js';
 import { openAuditLog } from './audit/log.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { CompiledConfig } from './config/types.js';
+import { tuneGc } from './gc.js';
 import { loadOrCreateFingerprintKey } from './keys.js';
 import { DEFAULT_CONFIG } from './paths.js';
 import { buildDlpEngine, WardenProxy } from './server/proxy.js';
@@ -63,6 +64,8 @@ async function start(configFile: string | undefined): Promise<number> {
   const cfg = readConfig(file);
   if (!cfg) return 2;
   const log = makeLogger(cfg);
+  const gcFlags = tuneGc();
+  log.info({ v8Flags: gcFlags }, gcFlags.length ? 'garbage collector tuned for large bodies' : 'garbage collector left as V8 sets it (WARDEN_GC=default or an incremental-marking flag given to node)');
   const { ca, created } = await loadOrCreateCa(cfg.caDir, log);
   if (!created) log.info({ ca: join(cfg.caDir, 'ca.pem') }, 'loaded CA');
   const fingerprintKey = loadOrCreateFingerprintKey(cfg.caDir);

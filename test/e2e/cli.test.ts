@@ -115,6 +115,7 @@ describe('warden CLI end to end', () => {
     let w = await startWardenProcess(file);
     const caFile = join(dir, 'ca', 'ca.pem');
     assert.match(w.out, /created a new CA|CA/i);
+    assert.match(w.out, /"v8Flags":\["--no-incremental-marking"\]/);
     try {
       assert.equal(await curl(w.port, caFile, 'https://api.test.local/1k'), '200');
       assert.equal(await curl(w.port, caFile, 'https://other.test.local/1k', '%{http_connect}'), '403');

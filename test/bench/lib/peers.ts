@@ -143,8 +143,12 @@ function wardenPeer(name: 'warden' | 'warden-base', root: (env: BenchEnv) => str
         const e = err as { stdout?: Buffer; stderr?: Buffer };
         throw new Error(`warden check rejected the bench config:\n${String(e.stdout ?? '')}${String(e.stderr ?? '')}`);
       }
-      // WARDEN_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Warden during a run.
-      const nodeArgs = (process.env['WARDEN_BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
+      // WARDEN_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Warden during a run;
+      // WARDEN_BENCH_BASE_NODE_ARGS, when set, replaces it for warden-base (A/B of node flags).
+      const argsVar = name === 'warden-base' && process.env['WARDEN_BENCH_BASE_NODE_ARGS'] !== undefined
+        ? 'WARDEN_BENCH_BASE_NODE_ARGS'
+        : 'WARDEN_BENCH_NODE_ARGS';
+      const nodeArgs = (process.env[argsVar] ?? '').split(/\s+/).filter(Boolean);
       const lp = loopProbe(dir);
       const child = startChild(name, process.execPath, [...nodeArgs, ...lp.args, cli, 'start', '--config', config], join(dir, 'warden.log'), {
         cwd: dir,
