@@ -45,13 +45,13 @@ export interface Metrics {
 export type RequestKind = 'http' | 'mitm' | 'connect';
 export type HandshakeSide = 'client' | 'upstream';
 
+/** Scans of typical prompts take well under a millisecond; large uploads take tens of ms. */
+const DLP_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
 /**
  * Create a registry with Warden's metrics and Node's default process metrics
  * (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, heap, …).
  */
-/** Scans of typical prompts take well under a millisecond; large uploads take tens of ms. */
-const DLP_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
-
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
