@@ -3,7 +3,7 @@
  * `warden` commands (DESIGN.md "The contract"): parse arguments, call into the modules,
  * handle signals. No policy logic lives here.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
@@ -38,6 +38,9 @@ commands:
 
 every command that reads config takes --config FILE (default: ${DEFAULT_CONFIG})
 `;
+
+/** How often a running proxy stats its config file to notice a change (see start()). */
+const CONFIG_POLL_MS = 500;
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const err = (s: string): void => void process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -118,19 +121,17 @@ async function start(configFile: string | undefined): Promise<number> {
     }
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
-  let watcher: FSWatcher | null = null;
-  try {
-    // Editors replace files (rename): watch the folder and filter on the name.
-    const dir = join(file, '..');
-    const base = file.slice(dir.length + 1);
-    watcher = watch(dir, (_ev, name) => {
-      if (name !== base) return;
-      if (reloadTimer) clearTimeout(reloadTimer);
-      reloadTimer = setTimeout(() => reload('file changed'), 250);
-    });
-  } catch {
-    log.warn({ file }, 'cannot watch the config file; reload with SIGHUP');
-  }
+  // Poll the file's status rather than watching its folder with inotify: a folder watch wakes
+  // the proxy for every write to any file beside the config (the audit file and the log, when
+  // they share it: one event per request), and misses a Kubernetes ConfigMap update, which swaps
+  // a `..data` symlink and never touches the config's own name. stat() follows symlinks, so an
+  // in-place edit, an editor's rename and a ConfigMap swap all change what it returns.
+  const onFileStat = (curr: Stats, prev: Stats): void => {
+    if (curr.mtimeMs === prev.mtimeMs && curr.ino === prev.ino && curr.size === prev.size) return;
+    if (reloadTimer) clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => reload('file changed'), 250);
+  };
+  watchFile(file, { interval: CONFIG_POLL_MS, persistent: false }, onFileStat);
 
   return await new Promise<number>((resolve) => {
     let stopping = false;
@@ -138,7 +139,7 @@ async function start(configFile: string | undefined): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ signal: sig }, 'draining');
-      watcher?.close();
+      unwatchFile(file, onFileStat);
       if (reloadTimer) clearTimeout(reloadTimer);
       void (async () => {
         await proxy.close();

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -160,6 +160,31 @@ describe('warden CLI end to end', () => {
     v = await warden(['audit', 'verify', '--config', file, audit]);
     assert.equal(v.code, 1);
     assert.match(v.stdout + v.stderr, new RegExp(`${audit.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:${idx + 1} seq \\d+: `));
+  });
+
+  test('a Kubernetes ConfigMap update (the ..data symlink swapped) reloads the running proxy', async () => {
+    // The layout the kubelet writes: NAME -> ..data/NAME, ..data -> ..<timestamp>/, and an update
+    // renames a new ..data symlink over the old one; the config's own name never changes.
+    const cm = join(dir, 'configmap');
+    const version = (name: string, extraAllow: string): void => {
+      mkdirSync(join(cm, name), { recursive: true });
+      writeFileSync(join(cm, name, 'warden.yaml'), configYaml(dir, up.port, extraAllow).replace(`${dir}/audit/`, `${dir}/audit-cm/`));
+    };
+    version('..v1', '');
+    symlinkSync('..v1', join(cm, '..data'));
+    symlinkSync('..data/warden.yaml', join(cm, 'warden.yaml'));
+    const w = await startWardenProcess(join(cm, 'warden.yaml'));
+    const caFile = join(dir, 'ca', 'ca.pem');
+    try {
+      assert.equal(await curl(w.port, caFile, 'https://other.test.local/1k', '%{http_connect}'), '403');
+      version('..v2', '      - other.test.local');
+      symlinkSync('..v2', join(cm, '..data_tmp'));
+      renameSync(join(cm, '..data_tmp'), join(cm, '..data'));
+      await w.waitFor(/"why":"file changed"[^\n]*config reloaded|config reloaded[^\n]*"why":"file changed"/);
+      assert.equal(await curl(w.port, caFile, 'https://other.test.local/1k'), '200');
+    } finally {
+      assert.equal(await w.stop(), 0);
+    }
   });
 
   test('env prints the sandbox lines with a <token> placeholder; ca export prints the CA', async () => {
