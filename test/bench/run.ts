@@ -143,7 +143,7 @@ function describeParams(p: Params, upstreamPort: number): string[] {
     `(b) ${p.b.concurrency} concurrent clients, CONNECT + TLS + GET /1k + close per request, warm-up ${s(p.b.warmupMs)}, window ${s(p.b.durationMs)}`,
     `(c) ${p.c.names} fresh host names per slice (x.c<i>-s<slice>.bench.test: each under a parent domain of its own, so each needs its own leaf), ${p.c.concurrency} concurrent, one connection each, cap ${s(p.c.capMs)}; probe GET every ${p.c.probeEveryMs} ms on a kept-alive connection (its CPU discounted at the (a) rate)`,
     `(d) ${p.d.bytes / MiB} MiB text bodies, ${p.d.concurrency} in flight on keep-alive connections, warm-up ${s(p.d.warmupMs)}, window ${s(p.d.durationMs)}`,
-    `(e) ${(p.e.bodyBytes / 1024).toFixed(0)} KiB chat completion JSON, sequential on one keep-alive connection, ${p.e.warmup} warm-up requests, window ${s(p.e.durationMs)} or ${p.e.maxRequests} requests`,
+    `(e) ${(p.e.bodyBytes / 1024).toFixed(0)} KiB chat completion JSON, sequential on one keep-alive connection, warm-up ${s(p.e.warmupMs)}, window ${s(p.e.durationMs)} or ${p.e.maxRequests} requests`,
     `(f) after one unmeasured 20-event warm-up stream, ${p.f.streams} stream(s) × ${p.f.events} events, one every ${p.f.intervalMs} ms; delay = client receipt − upstream send (CLOCK_MONOTONIC, shared by both processes)`,
     `(g) ${p.g.connections} connections, ${p.g.concurrency} opened at a time, each doing one keep-alive GET then idle; ΔRSS of the proxy tree after ${s(p.g.settleMs)}; then the same through passthrough tunnels to tunnel.bench.test`,
   ];
