@@ -14,6 +14,7 @@ import type { AuditWriter } from './audit/events.js';
 import { openAuditLog } from './audit/log.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { CompiledConfig } from './config/types.js';
+import { restartOnlyChanges } from './config/reload.js';
 import { tuneGc } from './gc.js';
 import { loadOrCreateFingerprintKey } from './keys.js';
 import { DEFAULT_CONFIG } from './paths.js';
@@ -109,7 +110,7 @@ async function start(configFile: string | undefined): Promise<number> {
     }
     try {
       const rt = proxy.reload(next);
-      const restartNeeded = ['listen', 'admin', 'caDir', 'audit'].filter((k) => JSON.stringify((next as unknown as Record<string, unknown>)[k]) !== JSON.stringify((cfg as unknown as Record<string, unknown>)[k]));
+      const restartNeeded = restartOnlyChanges(cfg, next);
       if (restartNeeded.length) log.warn({ keys: restartNeeded }, 'these settings take effect only after a restart');
       audit.write({ event: 'config', id: `config-${rt.generation}`, agent: null, profile: null, decision: 'allow', reason: 'reloaded', detail: { file, why, generation: rt.generation, mode: next.mode } });
       metrics.configReloads.inc({ result: 'applied' });

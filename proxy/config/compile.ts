@@ -244,6 +244,7 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
       idleTimeoutMs: ms(['server', 'idle_timeout'], rs.idle_timeout, 120_000),
       maxInspectBufferBytes: size(['server', 'max_inspect_buffer'], rs.max_inspect_buffer, 256 * 1024 * 1024),
       drainTimeoutMs: ms(['server', 'drain_timeout'], rs.drain_timeout, 10_000),
+      maxCachedLeaves: rs.max_cached_leaves ?? 1_000,
     },
   };
 }

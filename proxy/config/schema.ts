@@ -123,6 +123,7 @@ export const rawConfigSchema = z.strictObject({
       idle_timeout: sizeLike.optional(),
       max_inspect_buffer: sizeLike.optional(),
       drain_timeout: sizeLike.optional(),
+      max_cached_leaves: z.number().int().min(1).max(1_000_000).optional(),
     })
     .optional(),
 });

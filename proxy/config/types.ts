@@ -152,6 +152,11 @@ export interface ServerLimits {
   readonly maxInspectBufferBytes: number;
   /** How long SIGTERM waits for in-flight requests. */
   readonly drainTimeoutMs: number;
+  /**
+   * Minted leaf certificates kept ready (each with its TLS context: ~30 KiB of native memory),
+   * least recently used evicted. Read at start only.
+   */
+  readonly maxCachedLeaves: number;
 }
 
 export interface DlpGlobalConfig {

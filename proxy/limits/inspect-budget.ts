@@ -10,9 +10,21 @@
 export class InspectBudget {
   private inUseBytes = 0;
 
+  #maxBytes = 0;
+
   /** @param maxBytes the cap; a reservation that brings the total exactly to it is accepted. */
-  constructor(readonly maxBytes: number) {
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** The cap. Lowering it (a config reload) refuses new reservations until enough are released; none is revoked. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  set maxBytes(maxBytes: number) {
     if (!(maxBytes >= 0) || !Number.isFinite(maxBytes)) throw new RangeError(`maxBytes must be a non-negative number, got ${maxBytes}`);
+    this.#maxBytes = maxBytes;
   }
 
   /** Bytes currently reserved. */
@@ -26,7 +38,7 @@ export class InspectBudget {
    */
   tryReserve(bytes: number): boolean {
     if (!(bytes > 0)) return true;
-    if (this.inUseBytes + bytes > this.maxBytes) return false;
+    if (this.inUseBytes + bytes > this.#maxBytes) return false;
     this.inUseBytes += bytes;
     return true;
   }

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Metrics } from '../admin/metrics.js';
 import type { AuditWriter } from '../audit/events.js';
-import type { CompiledConfig, CompiledProfile } from '../config/types.js';
+import type { CompiledConfig, CompiledProfile, ServerLimits } from '../config/types.js';
 import { compileDetectors, readPackSources } from '../dlp/detectors.js';
 import { createDlpEngine } from '../dlp/inspect.js';
 import type { DetectorOptions, DlpEngine } from '../dlp/types.js';
@@ -115,6 +115,7 @@ export class WardenProxy implements ProxyCore {
     this.detection = new DetectionEngine(cfg.alerts, opts.now ? { now: opts.now } : {});
     this.inspectBudget = new InspectBudget(cfg.server.maxInspectBufferBytes);
     this.certCache = new CertCache(opts.ca, {
+      max: cfg.server.maxCachedLeaves,
       onMint: () => this.metrics?.leafCerts.inc(),
       onMintQueue: (waiting) => this.metrics?.leafCertsQueued.set(waiting),
       shareSiblings: true,
@@ -230,6 +231,7 @@ export class WardenProxy implements ProxyCore {
     const next = buildRuntime(config, { ...this.opts, arena: this.sharedBodies }, this.current.generation + 1);
     const old = this.current;
     this.current = next;
+    this.applyServerLimits(config.server);
     // Detection starts afresh with the new rules: windows reset and quarantines are lifted
     // ("an admin lifts it with SIGHUP/reload").
     this.detection = new DetectionEngine(config.alerts, this.opts.now ? { now: this.opts.now } : {});
@@ -237,6 +239,22 @@ export class WardenProxy implements ProxyCore {
     setTimeout(() => void old.upstream.close(), 60_000).unref();
     old.inspectPool?.retire();
     return next;
+  }
+
+  /**
+   * The `server` limits a reload can change in place: Node reads `maxConnections` at each
+   * accept, `maxHeaderSize` when a connection's parser is set up and `headersTimeout` at each
+   * expiry check, so new values apply to the next connection or check. `max_cached_leaves`
+   * sizes the leaf cache once, at start (cli.ts warns when a reload changes it).
+   */
+  private applyServerLimits(limits: ServerLimits): void {
+    this.server.maxConnections = limits.maxConnections;
+    for (const s of [this.server, this.mitm]) {
+      // Set by the constructor's `maxHeaderSize` option and read back per connection; @types/node omits it.
+      (s as typeof s & { maxHeaderSize?: number }).maxHeaderSize = limits.maxHeaderBytes;
+      s.headersTimeout = limits.headersTimeoutMs;
+    }
+    this.inspectBudget.maxBytes = limits.maxInspectBufferBytes;
   }
 
   /** Stop accepting, let in-flight requests finish up to `drainMs`, then cut what is left. */

@@ -8,6 +8,8 @@ import { compileConfigText, ConfigError, formatIssue } from '../../../proxy/conf
 import { DEFAULT_CONFIG } from '../../../proxy/paths.js';
 import { loadConfig } from '../../../proxy/config/load.js';
 import { defaultDlpWorkers } from '../../../proxy/config/compile.js';
+import { restartOnlyChanges } from '../../../proxy/config/reload.js';
+import { DEFAULT_CERT_CACHE_MAX } from '../../../proxy/tls/cert-cache.js';
 
 const OK_PROFILE = 'profiles:\n  default:\n    allow: [api.openai.com]\n';
 
@@ -46,6 +48,8 @@ const broken: Array<[string, string, RegExp]> = [
   ['duplicate key', `${OK_PROFILE}mode: enforce\nmode: report\n`, /YAML: .*[Dd]uplicate|unique/],
   ['negative DLP workers', `${OK_PROFILE}dlp: { workers: -1 }\n`, /:4:17 dlp\.workers: /],
   ['fractional DLP workers', `${OK_PROFILE}dlp: { workers: 1.5 }\n`, /:4:17 dlp\.workers: /],
+  ['zero cached leaves', `${OK_PROFILE}server: { max_cached_leaves: 0 }\n`, /:4:30 server\.max_cached_leaves: /],
+  ['fractional cached leaves', `${OK_PROFILE}server: { max_cached_leaves: 2.5 }\n`, /:4:30 server\.max_cached_leaves: /],
   ['path glob without slash', 'profiles:\n  default:\n    allow:\n      - { host: a.example.com, paths: ["v1/*"] }\n', /profiles\.default\.allow\[0\]\.paths\[0\]: a path glob starts with "\/"/],
 ];
 
@@ -106,3 +110,29 @@ test('dlp.workers: given, 0 for inline inspection, or one less than the CPUs (1 
   assert.equal(compileConfigText(OK_PROFILE, '/etc/warden/t.yaml').dlp.workers, defaultDlpWorkers());
   for (const [cpus, want] of [[1, 1], [2, 1], [3, 2], [5, 4], [64, 4]] as const) assert.equal(defaultDlpWorkers(cpus), want, `${cpus} CPUs`);
 });
+
+test('server.max_cached_leaves: given, or the leaf cache default (1,000)', () => {
+  assert.equal(compileConfigText(`${OK_PROFILE}server: { max_cached_leaves: 250 }\n`, '/etc/warden/t.yaml').server.maxCachedLeaves, 250);
+  assert.equal(compileConfigText(OK_PROFILE, '/etc/warden/t.yaml').server.maxCachedLeaves, DEFAULT_CERT_CACHE_MAX);
+  assert.equal(DEFAULT_CERT_CACHE_MAX, 1_000);
+});
+
+// [name, the YAML appended to the running config's, restart-only keys a reload to it reports]
+const reloads: Array<[string, string, string[]]> = [
+  ['nothing changed', '', []],
+  ['policy only', '    limits: { max_body: 1MiB }\n', []],
+  ['server limits applied in place', 'server: { max_connections: 5, max_header_size: 4KiB, headers_timeout: 5s, max_inspect_buffer: 1MiB }\n', []],
+  ['listen', 'listen: "127.0.0.1:9999"\n', ['listen']],
+  ['admin', 'admin: "127.0.0.1:9998"\n', ['admin']],
+  ['ca_dir (which also holds the audit signing key)', 'ca_dir: /var/lib/warden\n', ['ca_dir', 'audit']],
+  ['audit', 'audit: { file: /var/log/warden.jsonl }\n', ['audit']],
+  ['leaf cache size', 'server: { max_cached_leaves: 50 }\n', ['server.max_cached_leaves']],
+];
+
+for (const [name, extra, want] of reloads) {
+  test(`reload warns about restart-only keys: ${name}`, () => {
+    const running = compileConfigText(OK_PROFILE, '/etc/warden/t.yaml');
+    const next = compileConfigText(OK_PROFILE + extra, '/etc/warden/t.yaml');
+    assert.deepEqual(restartOnlyChanges(running, next), want);
+  });
+}

@@ -28,3 +28,20 @@ for (const [name, maxBytes, ops, inUse] of cases) {
 test('inspect budget refuses a negative cap', () => {
   assert.throws(() => new InspectBudget(-1), RangeError);
 });
+
+test('inspect budget: a new cap (config reload) applies to the next reservation and revokes none', () => {
+  const budget = new InspectBudget(100);
+  assert.equal(budget.tryReserve(80), true);
+  budget.maxBytes = 50;
+  assert.equal(budget.maxBytes, 50);
+  assert.equal(budget.inUse, 80, 'held reservations stay');
+  assert.equal(budget.tryReserve(1), false, 'over the lowered cap');
+  budget.release(80);
+  assert.equal(budget.tryReserve(50), true);
+  budget.maxBytes = 200;
+  assert.equal(budget.tryReserve(150), true);
+  assert.throws(() => {
+    budget.maxBytes = Number.NaN;
+  }, RangeError);
+  assert.equal(budget.maxBytes, 200, 'a refused cap changes nothing');
+});

@@ -180,6 +180,28 @@ describe('CertCache bookkeeping', () => {
     test(`refused option: ${name}`, () => assert.throws(() => new CertCache(ca, opts), RangeError));
   }
 
+  test('a context leaving the cache frees its OpenSSL memory at once; a connection using it carries on', async () => {
+    const cache = new CertCache(ca, { leafKey, max: 1 });
+    const port = await startServer(cache);
+    const sock = tls.connect({ host: '127.0.0.1', port, ca: ca.certPem, servername: 'held.example.test' });
+    try {
+      await once(sock, 'secureConnect');
+      const held = cache.getContext('held.example.test');
+      const native = (held as SecureContext & { context: { getCertificate(): Buffer | null } }).context;
+      assert.ok(native.getCertificate() instanceof Buffer, 'cached: the context holds its leaf');
+      cache.getContext('other.example.test'); // evicts held.example.test
+      assert.equal(native.getCertificate(), null, 'evicted: released without waiting for a garbage collection');
+      sock.write('after eviction\n');
+      const [data] = (await once(sock, 'data')) as [Buffer];
+      assert.equal(data.toString(), 'after eviction\n');
+    } finally {
+      sock.destroy();
+    }
+    const again = await handshake(port, ca.certPem, 'held.example.test');
+    assert.equal(again.cn, 'held.example.test', 'an evicted name is minted again');
+    assert.equal(cache.stats().mints, 3);
+  });
+
   test('clear() empties the cache', () => {
     const cache = new CertCache(ca, { leafKey });
     cache.getContext('x.test');
