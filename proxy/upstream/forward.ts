@@ -33,6 +33,15 @@ export function loadUpstreamCa(cfg: UpstreamConfig): string[] {
   return ca;
 }
 
+/**
+ * Default bound on upstream pools. An undici Pool costs ~19 KiB of heap before it opens a
+ * connection (its request queue is a fixed 2,048-slot array), and an agent reaching many names
+ * under an inspected wildcard gets a pool per name: 512 stay near 10 MiB (2,048 were ~40 MiB,
+ * and every atomic full collection marks that heap). The least recently used pool is closed
+ * gracefully (its in-flight requests finish); a name that comes back opens a new connection.
+ */
+export const DEFAULT_MAX_POOLS = 512;
+
 export class Upstream {
   private readonly pools: LRUCache<string, Pool>;
   private readonly certs = new Map<string, UpstreamTls>();
@@ -46,7 +55,7 @@ export class Upstream {
   constructor(private readonly cfg: UpstreamConfig, opts: { maxPools?: number } = {}) {
     this.secureContext = createSecureContext({ ca: loadUpstreamCa(cfg), minVersion: 'TLSv1.2' });
     this.pools = new LRUCache<string, Pool>({
-      max: opts.maxPools ?? 2048,
+      max: opts.maxPools ?? DEFAULT_MAX_POOLS,
       dispose: (pool, key) => {
         this.certs.delete(key);
         void pool.close().catch(() => undefined);
