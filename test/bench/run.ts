@@ -2,12 +2,13 @@
 //   npm run bench -- [--quick] [--peers warden,squid,...] [--workloads a,b,...] [--slices N]
 //                    [--install-peers] [--upstream-port N] [--keep-tmp] [--check]
 // See test/bench/README.md for what is measured and how to read the table.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeColdCerts, makeTestPki } from './lib/certs.js';
+import { cpuModel, repoRoot, sh } from './lib/host.js';
 import { killAllChildrenSync, startChild, stopAllChildren, stopChild, waitForPort, freePort, type Child } from './lib/children.js';
 import { BASE_ENV, DEFAULT_PEERS, PEERS, PEER_NAMES, type BenchEnv, type PeerName, type RunningPeer } from './lib/peers.js';
 import { evaluateTargets, renderReport, type SliceResults } from './lib/report.js';
@@ -71,41 +72,12 @@ function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    const pj = join(dir, 'package.json');
-    if (existsSync(pj) && existsSync(join(dir, 'test', 'bench'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('repository root (package.json + test/bench) not found above ' + fileURLToPath(import.meta.url));
-}
-
-function sh(cmd: string, args: readonly string[], cwd?: string): string | null {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd }).trim();
-  } catch {
-    return null;
-  }
-}
-
 function installPeers(): void {
   log('installing peers: apt-get install -y mitmproxy squid-openssl');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const up = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
   const inst = spawnSync('apt-get', ['install', '-y', 'mitmproxy', 'squid-openssl'], { stdio: 'inherit', env });
   if (up.status !== 0 || inst.status !== 0) throw new Error('apt-get failed (are you root?)');
-}
-
-function cpuModel(): string {
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    const model = /^model name\s*:\s*(.+)$/m.exec(info)?.[1] ?? 'unknown';
-    const cores = info.split('\n').filter((l) => l.startsWith('processor')).length;
-    return `${model} (${cores} logical CPUs)`;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function peerVersions(root: string, peers: readonly PeerName[]): string[] {

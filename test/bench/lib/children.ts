@@ -28,18 +28,24 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Starts `cmd` in its own process group with stdout and stderr appended to `logFile`. With
+ * `extra.ipc` the child also gets a Node IPC channel (`process.send`, 4th stdio entry), which
+ * the soak benchmark uses to talk to peers/heap-probe.ts; off by default.
+ */
 export function startChild(
   name: string,
   cmd: string,
   args: readonly string[],
   logFile: string,
   opts: SpawnOptions = {},
+  extra: { readonly ipc?: boolean } = {},
 ): Child {
   const fd = openSync(logFile, 'a');
   const proc = spawn(cmd, args, {
     ...opts,
     detached: true, // own process group, so the whole tree can be signalled
-    stdio: ['ignore', fd, fd],
+    stdio: extra.ipc === true ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
   });
   closeSync(fd);
   if (proc.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);

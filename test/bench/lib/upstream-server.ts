@@ -1,7 +1,9 @@
 // The benchmark's upstream: a keep-alive HTTPS origin on 127.0.0.1, run as a child process
 // so its CPU stays out of the load generator's. Usage:
-//   node upstream-server.js --cert FILE --key FILE [--cold-dir DIR] [--port N]
-// Prints one line "READY <port> <pid>" on stdout once listening.
+//   node upstream-server.js --cert FILE --key FILE [--cold-dir DIR] [--port N] [--keep-alive-ms N]
+// Prints one line "READY <port> <pid>" on stdout once listening. --keep-alive-ms (default
+// 300000) is the server's idle keep-alive timeout, announced as `Keep-Alive: timeout=<s>`; the
+// soak benchmark shortens it so that every idle upstream connection is closed between rounds.
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
@@ -86,7 +88,7 @@ const server = createServer(
     cert: readFileSync(arg('cert')),
     key: upstreamKey,
     SNICallback: (servername, cb) => cb(null, coldContext(servername) ?? undefined),
-    keepAliveTimeout: 300_000,
+    keepAliveTimeout: Number(arg('keep-alive-ms', '300000')),
     requestTimeout: 0,
     headersTimeout: 60_000,
     ALPNProtocols: ['http/1.1'],
