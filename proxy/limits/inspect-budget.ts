@@ -8,8 +8,7 @@
  * release exactly what they reserved, on every path (finally), or the budget leaks.
  */
 export class InspectBudget {
-  private inUseBytes = 0;
-
+  #inUseBytes = 0;
   #maxBytes = 0;
 
   /** @param maxBytes the cap; a reservation that brings the total exactly to it is accepted. */
@@ -29,7 +28,7 @@ export class InspectBudget {
 
   /** Bytes currently reserved. */
   get inUse(): number {
-    return this.inUseBytes;
+    return this.#inUseBytes;
   }
 
   /**
@@ -38,14 +37,14 @@ export class InspectBudget {
    */
   tryReserve(bytes: number): boolean {
     if (!(bytes > 0)) return true;
-    if (this.inUseBytes + bytes > this.#maxBytes) return false;
-    this.inUseBytes += bytes;
+    if (this.#inUseBytes + bytes > this.#maxBytes) return false;
+    this.#inUseBytes += bytes;
     return true;
   }
 
   /** Give back `bytes` from an earlier reservation. Never drops below zero (a double release is a bug, not a credit). */
   release(bytes: number): void {
     if (!(bytes > 0)) return;
-    this.inUseBytes = Math.max(0, this.inUseBytes - bytes);
+    this.#inUseBytes = Math.max(0, this.#inUseBytes - bytes);
   }
 }
