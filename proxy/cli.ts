@@ -12,13 +12,14 @@ import { startAdmin } from './admin/server.js';
 import { auditCommand } from './audit/cli.js';
 import type { AuditWriter } from './audit/events.js';
 import { openAuditLog } from './audit/log.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, formatIssue, issueAt, loadConfig } from './config/load.js';
 import type { CompiledConfig } from './config/types.js';
 import { restartOnlyChanges } from './config/reload.js';
 import { tuneGc } from './gc.js';
 import { loadOrCreateFingerprintKey } from './keys.js';
 import { DEFAULT_CONFIG } from './paths.js';
 import { buildDlpEngine, WardenProxy } from './server/proxy.js';
+import { PackError } from './dlp/packs.js';
 import { loadOrCreateCa } from './tls/ca.js';
 import { explainCommand, scanCommand } from './explain.js';
 
@@ -206,7 +207,9 @@ export async function main(argv: string[]): Promise<number> {
         try {
           buildDlpEngine(cfg, Buffer.alloc(32));
         } catch (e) {
-          err(`${cfg.file}:1:1 dlp: ${(e as Error).message}`);
+          // A pack named in dlp.packs points at its entry; a shipped pack (a broken install) at dlp.
+          const i = e instanceof PackError ? cfg.dlp.packFiles.indexOf(e.file) : -1;
+          err(formatIssue(issueAt(cfg.file, i >= 0 ? ['dlp', 'packs', i] : ['dlp'], (e as Error).message)));
           return 2;
         }
         const rules = [...cfg.profiles.values()].reduce((n, p) => n + p.allow.length, 0);

@@ -130,6 +130,25 @@ export function compileConfigText(text: string, file: string): CompiledConfig {
   return deepFreeze(compiled);
 }
 
+/**
+ * An issue at `path` of the config file `file` (which compiled): for checks made after
+ * compiling, such as building the DLP packs a config names, so that they too point at the key.
+ * Falls back to 1:1 when the file cannot be read again or the path is not in it.
+ */
+export function issueAt(file: string, path: ConfigPath, message: string): ConfigIssue {
+  let line = 1;
+  let col = 1;
+  try {
+    const lines = new LineCounter();
+    const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines, prettyErrors: false });
+    const r = locate(doc, path, false);
+    if (r) ({ line, col } = lines.linePos(r[0]));
+  } catch {
+    /* keep 1:1 */
+  }
+  return { file, line, col, path: formatPath(path), message };
+}
+
 /** Read, parse, validate, compile and freeze a config file. Throws ConfigError (never a raw stack). */
 export function loadConfig(file: string): CompiledConfig {
   const abs = resolve(file);

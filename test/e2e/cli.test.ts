@@ -238,6 +238,9 @@ describe('warden CLI end to end', () => {
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /acme-bad\.yaml/);
     assert.match(r.stderr, /acme_token/);
+    // FILE:LINE:COL of the dlp.packs entry that names the failing pack, not of the file's start.
+    const packsLine = (configYaml(dir, up.port) + 'dlp:\n').split('\n').length;
+    assert.match(r.stderr, new RegExp(`custom-bad\\.yaml:${packsLine}:11 dlp\\.packs\\[0\\]: `), r.stderr);
     assert.ok(!r.stderr.includes('ACME-not-hex'), 'the example value is not echoed');
 
     const good = join(dir, 'acme.yaml');

@@ -4,7 +4,10 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { compileConfigText, ConfigError, formatIssue } from '../../../proxy/config/load.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileConfigText, ConfigError, formatIssue, issueAt } from '../../../proxy/config/load.js';
 import { DEFAULT_CONFIG } from '../../../proxy/paths.js';
 import { loadConfig } from '../../../proxy/config/load.js';
 import { defaultDlpWorkers } from '../../../proxy/config/compile.js';
@@ -136,3 +139,26 @@ for (const [name, extra, want] of reloads) {
     assert.deepEqual(restartOnlyChanges(running, next), want);
   });
 }
+
+test('issueAt: a check made after compiling points at its key in the file, or at 1:1 when it cannot', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-issue-'));
+  try {
+    const file = join(dir, 'warden.yaml');
+    writeFileSync(file, `${OK_PROFILE}dlp:\n  packs:\n    - packs/a.yaml\n    - packs/b.yaml\n`);
+    assert.equal(formatIssue(issueAt(file, ['dlp', 'packs', 1], 'broken')), `${file}:7:7 dlp.packs[1]: broken`);
+    assert.equal(formatIssue(issueAt(file, ['dlp'], 'broken')), `${file}:5:3 dlp: broken`, 'a mapping: its first entry');
+    assert.equal(formatIssue(issueAt(join(dir, 'gone.yaml'), ['dlp'], 'broken')), `${join(dir, 'gone.yaml')}:1:1 dlp: broken`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the README's configuration example is valid, and its server block lists the real defaults", () => {
+  const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration'));
+  const start = section.indexOf('```yaml\n') + '```yaml\n'.length;
+  const yaml = section.slice(start, section.indexOf('```', start));
+  assert.match(yaml, /^server:/m);
+  const cfg = compileConfigText(yaml, '/etc/warden/warden.yaml');
+  assert.deepEqual(cfg.server, compileConfigText(OK_PROFILE, '/etc/warden/t.yaml').server);
+});
