@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compileConfigText, ConfigError, formatIssue, issueAt } from '../../../proxy/config/load.js';
 import { DEFAULT_CONFIG } from '../../../proxy/paths.js';
 import { loadConfig } from '../../../proxy/config/load.js';
@@ -161,4 +162,10 @@ test("the README's configuration example is valid, and its server block lists th
   assert.match(yaml, /^server:/m);
   const cfg = compileConfigText(yaml, '/etc/warden/warden.yaml');
   assert.deepEqual(cfg.server, compileConfigText(OK_PROFILE, '/etc/warden/t.yaml').server);
+});
+
+test("the Docker image's config (docker/warden.yaml) is valid and listens on all interfaces of the container", () => {
+  const cfg = loadConfig(fileURLToPath(new URL('../../../../docker/warden.yaml', import.meta.url)));
+  assert.equal(`${cfg.listen.host}:${cfg.listen.port}`, '0.0.0.0:8080');
+  assert.ok(cfg.profiles.has('default'));
 });
