@@ -3,13 +3,14 @@
  * error naming the file and the pattern id, and the message never contains an example value.
  */
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { compileDetectors } from '../../../proxy/dlp/detectors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-packs-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const SECRETISH = 'ACME-TOKEN-9f8e7d6c5b4a';
 
 function packFile(name: string, body: string): string {
