@@ -136,17 +136,15 @@ export function compileConfigText(text: string, file: string): CompiledConfig {
  * Falls back to 1:1 when the file cannot be read again or the path is not in it.
  */
 export function issueAt(file: string, path: ConfigPath, message: string): ConfigIssue {
-  let line = 1;
-  let col = 1;
+  let c = new IssueCollector(file, null, null);
   try {
     const lines = new LineCounter();
-    const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines, prettyErrors: false });
-    const r = locate(doc, path, false);
-    if (r) ({ line, col } = lines.linePos(r[0]));
+    c = new IssueCollector(file, parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines, prettyErrors: false }), lines);
   } catch {
-    /* keep 1:1 */
+    /* no positions: IssueCollector reports 1:1 */
   }
-  return { file, line, col, path: formatPath(path), message };
+  c.add(path, message);
+  return c.issues[0] as ConfigIssue;
 }
 
 /** Read, parse, validate, compile and freeze a config file. Throws ConfigError (never a raw stack). */

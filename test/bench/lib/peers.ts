@@ -55,7 +55,8 @@ function which(cmd: string): string | null {
   }
 }
 
-async function waitForFile(path: string, child: Child, timeoutMs = 20_000): Promise<string> {
+/** The PEM certificate a child writes to `path`, once it is complete; throws if the child exits first. */
+export async function waitForFile(path: string, child: Child, timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (existsSync(path)) {
