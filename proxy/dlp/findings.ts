@@ -100,3 +100,46 @@ export function aggregateFindings(
   }
   return list.map((g) => ({ type: g.type, count: g.count, action: g.action, where: g.where, sample: g.sample, fp: g.fp }));
 }
+
+/**
+ * Findings of a message inside a longer exchange (a WebSocket): `body…` paths become
+ * `label…` (`message.text`, `ping`), so that the record says which channel carried them.
+ */
+export function relabelFindings(findings: readonly AuditFinding[], label: string): AuditFinding[] {
+  return findings.map((f) => (f.where.startsWith('body') ? { ...f, where: label + f.where.slice(4) } : f));
+}
+
+/**
+ * Findings of many scans summed into one list for one audit record, grouped as
+ * aggregateFindings groups them (per value, then per (type, where, action) past MAX_FINDINGS),
+ * so a long-lived connection's record stays bounded however many messages it carried.
+ */
+export class FindingTally {
+  readonly #groups = new Map<string, { -readonly [K in keyof AuditFinding]: AuditFinding[K] }>();
+  #collapsed = false;
+
+  get size(): number {
+    return this.#groups.size;
+  }
+
+  add(findings: readonly AuditFinding[], label: string): void {
+    for (const f of relabelFindings(findings, label)) this.#merge(f);
+    if (!this.#collapsed && this.#groups.size > MAX_FINDINGS) {
+      const all = [...this.#groups.values()];
+      this.#groups.clear();
+      this.#collapsed = true;
+      for (const f of all) this.#merge(f);
+    }
+  }
+
+  #merge(f: AuditFinding): void {
+    const id = this.#collapsed ? `${f.type}\u0000${f.where}\u0000${f.action}` : `${f.type}\u0000${f.where}\u0000${f.action}\u0000${f.fp}`;
+    const g = this.#groups.get(id);
+    if (g) g.count += f.count;
+    else this.#groups.set(id, { ...f });
+  }
+
+  list(): AuditFinding[] {
+    return [...this.#groups.values()].map((g) => ({ ...g }));
+  }
+}

@@ -1,6 +1,6 @@
 /**
  * Bytes both ways between a client and an upstream socket, with backpressure and half-close,
- * for passthrough tunnels and WebSockets. Every chunk the client sends is offered to
+ * for passthrough tunnels. Every chunk the client sends is offered to
  * `onClientBytes` before it is written upstream: returning false stops the splice (budget
  * exceeded) and that chunk is never sent.
  */

@@ -1,20 +1,26 @@
 /**
  * WebSocket (HTTP Upgrade) inside a MITM tunnel, or absolute-form ws:// on the plain port:
  * the handshake request is checked like any request (Host, method/path rules, quarantine,
- * rate, DLP of headers and query), then bytes are spliced both ways. Frames sent upstream
- * count against the agent's upload budget; crossing it closes the connection.
+ * rate, DLP of headers and query). After it, every message the client sends is read whole and
+ * scanned like a request body before any of it goes upstream (ws-frames.ts): a finding that
+ * blocks closes the connection with 1008 and the message never leaves, a redaction rewrites
+ * the message. Messages over `dlp.max_inspect_bytes` follow `dlp.uninspectable`, over
+ * `limits.max_body` close with 1009. What the upstream sends is passed on untouched. Bytes
+ * sent upstream count against the agent's upload budget; crossing it closes the connection.
  */
 import type { IncomingMessage } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { WardenError } from '../errors.js';
+import { WardenError, type RefusalCode } from '../errors.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
 import { baseRecord, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { refuseSocket } from './respond.js';
-import { splice } from './splice.js';
 import { maskUrl } from '../audit/mask-url.js';
+import { FindingTally, relabelFindings as relabel } from '../dlp/findings.js';
+import type { InspectResult } from '../dlp/types.js';
+import { CLOSE, OPCODE, WsClientReader, WsFrameBoundary, WsProtocolError, clientClose, clientFrame, serverClose, type WsEvent } from './ws-frames.js';
 
 export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, client: Duplex, head: Buffer, tunnel: TunnelInfo | null): Promise<void> {
   client.on('error', () => undefined);
@@ -54,7 +60,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   }
   const profile = profileOf(rt, identity);
   const report = rt.config.mode === 'report';
-  const rec = (decision: 'allow' | 'block', reason: string, extra: Record<string, unknown> = {}): void =>
+  const rec = (decision: 'allow' | 'redact' | 'block', reason: string, extra: Record<string, unknown> = {}): void =>
     core.audit.write({
       event: 'request', ...baseRecord(id, identity, identity!.profileName), method: req.method ?? 'GET',
       url: maskUrl(`${scheme === 'https' ? 'wss' : 'ws'}://${host}:${port}${path}`), host, port, decision, reason,
@@ -64,7 +70,8 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     refuseSocket(client, 'not_allowlisted', id);
     return rec('block', 'not_allowlisted');
   }
-  const d = decideRequest(profile, host, port, req.method ?? 'GET', path.split('?', 1)[0] ?? '/');
+  const pathOnly = path.split('?', 1)[0] ?? '/';
+  const d = decideRequest(profile, host, port, req.method ?? 'GET', pathOnly);
   if (d.action === 'deny' && !report) {
     const code = d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason;
     refuseSocket(client, code, id);
@@ -100,15 +107,183 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   up.setNoDelay(true);
   let bytesUp = 0;
   let bytesDown = 0;
-  let reason = 'allowlisted';
-  let decision: 'allow' | 'block' = 'allow';
+  let reason: string = 'allowlisted';
+  let decision: 'allow' | 'redact' | 'block' = 'allow';
+  let wouldBe: { decision: 'redact' | 'block'; reason: string } | null = null; // report mode
+  const findings = new FindingTally();
   let done = false;
+  let reserved = 0; // bytes of an unfinished message held against the global inspection cap
   const finish = (status: number): void => {
     if (done) return;
     done = true;
     client.destroy();
     up.destroy();
-    rec(decision, reason, { rule: d.ruleId, dest_ip: dial.dialHost, bytes_up: bytesUp, bytes_down: bytesDown, status });
+    core.inspectBudget.release(reserved);
+    reserved = 0;
+    const outcome = report && wouldBe ? { decision: wouldBe.decision, reason: wouldBe.reason, mode: 'report' as const } : { decision, reason };
+    rec(outcome.decision, outcome.reason, {
+      rule: d.ruleId, dest_ip: dial.dialHost, bytes_up: bytesUp, bytes_down: bytesDown, status,
+      ...(findings.size ? { findings: findings.list() } : {}), ...('mode' in outcome ? { mode: outcome.mode } : {}),
+    });
+  };
+  // Warden's own close frame reaches the client only between two upstream frames; else the connection just drops.
+  const downstream = new WsFrameBoundary();
+  // Refusing closes both sides with a close frame and waits (briefly) for them to go out.
+  let closing = false;
+  const refuse = (closeCode: number, code: RefusalCode | 'protocol_error'): void => {
+    if (done || closing) return;
+    closing = true;
+    if (code !== 'protocol_error') {
+      decision = 'block';
+      reason = code;
+    }
+    client.pause();
+    up.pause();
+    if (!up.destroyed && up.writable) up.end(clientClose(closeCode, ''));
+    if (downstream.atBoundary && !client.destroyed) client.end(serverClose(closeCode, code === 'protocol_error' ? 'protocol error' : `egress_blocked: ${code}`));
+    else client.destroy();
+    setTimeout(() => finish(101), 2000).unref();
+  };
+  // The messages the client sends are read whole, scanned, and framed again (see ws-frames.ts).
+  const reader = new WsClientReader({ maxMessageBytes: profile.dlp.maxInspectBytes });
+  const maxBody = profile.limits.maxBodyBytes;
+  let oversizeBytes = 0;
+  const pending: WsEvent[] = [];
+  let busy = false;
+  const inspectPayload = (payload: Buffer): InspectResult | Promise<InspectResult> => {
+    const ireq = { method: req.method ?? 'GET', url: '/', headers: {}, body: payload, skipHeaders: [] };
+    if (rt.inspectPool?.wants(payload.length)) return rt.inspectPool.inspect(ireq, profile.dlp);
+    const t0 = performance.now();
+    const r = rt.engine.inspect(ireq, profile.dlp);
+    core.metrics?.dlpScanSeconds.observe((performance.now() - t0) / 1000);
+    return r;
+  };
+  /** Apply one scan result; returns the payload to forward, or null when the connection is refused. */
+  const apply = (r: InspectResult, payload: Buffer, label: string): Buffer | null => {
+    findings.add(r.findings, label);
+    for (const f of r.findings) core.metrics?.dlpFindings.inc({ type: f.type, action: f.action }, f.count);
+    if (r.archives.length) core.observe({ kind: 'archive', host, path: pathOnly }, id, identity!);
+    if (r.honeytokenIds.length) {
+      core.audit.write({
+        event: 'alert', ...baseRecord(id, identity, identity!.profileName), host, port, decision: 'alert', reason: 'honeytoken',
+        severity: 'critical', rule: `honeytokens.${r.honeytokenIds.join(',')}`, findings: relabel(r.findings, label), ...(report ? { mode: 'report' as const } : {}),
+      });
+    }
+    if (r.decision === 'block') {
+      core.observe({ kind: 'dlp_block', host, path: pathOnly }, id, identity!);
+      const code: RefusalCode = r.reason ?? 'dlp';
+      if (report) {
+        wouldBe = { decision: 'block', reason: code };
+        return payload;
+      }
+      refuse(CLOSE.policyViolation, code);
+      return null;
+    }
+    if (r.decision === 'redact') {
+      if (report) {
+        wouldBe ??= { decision: 'redact', reason: 'dlp' };
+        return payload;
+      }
+      if (decision === 'allow') {
+        decision = 'redact';
+        reason = 'dlp';
+      }
+      if (r.body === null) {
+        // A redaction that did not produce a message: never forward the original.
+        refuse(CLOSE.policyViolation, 'dlp');
+        return null;
+      }
+      return r.body;
+    }
+    if (r.reason === 'uninspectable' && decision === 'allow') reason = 'uninspectable';
+    return payload;
+  };
+  const handle = (ev: WsEvent): void | Promise<void> => {
+    if (ev.kind === 'more') {
+      oversizeBytes += ev.payload.length;
+      if (maxBody !== null && oversizeBytes > maxBody && !report) return refuse(CLOSE.tooBig, 'body_too_large');
+      write(clientFrame(OPCODE.continuation, ev.payload, ev.fin));
+      return;
+    }
+    if (ev.kind === 'oversize') {
+      // Larger than the inspection cap: never buffered whole, so never scanned.
+      oversizeBytes = ev.payload.length;
+      if (maxBody !== null && oversizeBytes > maxBody && !report) return refuse(CLOSE.tooBig, 'body_too_large');
+      if (profile.dlp.uninspectable === 'block') {
+        if (!report) return refuse(CLOSE.tooBig, 'uninspectable');
+        wouldBe = { decision: 'block', reason: 'uninspectable' };
+      } else if (decision === 'allow') reason = 'uninspectable';
+      write(clientFrame(ev.opcode, ev.payload, false));
+      return;
+    }
+    const label = ev.kind === 'message' ? 'message' : ev.opcode === OPCODE.close ? 'close' : ev.opcode === OPCODE.ping ? 'ping' : 'pong';
+    if (ev.payload.length === 0 || (ev.kind === 'control' && ev.opcode === OPCODE.close && ev.payload.length <= 2)) {
+      write(clientFrame(ev.opcode, ev.payload));
+      return;
+    }
+    if (maxBody !== null && ev.payload.length > maxBody && !report) return refuse(CLOSE.tooBig, 'body_too_large');
+    const send = (r: InspectResult): void => {
+      const out = apply(r, ev.payload, label);
+      if (out !== null) write(clientFrame(ev.opcode, out));
+    };
+    const r = inspectPayload(ev.payload);
+    if (r instanceof Promise) return r.then(send);
+    send(r);
+  };
+  const write = (frame: Buffer): void => {
+    if (!done && !closing && !up.write(frame)) client.pause();
+  };
+  let clientEnded = false;
+  // Bytes held for this connection count against the global inspection cap: the reader's
+  // unfinished message, and whole messages queued or being scanned.
+  let queued = 0;
+  const account = (): boolean => {
+    if (done) return true; // finish() gave everything back
+    const held = reader.buffered + queued;
+    if (held > reserved && !core.inspectBudget.tryReserve(held - reserved)) return false;
+    if (held < reserved) core.inspectBudget.release(reserved - held);
+    reserved = held;
+    return true;
+  };
+  const drain = (): void => {
+    while (!busy && !done && !closing && pending.length) {
+      const ev = pending.shift()!;
+      const p = handle(ev);
+      if (p) {
+        busy = true;
+        client.pause();
+        void p.then(() => {
+          busy = false;
+          queued -= ev.payload.length;
+          account();
+          if (!done && !closing) client.resume();
+          drain();
+        });
+        return;
+      }
+      queued -= ev.payload.length;
+    }
+    account();
+    if (clientEnded && !busy && !done && !closing) up.end();
+  };
+  const fromClient = (c: Buffer): void => {
+    if (done || closing) return;
+    bytesUp += c.length;
+    const st = core.countUpload(identity!, profile, c.length, { host, path: pathOnly }, id);
+    if (!st.withinBudget && !report) return refuse(CLOSE.policyViolation, 'upload_budget');
+    let events: WsEvent[];
+    try {
+      events = reader.push(c);
+    } catch (err) {
+      if (!(err instanceof WsProtocolError)) throw err;
+      return refuse(err.closeCode, 'protocol_error');
+    }
+    for (const ev of events) {
+      queued += ev.payload.length;
+      pending.push(ev);
+    }
+    if (!account()) return refuse(CLOSE.tryAgainLater, 'overloaded');
+    drain();
   };
   up.on('error', () => {
     if (bytesDown === 0) {
@@ -118,26 +293,31 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     finish(502);
   });
   up.on(scheme === 'https' ? 'secureConnect' : 'connect', () => {
+    // No extension is offered upstream: permessage-deflate would hide the payloads from the scan.
     const headers = Object.entries(req.headers)
-      .filter(([k]) => !/^proxy-/i.test(k))
+      .filter(([k]) => !/^proxy-/i.test(k) && k !== 'sec-websocket-extensions')
       .flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `${k}: ${x}`) : v === undefined ? [] : [`${k}: ${v}`]));
     up.write(`${req.method} ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\nx-request-id: ${id}\r\n\r\n`);
-    if (head.length) up.write(head);
-    splice(client, up, {
-      onClientBytes: (n) => {
-        bytesUp += n;
-        const st = core.countUpload(identity!, profile, n, { host }, id);
-        if (!st.withinBudget && !report) {
-          decision = 'block';
-          reason = 'upload_budget';
-          finish(101);
-          return false;
-        }
-        return true;
-      },
-      onUpstreamBytes: (n) => void (bytesDown += n),
+    up.on('drain', () => {
+      if (!busy && !done && !closing) client.resume();
     });
+    up.on('data', (c: Buffer) => {
+      bytesDown += c.length;
+      downstream.push(c);
+      if (!client.write(c)) up.pause();
+    });
+    client.on('drain', () => up.resume());
+    up.on('end', () => client.end());
+    client.on('end', () => {
+      clientEnded = true;
+      drain();
+    });
+    client.on('data', fromClient);
+    if (head.length) fromClient(head);
+    client.resume();
   });
   client.on('close', () => finish(101));
-  up.on('close', () => finish(101));
+  up.on('close', () => {
+    if (!closing) finish(101);
+  });
 }
