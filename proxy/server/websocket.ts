@@ -66,6 +66,12 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       url: maskUrl(`${scheme === 'https' ? 'wss' : 'ws'}://${host}:${port}${path}`), host, port, decision, reason,
       duration_ms: Math.round(performance.now() - startedMs), ...extra,
     });
+  if ((req.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') {
+    // Another protocol after a 101 (h2c, a raw stream) would reach the upstream unread.
+    const error = 'only WebSocket upgrades are proxied';
+    refuseSocket(client, 'bad_request', id, { extra: { detail: error } });
+    return rec('block', 'bad_request', { detail: { error } });
+  }
   if (!profile) {
     refuseSocket(client, 'not_allowlisted', id);
     return rec('block', 'not_allowlisted');

@@ -5,12 +5,14 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'undici';
 import { WebSocketServer } from 'ws';
@@ -30,6 +32,7 @@ interface Received { readonly path: string; readonly data: Buffer; readonly bina
 describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
   let h: Harness;
   let server: Server;
+  let plain: HttpServer;
   let wss: WebSocketServer;
   let dir: string;
   const received: Received[] = [];
@@ -44,7 +47,8 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     server = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem });
     // permessage-deflate on: if Warden let the client offer it, frames would arrive compressed.
     wss = new WebSocketServer({ noServer: true, perMessageDeflate: true });
-    server.on('upgrade', (req, socket, head) => {
+    plain = createHttpServer();
+    const onUpgrade = (req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
       upgrades.push(req.headers);
       const raw: Buffer[] = [Buffer.from(head)];
       rawUp.set(req.url ?? '', raw);
@@ -57,11 +61,15 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
         ws.on('ping', (data: Buffer) => received.push({ path: req.url ?? '', data: Buffer.from(data), binary: true }));
         ws.on('error', () => undefined);
       });
-    });
+    };
+    server.on('upgrade', onUpgrade);
+    plain.on('upgrade', onUpgrade);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
+    const plainPort = (plain.address() as AddressInfo).port;
     const profiles = `  default:
-    allow: [api.test.local]
+    allow: [api.test.local, { host: plainws.test.local, ports: [80] }]
   small:
     allow: [api.test.local]
     dlp: { max_inspect: 64KiB }
@@ -71,7 +79,7 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     dlp: { max_inspect: 64KiB, uninspectable: allow }
 `;
     h = await startWarden({
-      yaml: baseYaml(port, join(dir, 'up.pem'), profiles) +
+      yaml: baseYaml(port, join(dir, 'up.pem'), profiles).replace('    "*.test.local:80"', `    "plainws.test.local:80": "127.0.0.1:${plainPort}"\n    "*.test.local:80"`) +
         // The global inspection buffer, smaller than one message of the overload test.
         'server:\n  max_inspect_buffer: 256KiB\n' +
         `honeytokens:\n  - { id: canary-ws, value: "${HONEY}" }\nagents:\n` +
@@ -85,8 +93,10 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     await h.close();
     for (const c of wss.clients) c.terminate();
     wss.close();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    for (const s of [server, plain]) {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -181,14 +191,18 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
   });
 
   /** A TLS connection through Warden's tunnel after a hand-written upgrade; returns the socket and what it reads. */
-  const rawSocket = async (path: string, auth?: string): Promise<{ tls: TLSSocket; bytes: () => Buffer; closed: Promise<void> }> => {
+  const rawSocket = async (path: string, auth?: string, o: { plain?: boolean; upgrade?: string; status?: number } = {}): Promise<{ tls: Duplex; bytes: () => Buffer; closed: Promise<void> }> => {
     const tcp = netConnect(h.port, '127.0.0.1');
     await new Promise<void>((r) => tcp.once('connect', () => r()));
     const proxyAuth = auth ? `proxy-authorization: Basic ${Buffer.from(auth).toString('base64')}\r\n` : '';
-    tcp.write(`CONNECT api.test.local:443 HTTP/1.1\r\nhost: api.test.local:443\r\n${proxyAuth}\r\n`);
-    await new Promise<void>((r) => tcp.once('data', () => r()));
-    const tls = tlsConnect({ socket: tcp, servername: 'api.test.local', ca: h.wardenCa });
-    await new Promise<void>((r) => tls.once('secureConnect', () => r()));
+    let tls: Duplex = tcp;
+    if (!o.plain) {
+      tcp.write(`CONNECT api.test.local:443 HTTP/1.1\r\nhost: api.test.local:443\r\n${proxyAuth}\r\n`);
+      await new Promise<void>((r) => tcp.once('data', () => r()));
+      const t = tlsConnect({ socket: tcp, servername: 'api.test.local', ca: h.wardenCa });
+      await new Promise<void>((r) => t.once('secureConnect', () => r()));
+      tls = t;
+    }
     const chunks: Buffer[] = [];
     tls.on('data', (c: Buffer) => chunks.push(c));
     tls.on('error', () => undefined);
@@ -202,9 +216,11 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
         resolve();
       });
     });
-    tls.write(`GET ${path} HTTP/1.1\r\nhost: api.test.local\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\n\r\n`);
+    const target = o.plain ? `ws://plainws.test.local${path}` : path;
+    const hostName = o.plain ? 'plainws.test.local' : 'api.test.local';
+    tls.write(`GET ${target} HTTP/1.1\r\nhost: ${hostName}\r\n${o.plain ? proxyAuth : ''}upgrade: ${o.upgrade ?? 'websocket'}\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\n\r\n`);
     await waitFor(() => Buffer.concat(chunks).includes('\r\n\r\n'));
-    assert.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 101 /);
+    assert.match(Buffer.concat(chunks).toString('latin1'), new RegExp(`^HTTP/1\\.1 ${o.status ?? 101} `));
     return { tls, bytes: () => Buffer.concat(chunks), closed };
   };
   /** A client frame: masked unless told otherwise. */
@@ -308,5 +324,23 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     assert.equal(seenOn('/overload').length, 0);
     assert.equal((await waitFor(() => record('/overload'))).reason, 'overloaded');
     assert.equal(h.proxy.inspectBudget.inUse, 0, 'the reservation is given back');
+  });
+
+  test('ws:// on the plain port: messages are inspected the same way', async () => {
+    const s = await rawSocket('/plain', undefined, { plain: true });
+    s.tls.write(Buffer.concat([frame(0x1, Buffer.from('clean')), frame(0x1, Buffer.from(`key ${PRIVATE_KEY}`))]));
+    await s.closed;
+    assert.equal(closeCode(s.bytes()), 1008);
+    assert.deepEqual(seenOn('/plain').map((m) => m.data.toString()), ['clean']);
+    const rec = await waitFor(() => h.audit.records.find((r) => r.event === 'request' && r.url === 'ws://plainws.test.local:80/plain'));
+    assert.equal(rec.reason, 'dlp');
+  });
+
+  test('an upgrade to anything but WebSocket is refused with 400 before the upstream is dialled', async () => {
+    const before = upgrades.length;
+    const s = await rawSocket('/h2c', undefined, { upgrade: 'h2c', status: 400 });
+    await s.closed;
+    assert.match(s.bytes().toString(), /"code":"bad_request"/);
+    assert.equal(upgrades.length, before);
   });
 });
