@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import type { AuditFinding, AuditRecordInput } from '../audit/events.js';
+import type { AuditFinding, AuditRecordInput, UpstreamTls } from '../audit/events.js';
 import { maskUrl } from '../audit/mask-url.js';
 import type { CompiledProfile } from '../config/types.js';
 import { WardenError, type RefusalCode } from '../errors.js';
@@ -203,6 +203,8 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
   let reason = 'allowlisted';
   let rule: string | null = null;
   let dialTarget: DialTarget | null = null;
+  // Read when the response starts: a long stream may outlive its pool (closed idle or evicted).
+  let upstreamTls: UpstreamTls | null = null;
   let wouldBlock: RefusalCode | null = null; // report mode: what enforce would have done
   core.metrics?.requests.inc({ kind: tunnel ? 'mitm' : 'http' });
 
@@ -215,7 +217,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       host: target?.host,
       port: target?.port,
       dest_ip: dialTarget?.dialHost ?? null,
-      tls: dialTarget && dialTarget.scheme === 'https' ? rt.upstream.certFor(dialTarget) : null,
+      tls: upstreamTls ?? (dialTarget && dialTarget.scheme === 'https' ? rt.upstream.certFor(dialTarget) : null),
       decision,
       reason,
       rule,
@@ -435,6 +437,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       record(res.statusCode, { detail: { error: upstreamErrorDetail(err) } });
       return;
     }
+    if (dialTarget.scheme === 'https') upstreamTls = rt.upstream.certFor(dialTarget);
     const outHeaders = endToEndHeaders(upstreamRes.headers as Record<string, string | string[]>);
     const status = upstreamRes.statusCode;
     const down = upstreamRes.body;

@@ -41,6 +41,12 @@ export function loadUpstreamCa(cfg: UpstreamConfig): string[] {
  * gracefully (its in-flight requests finish); a name that comes back opens a new connection.
  */
 export const DEFAULT_MAX_POOLS = 512;
+/**
+ * A pool not asked for in this long is closed (gracefully), so the pools of names an agent
+ * reached once do not hold their heap until 512 others push them out. Its connections are
+ * gone well before (undici's keep-alive timeout, 30 s at most).
+ */
+export const POOL_IDLE_MS = 5 * 60_000;
 
 export class Upstream {
   private readonly pools: LRUCache<string, Pool>;
@@ -52,15 +58,28 @@ export class Upstream {
    */
   readonly secureContext: SecureContext;
 
-  constructor(private readonly cfg: UpstreamConfig, opts: { maxPools?: number } = {}) {
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(private readonly cfg: UpstreamConfig, opts: { maxPools?: number; idleMs?: number; now?: () => number } = {}) {
     this.secureContext = createSecureContext({ ca: loadUpstreamCa(cfg), minVersion: 'TLSv1.2' });
+    const idleMs = opts.idleMs ?? POOL_IDLE_MS;
     this.pools = new LRUCache<string, Pool>({
       max: opts.maxPools ?? DEFAULT_MAX_POOLS,
+      ttl: idleMs,
+      updateAgeOnGet: true,
+      ttlResolution: 1000, // one clock read (and timer) per second at most on the request path
+      ...(opts.now ? { perf: { now: opts.now }, ttlResolution: 0 } : {}),
       dispose: (pool, key) => {
         this.certs.delete(key);
-        void pool.close().catch(() => undefined);
+        void pool.close().catch(() => undefined); // in-flight requests finish first
       },
     });
+    this.sweep = setInterval(() => this.sweepIdle(), Math.min(60_000, idleMs)).unref();
+  }
+
+  /** Close the pools idle past the limit (also runs every minute). */
+  sweepIdle(): void {
+    this.pools.purgeStale();
   }
 
   private key(t: DialTarget): string {
@@ -117,6 +136,7 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweep);
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.allSettled(pools.map((p) => p.close()));

@@ -158,6 +158,18 @@ describe('core request path', () => {
     assert.ok(arrivals[0]!.got < arrivals[4]!.sent, 'first event arrived before the last was sent');
   });
 
+  test('a stream that outlives its upstream pool (closed idle or evicted) keeps the certificate in its record', async () => {
+    const res = await request('https://api.test.local/sse', { dispatcher: h.agent(), headers: { 'x-request-id': 'sse-pool-closed' } });
+    assert.equal(res.statusCode, 200);
+    // Every pool closed mid-stream: the in-flight response finishes, the pool's details are gone.
+    const closing = h.proxy.runtime().upstream.close();
+    await res.body.text();
+    await closing;
+    const rec = await waitFor(() => h.audit.byId('sse-pool-closed').find((r) => r.event === 'request'));
+    assert.equal(rec.status, 200);
+    assert.match(rec.tls?.fingerprint256 ?? '', /^[0-9A-F:]{95}$/);
+  });
+
   test('passthrough tunnel: bytes spliced untouched (client sees the upstream certificate), audited on close', async () => {
     const agent = new (await import('undici')).ProxyAgent({ uri: h.url, requestTls: { ca: [pki.caPem] }, keepAliveTimeout: 100 });
     try {

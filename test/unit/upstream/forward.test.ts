@@ -26,3 +26,25 @@ test('one pool per origin and dialled address; past the bound the least recently
     await up.close();
   }
 });
+
+test('a pool not asked for within idleMs is closed by the sweep; one in use stays', async () => {
+  let clock = 1_000_000;
+  const up = new Upstream(cfg, { idleMs: 60_000, now: () => clock });
+  try {
+    const idle = up.pool(target('idle.example'));
+    const busy = up.pool(target('busy.example'));
+    clock += 40_000;
+    assert.equal(up.pool(target('busy.example')), busy, 'asked for again: its idle time starts over');
+    clock += 30_000; // idle.example: 70 s unused; busy.example: 30 s
+    up.sweepIdle();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(idle.closed, true, 'the idle pool is closed');
+    assert.equal(busy.closed, false);
+    assert.equal(up.pool(target('busy.example')), busy);
+    const again = up.pool(target('idle.example'));
+    assert.notEqual(again, idle, 'a name that comes back gets a new pool');
+    assert.equal(again.closed, false);
+  } finally {
+    await up.close();
+  }
+});
