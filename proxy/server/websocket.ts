@@ -130,23 +130,24 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     rec(outcome.decision, outcome.reason, {
       rule: d.ruleId, dest_ip: dial.dialHost, bytes_up: bytesUp, bytes_down: bytesDown, status,
       ...(findings.size ? { findings: findings.list() } : {}), ...('mode' in outcome ? { mode: outcome.mode } : {}),
+      ...(detail ? { detail: { error: detail } } : {}),
     });
   };
   // Warden's own close frame reaches the client only between two upstream frames; else the connection just drops.
   const downstream = new WsFrameBoundary();
   // Refusing closes both sides with a close frame and waits (briefly) for them to go out.
   let closing = false;
-  const refuse = (closeCode: number, code: RefusalCode | 'protocol_error'): void => {
+  let detail: string | null = null;
+  const refuse = (closeCode: number, code: RefusalCode, why: string | null = null): void => {
     if (done || closing) return;
     closing = true;
-    if (code !== 'protocol_error') {
-      decision = 'block';
-      reason = code;
-    }
+    decision = 'block';
+    reason = code;
+    detail = why;
     client.pause();
     up.pause();
     if (!up.destroyed && up.writable) up.end(clientClose(closeCode, ''));
-    if (downstream.atBoundary && !client.destroyed) client.end(serverClose(closeCode, code === 'protocol_error' ? 'protocol error' : `egress_blocked: ${code}`));
+    if (downstream.atBoundary && !client.destroyed) client.end(serverClose(closeCode, `egress_blocked: ${code}`));
     else client.destroy();
     setTimeout(() => finish(101), 2000).unref();
   };
@@ -282,7 +283,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       events = reader.push(c);
     } catch (err) {
       if (!(err instanceof WsProtocolError)) throw err;
-      return refuse(err.closeCode, 'protocol_error');
+      return refuse(err.closeCode, 'bad_request', `WebSocket protocol error: ${err.message}`);
     }
     for (const ev of events) {
       queued += ev.payload.length;

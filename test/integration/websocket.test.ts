@@ -35,6 +35,7 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
   let plain: HttpServer;
   let wss: WebSocketServer;
   let dir: string;
+  let upstreamPort = 0;
   const received: Received[] = [];
   const upgrades: Record<string, string | string[] | undefined>[] = [];
   const rawUp = new Map<string, Buffer[]>(); // bytes each upstream connection read after its upgrade head
@@ -68,6 +69,7 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const plainPort = (plain.address() as AddressInfo).port;
+    upstreamPort = port;
     const profiles = `  default:
     allow: [api.test.local, { host: plainws.test.local, ports: [80] }]
   small:
@@ -287,7 +289,10 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
       assert.equal(closeCode(s.bytes()), 1002);
       assert.equal(seenOn(path).length, 0);
       assert.ok(!Buffer.concat(rawUp.get(path) ?? []).includes(bytes), 'the frame never reaches the upstream');
-      await waitFor(() => record(path));
+      const rec = await waitFor(() => record(path));
+      assert.equal(rec.decision, 'block');
+      assert.equal(rec.reason, 'bad_request');
+      assert.match(String((rec.detail as { error?: string } | undefined)?.error), /^WebSocket protocol error: /);
     });
   }
 
@@ -342,5 +347,31 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     await s.closed;
     assert.match(s.bytes().toString(), /"code":"bad_request"/);
     assert.equal(upgrades.length, before);
+  });
+
+  test('report mode: a message that would be blocked is forwarded as it was, and recorded as a block', async () => {
+    const r = await startWarden({ yaml: `${baseYaml(upstreamPort, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n')}mode: report\n` });
+    try {
+      const msg = JSON.stringify({ text: `key ${PRIVATE_KEY}`, ssn: SSN });
+      const got = await new Promise<{ code: number }>((resolve, reject) => {
+        const ws = new WebSocket('wss://api.test.local/report', { dispatcher: r.agent() } as unknown as string[]);
+        const timer = setTimeout(() => reject(new Error('timeout')), 5000);
+        ws.addEventListener('open', () => ws.send(msg));
+        ws.addEventListener('message', () => ws.close(1000));
+        ws.addEventListener('close', (e) => {
+          clearTimeout(timer);
+          resolve({ code: e.code });
+        });
+      });
+      assert.equal(got.code, 1000);
+      assert.equal(seenOn('/report')[0]?.data.toString(), msg, 'forwarded unchanged');
+      const rec = await waitFor(() => r.audit.records.find((x) => x.event === 'request' && (x.url ?? '').includes('/report')));
+      assert.equal(rec.decision, 'block');
+      assert.equal(rec.reason, 'dlp');
+      assert.equal(rec.mode, 'report');
+      for (const v of PLANTED) assert.ok(!r.audit.text().includes(v));
+    } finally {
+      await r.close();
+    }
   });
 });
