@@ -374,4 +374,40 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
       await r.close();
     }
   });
+
+  test('a message of 256 KiB and more is scanned on a worker, and messages keep their order', async () => {
+    // Its own proxy: this file's shares a 256 KiB global inspection buffer.
+    const r = await startWarden({ yaml: baseYaml(upstreamPort, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n') });
+    try {
+      const big = JSON.stringify({ filler: 'lorem ipsum '.repeat(50_000), text: `SSN ${SSN}` });
+      const got = await new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket('wss://api.test.local/order', { dispatcher: r.agent() } as unknown as string[]);
+        const timer = setTimeout(() => reject(new Error('timeout')), 8000);
+        let n = 0;
+        ws.addEventListener('open', () => {
+          ws.send('one');
+          ws.send(big);
+          ws.send('three');
+        });
+        ws.addEventListener('message', () => {
+          if (++n === 3) ws.close(1000);
+        });
+        ws.addEventListener('close', () => {
+          clearTimeout(timer);
+          resolve(n);
+        });
+      });
+      assert.equal(got, 3);
+      const seen = seenOn('/order').map((m) => m.data.toString());
+      assert.equal(seen.length, 3);
+      assert.equal(seen[0], 'one');
+      assert.equal(seen[2], 'three');
+      assert.equal((JSON.parse(seen[1]!) as { text: string }).text, 'SSN [REDACTED:us_ssn]');
+      const rec = await waitFor(() => r.audit.records.find((x) => x.event === 'request' && (x.url ?? '').includes('/order')));
+      assert.equal(rec.decision, 'redact');
+      assert.ok(r.proxy.runtime().inspectPool!.workers >= 1, 'the big message went to a worker');
+    } finally {
+      await r.close();
+    }
+  });
 });
