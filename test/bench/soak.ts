@@ -7,7 +7,7 @@
 // (lib/upstream-server.ts). Every round sends the same mix through it (lib/soak-traffic.ts:
 // keep-alive GETs, chat requests clean / blocked by DLP / redacted, a new connection per
 // request, 8 MiB uploads, SSE read fully and aborted, aborted uploads, five kinds of broken
-// input, passthrough tunnels), then, apart, one connection to each of a FIXED set of cold host
+// input, passthrough tunnels, WebSocket sessions), then, apart, one connection to each of a FIXED set of cold host
 // names (leaf cached after round 1: cache hits) and one to each of as many NEW names (each a
 // new leaf, a new upstream pool: the bounded caches grow). After each of those three steps the
 // bench waits until the proxy is idle and reads, over IPC, the heap after full GC, external and
@@ -87,6 +87,7 @@ function loadFor(quick: boolean): SoakLoad {
         uploadAbort: { count: 2, concurrency: 2 },
         broken: { each: 4, concurrency: 2 },
         passthrough: { count: 30, concurrency: 4 },
+        ws: { sessions: 20, concurrency: 2 },
         cold: { names: 40, concurrency: 4 },
       }
     : {
@@ -100,6 +101,7 @@ function loadFor(quick: boolean): SoakLoad {
         uploadAbort: { count: 4, concurrency: 2 },
         broken: { each: 10, concurrency: 2 },
         passthrough: { count: 100, concurrency: 4 },
+        ws: { sessions: 60, concurrency: 2 },
         cold: { names: 100, concurrency: 4 },
       };
 }
@@ -506,7 +508,8 @@ async function main(): Promise<number> {
       `${load.uploads.count} uploads of ${load.uploads.bytes / MiB} MiB (${load.uploads.concurrency} at a time); ` +
       `${load.sse.full} SSE streams of ${load.sse.events} events every ${load.sse.intervalMs} ms read fully and ${load.sse.aborted} destroyed halfway; ` +
       `${load.uploadAbort.count} uploads destroyed after 1 MiB; ${load.broken.each} of each broken input (${load.broken.concurrency} at a time per kind); ` +
-      `${load.passthrough.count} passthrough tunnels (${load.passthrough.concurrency} at a time).`);
+      `${load.passthrough.count} passthrough tunnels (${load.passthrough.concurrency} at a time); ` +
+      `${load.ws.sessions} WebSocket sessions with 4 messages each and ${load.ws.sessions} that send the key pair (${load.ws.concurrency} at a time of each).`);
     lines.push(`- Then ${load.cold.names} connections to the fixed names \`x.c<i>-s0.bench.test\` and ${load.cold.names} to new names \`x.c<i>-s<round>.bench.test\` (${load.cold.concurrency} at a time), each under a parent of its own so none shares a leaf.`);
     lines.push(`- Idle: at least ${IDLE_MS} ms after the last response, then until two readings ${POLL_MS} ms apart show the same FD count and at most one 10 ms CPU tick (at most ${IDLE_MAX_EXTRA_MS} ms more). The upstream's keep-alive is ${UPSTREAM_KEEP_ALIVE_MS / 1000} s, so Warden closes idle upstream connections after 1 s and none should be open when the proxy is sampled.`);
     lines.push('- Heap: `peers/heap-probe.ts` preloaded into Warden answers over IPC after gc(), setImmediate, gc(), 50 ms, gc(). Active resources: `process.getActiveResourcesInfo()` (ref\'ed handles, requests and timers), counted by type. FDs: `/proc/<pid>/fd`, sockets matched by inode to `/proc/net/tcp{,6}` (client side = local port of the proxy, upstream = remote port of the upstream) and `/proc/net/unix`. VmRSS and threads: `/proc/<pid>/status`. The DLP worker threads\' heaps are not in `heapUsed` (main isolate only); VmRSS covers them.');

@@ -92,6 +92,8 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
   after(async () => {
     const text = h.audit.text();
     for (const v of PLANTED) assert.ok(!text.includes(v), 'a planted value reached the audit stream');
+    // Every connection is closed by now: each one gave back what it held of the global inspection buffer.
+    await waitFor(() => h.proxy.inspectBudget.inUse === 0 || undefined);
     await h.close();
     for (const c of wss.clients) c.terminate();
     wss.close();

@@ -32,13 +32,15 @@ export interface SoakLoad {
   readonly broken: { readonly each: number; readonly concurrency: number };
   /** passthrough tunnels to tunnel.bench.test: open, one GET, close */
   readonly passthrough: { readonly count: number; readonly concurrency: number };
+  /** WebSocket sessions to /ws: clean and e-mail messages echoed (the e-mail redacted), and as many that send the key pair (closed with 1008) */
+  readonly ws: { readonly sessions: number; readonly concurrency: number };
   /** cold host names per round (new ones) and the fixed set reused every round */
   readonly cold: { readonly names: number; readonly concurrency: number };
 }
 
 export const KINDS = [
   'keepalive', 'chat', 'chat-secret', 'chat-pii', 'newconn', 'upload', 'sse', 'sse-abort', 'upload-abort',
-  'bad-tls', 'bad-line', 'bad-head', 'denied', 'silent', 'passthrough', 'cold-fixed', 'cold-new',
+  'bad-tls', 'bad-line', 'bad-head', 'denied', 'silent', 'passthrough', 'ws', 'ws-secret', 'cold-fixed', 'cold-new',
 ] as const;
 export type Kind = (typeof KINDS)[number];
 
@@ -59,6 +61,8 @@ export const EXPECTED: Readonly<Record<Kind, string>> = {
   denied: '403 at CONNECT (host not allowed)',
   silent: 'CONNECT 200, then nothing sent; the client closes after 200 ms',
   passthrough: '200 through an uninspected tunnel (client verifies the upstream with the test CA)',
+  ws: 'WebSocket: 3 clean messages echoed as sent, 1 with an e-mail address echoed redacted, then a clean close',
+  'ws-secret': 'WebSocket: a message with the AWS key pair; Warden closes with 1008, nothing echoed',
   'cold-fixed': '200 on a name from the fixed set (leaf cached after round 1)',
   'cold-new': '200 on a name never seen before (new leaf minted)',
 };
@@ -139,6 +143,9 @@ export interface SoakBodies {
   /** chat + an e-mail address in a user turn (DLP: redact) */
   readonly pii: Buffer;
   readonly upload: Buffer;
+  /** WebSocket messages: the key pair (block) and the e-mail address (redact) */
+  readonly wsSecret: Buffer;
+  readonly wsPii: Buffer;
 }
 
 export function makeBodies(uploadBytes: number): SoakBodies {
@@ -158,6 +165,8 @@ export function makeBodies(uploadBytes: number): SoakBodies {
     secret: withTurn(`Deploy with these:\naws_access_key_id = ${keyId}\naws_secret_access_key = ${secretKey}\n`),
     pii: withTurn(`Please forward the summary to ${mailbox} before Friday.`),
     upload: uploadBody(uploadBytes),
+    wsSecret: Buffer.from(JSON.stringify({ type: 'input_text', text: `aws_access_key_id = ${keyId}\naws_secret_access_key = ${secretKey}` })),
+    wsPii: Buffer.from(JSON.stringify({ type: 'input_text', text: `mail ${mailbox} today` })),
   };
 }
 
@@ -337,6 +346,113 @@ async function broken(ctx: TrafficCtx, kind: (typeof BROKEN)[number]): Promise<s
   }
 }
 
+// ------------------------------------------------------------------------------ WebSocket
+/** A masked client frame (RFC 6455 §5.2), FIN set. */
+function clientFrame(opcode: number, payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([0x80 | opcode, 0x80 | len]) : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
+  const mask = Buffer.from([randomInt(256), randomInt(256), randomInt(256), randomInt(256)]);
+  return Buffer.concat([head, mask, Buffer.from(payload.map((b, i) => b ^ mask[i & 3]!))]);
+}
+
+/**
+ * Reads unmasked server frames after the 101 head: `next()` resolves with the next frame, or
+ * null once the socket has closed.
+ */
+function frameReader(sock: TLSSocket, timeoutMs: number): { head: Promise<string>; next(): Promise<{ opcode: number; payload: Buffer } | null> } {
+  let buf = Buffer.alloc(0);
+  let headDone = false;
+  let closed = false;
+  let wake: (() => void) | null = null;
+  let headResolve: (h: string) => void = () => undefined;
+  const head = new Promise<string>((r) => (headResolve = r));
+  sock.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    if (!headDone) {
+      const at = buf.indexOf('\r\n\r\n');
+      if (at < 0) return;
+      headDone = true;
+      headResolve(buf.subarray(0, at).toString('latin1'));
+      buf = buf.subarray(at + 4);
+    }
+    wake?.();
+  });
+  sock.once('close', () => {
+    closed = true;
+    if (!headDone) headResolve('');
+    wake?.();
+  });
+  const take = (): { opcode: number; payload: Buffer } | null => {
+    if (!headDone || buf.length < 2) return null;
+    let len = buf[1]! & 0x7f;
+    let at = 2;
+    if (len === 126) {
+      if (buf.length < 4) return null;
+      len = buf.readUInt16BE(2);
+      at = 4;
+    } else if (len === 127) {
+      if (buf.length < 10) return null;
+      len = Number(buf.readBigUInt64BE(2));
+      at = 10;
+    }
+    if (buf.length < at + len) return null;
+    const f = { opcode: buf[0]! & 0x0f, payload: Buffer.from(buf.subarray(at, at + len)) };
+    buf = buf.subarray(at + len);
+    return f;
+  };
+  return {
+    head,
+    async next() {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const f = take();
+        if (f) return f;
+        if (closed) return null;
+        if (Date.now() > end) throw new Error('no WebSocket frame in time');
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 200);
+        });
+        wake = null;
+      }
+    },
+  };
+}
+
+/** One WebSocket session through the proxy (see EXPECTED ws / ws-secret). */
+async function wsSession(ctx: TrafficCtx, bodies: SoakBodies, secret: boolean): Promise<string | null> {
+  const sock = await openTls(ctx.route, 'bench.test', ctx.opTimeoutMs);
+  try {
+    const frames = frameReader(sock, 5000);
+    sock.write(`GET /ws HTTP/1.1\r\nHost: bench.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n` +
+      `Sec-WebSocket-Key: ${Buffer.from(Array.from({ length: 16 }, () => randomInt(256))).toString('base64')}\r\n\r\n`);
+    const head = await frames.head;
+    if (!/^HTTP\/1\.1 101 /.test(head)) return `upgrade: ${head.split('\r\n')[0] || 'closed'}`;
+    if (secret) {
+      sock.write(clientFrame(0x1, bodies.wsSecret));
+      const f = await frames.next();
+      if (f === null) return 'closed without a close frame';
+      if (f.opcode !== 0x8) return `got opcode ${f.opcode} instead of a close`;
+      const code = f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 0;
+      return code === 1008 ? null : `closed with ${code}`;
+    }
+    const clean = [0, 1, 2].map((i) => Buffer.from(JSON.stringify({ type: 'input_text', text: `clean message ${i}` })));
+    for (const m of [...clean, bodies.wsPii]) sock.write(clientFrame(0x1, m));
+    for (const m of clean) {
+      const f = await frames.next();
+      if (f === null || f.opcode !== 0x1 || !f.payload.equals(m)) return f === null ? 'closed early' : 'clean message changed';
+    }
+    const pii = await frames.next();
+    if (pii === null || pii.opcode !== 0x1) return 'no echo of the e-mail message';
+    if (pii.payload.equals(bodies.wsPii)) return 'e-mail message not redacted';
+    sock.write(clientFrame(0x8, Buffer.from([0x03, 0xe8])));
+    const close = await frames.next();
+    return close?.opcode === 0x8 ? null : 'no close frame back';
+  } finally {
+    sock.destroy();
+  }
+}
+
 /** One round's mix, every kind at once (each with its own concurrency). Cold names run apart: see coldNames. */
 export async function runMix(ctx: TrafficCtx, load: SoakLoad, bodies: SoakBodies): Promise<void> {
   const ka = makePool(ctx.route, 'bench.test', load.keepAlive.connections);
@@ -378,6 +494,8 @@ export async function runMix(ctx: TrafficCtx, load: SoakLoad, bodies: SoakBodies
       ...BROKEN.map((kind) => repeat(ctx, kind, load.broken.each, load.broken.concurrency, () => broken(ctx, kind))),
       repeat(ctx, 'passthrough', load.passthrough.count, load.passthrough.concurrency, () =>
         oneShot(ctx.tunnelRoute, 'tunnel.bench.test', ctx.opTimeoutMs)),
+      repeat(ctx, 'ws', load.ws.sessions, load.ws.concurrency, () => wsSession(ctx, bodies, false)),
+      repeat(ctx, 'ws-secret', load.ws.sessions, load.ws.concurrency, () => wsSession(ctx, bodies, true)),
     ]);
   } finally {
     await Promise.all([ka, chatPool, dlpPool, upPool].map((p) => p.destroy().catch(() => undefined)));

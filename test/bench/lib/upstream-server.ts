@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
+import { WebSocketServer } from 'ws';
 import { coldContexts } from './certs.js';
 
 function arg(name: string, fallback?: string): string {
@@ -132,6 +133,16 @@ const server = createServer(
     res.end('not found');
   },
 );
+// /ws: a WebSocket echo (the soak's WebSocket sessions). permessage-deflate on, as most servers
+// have it: Warden must not let it be negotiated.
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: true });
+server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+  if (new URL(req.url ?? '/', 'https://bench.test').pathname !== '/ws') return void socket.destroy();
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    ws.on('message', (data: Buffer, binary: boolean) => ws.send(data, { binary }));
+    ws.on('error', () => ws.terminate());
+  });
+});
 server.maxConnections = 100_000;
 server.on('clientError', (_err, socket) => socket.destroy());
 server.on('error', (err) => {
