@@ -28,9 +28,18 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   const rt = core.runtime();
   const id = requestIdFrom(req.headers);
   let identity: ClientIdentity | null = tunnel?.identity ?? null;
+  /** Refused before the target is known: recorded with the request target as sent. */
+  const refuseEarly = (code: RefusalCode): void => {
+    refuseSocket(client, code, id);
+    core.audit.write({
+      event: 'request', ...baseRecord(id, identity, identity?.profileName ?? null), method: req.method ?? 'GET',
+      url: maskUrl(req.url ?? ''), decision: 'block', reason: code, duration_ms: Math.round(performance.now() - startedMs),
+      ...(tunnel ? { host: tunnel.host, port: tunnel.port } : {}),
+    });
+  };
   if (!identity) {
     const who = identify(core, req);
-    if (!who.ok) return refuseSocket(client, 'auth_required', id);
+    if (!who.ok) return refuseEarly('auth_required');
     identity = who.identity;
   }
   let scheme: 'http' | 'https' = 'https';
@@ -38,8 +47,21 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   let port: number;
   let path = req.url ?? '/';
   if (tunnel) {
-    const hp = parseHostPort(req.headers.host ?? '', tunnel.port);
-    if (!hp || hp.host !== tunnel.host || hp.port !== tunnel.port) return refuseSocket(client, 'host_mismatch', id);
+    let authority = req.headers.host ?? '';
+    if (!path.startsWith('/')) {
+      // Absolute-form names its own authority, which a server must prefer to Host (RFC 9112
+      // §3.2.2): it has to match the tunnel too, and only origin-form goes upstream.
+      let u: URL;
+      try {
+        u = new URL(path);
+      } catch {
+        return refuseEarly('bad_request');
+      }
+      authority = u.host;
+      path = u.pathname + u.search;
+    }
+    const hp = parseHostPort(authority, tunnel.port);
+    if (!hp || hp.host !== tunnel.host || hp.port !== tunnel.port) return refuseEarly('host_mismatch');
     host = tunnel.host;
     port = tunnel.port;
     scheme = tunnel.scheme;
@@ -48,12 +70,12 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     try {
       u = new URL(path);
     } catch {
-      return refuseSocket(client, 'bad_request', id);
+      return refuseEarly('bad_request');
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'ws:') return refuseSocket(client, 'bad_request', id);
+    if (u.protocol !== 'http:' && u.protocol !== 'ws:') return refuseEarly('bad_request');
     scheme = 'http';
     const hp = parseHostPort(u.host, 80);
-    if (!hp) return refuseSocket(client, 'bad_request', id);
+    if (!hp) return refuseEarly('bad_request');
     host = hp.host;
     port = hp.port;
     path = u.pathname + u.search;

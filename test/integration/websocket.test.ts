@@ -412,4 +412,19 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
       await r.close();
     }
   });
+
+  test('absolute-form inside the tunnel: its authority must be the tunnel host, and origin-form goes upstream', async () => {
+    const denied = await rawSocket('https://other.test.local/abs', undefined, { status: 403 });
+    await denied.closed;
+    assert.match(denied.bytes().toString(), /x-warden-reason: host_mismatch/i);
+    assert.equal(rawUp.has('https://other.test.local/abs'), false);
+    assert.equal(rawUp.has('/abs'), false);
+    const rec = await waitFor(() => h.audit.records.find((r) => r.reason === 'host_mismatch' && r.url === 'https://other.test.local/abs'));
+    assert.equal(rec.decision, 'block');
+
+    const ok = await rawSocket('https://api.test.local/abs-ok');
+    ok.tls.write(frame(0x1, Buffer.from('hi')));
+    await waitFor(() => seenOn('/abs-ok').length === 1 || undefined);
+    ok.tls.destroy();
+  });
 });
