@@ -99,26 +99,44 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     return rec('block', 'not_allowlisted');
   }
   const pathOnly = path.split('?', 1)[0] ?? '/';
+  // Report mode: the first refusal enforce mode would have made, recorded when the connection ends.
+  let wouldBe: { decision: 'redact' | 'block'; reason: string } | null = null;
+  const wouldHave = (decision: 'redact' | 'block', reason: string): void => {
+    if (wouldBe === null || (wouldBe.decision === 'redact' && decision === 'block')) wouldBe = { decision, reason };
+  };
   const d = decideRequest(profile, host, port, req.method ?? 'GET', pathOnly);
-  if (d.action === 'deny' && !report) {
+  if (d.action === 'deny') {
     const code = d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason;
-    refuseSocket(client, code, id);
-    return rec('block', code, { rule: d.ruleId });
+    if (!report) {
+      refuseSocket(client, code, id);
+      return rec('block', code, { rule: d.ruleId });
+    }
+    wouldHave('block', code);
   }
-  if (core.detection.isQuarantined(identity.agentKey) && !report) {
-    refuseSocket(client, 'quarantined', id);
-    return rec('block', 'quarantined');
+  if (core.detection.isQuarantined(identity.agentKey)) {
+    if (!report) {
+      refuseSocket(client, 'quarantined', id);
+      return rec('block', 'quarantined');
+    }
+    wouldHave('block', 'quarantined');
   }
   const adm = core.limiter.admitRequest(identity.agentKey, profile, d.rule);
-  if (!adm.ok && !report) {
-    refuseSocket(client, adm.code, id, { retryAfterSeconds: adm.retryAfterSeconds });
-    return rec('block', adm.code);
+  if (!adm.ok) {
+    if (!report) {
+      refuseSocket(client, adm.code, id, { retryAfterSeconds: adm.retryAfterSeconds });
+      return rec('block', adm.code);
+    }
+    wouldHave('block', adm.code);
   }
+  // The handshake's URL and headers; a finding that would be redacted refuses it (it has no body to rewrite).
   const scan = rt.engine.inspect({ method: req.method ?? 'GET', url: path, headers: req.headers, body: Buffer.alloc(0), skipHeaders: d.rule?.credentialHeaders ?? [] }, profile.dlp);
-  if (scan.decision !== 'allow' && !report) {
+  if (scan.decision !== 'allow') {
     const code = scan.reason ?? 'dlp';
-    refuseSocket(client, code, id, { extra: { findings: [...new Set(scan.findings.map((f) => f.type))] } });
-    return rec('block', code, { findings: scan.findings });
+    if (!report) {
+      refuseSocket(client, code, id, { extra: { findings: [...new Set(scan.findings.map((f) => f.type))] } });
+      return rec('block', code, { findings: scan.findings });
+    }
+    wouldHave('block', code);
   }
   let dial;
   try {
@@ -137,8 +155,8 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   let bytesDown = 0;
   let reason: string = 'allowlisted';
   let decision: 'allow' | 'redact' | 'block' = 'allow';
-  let wouldBe: { decision: 'redact' | 'block'; reason: string } | null = null; // report mode
   const findings = new FindingTally();
+  findings.add(scan.findings, 'message'); // the handshake's (query, header:…), logged ones included
   let done = false;
   let reserved = 0; // bytes of an unfinished message held against the global inspection cap
   const finish = (status: number): void => {
@@ -202,7 +220,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       core.observe({ kind: 'dlp_block', host, path: pathOnly }, id, identity!);
       const code: RefusalCode = r.reason ?? 'dlp';
       if (report) {
-        wouldBe = { decision: 'block', reason: code };
+        wouldHave('block', code);
         return payload;
       }
       refuse(CLOSE.policyViolation, code);
@@ -210,7 +228,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     }
     if (r.decision === 'redact') {
       if (report) {
-        wouldBe ??= { decision: 'redact', reason: 'dlp' };
+        wouldHave('redact', 'dlp');
         return payload;
       }
       if (decision === 'allow') {
@@ -240,7 +258,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       if (maxBody !== null && oversizeBytes > maxBody && !report) return refuse(CLOSE.tooBig, 'body_too_large');
       if (profile.dlp.uninspectable === 'block') {
         if (!report) return refuse(CLOSE.tooBig, 'uninspectable');
-        wouldBe = { decision: 'block', reason: 'uninspectable' };
+        wouldHave('block', 'uninspectable');
       } else if (decision === 'allow') reason = 'uninspectable';
       write(clientFrame(ev.opcode, ev.payload, false));
       return;

@@ -371,6 +371,20 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
       assert.equal(rec.decision, 'block');
       assert.equal(rec.reason, 'dlp');
       assert.equal(rec.mode, 'report');
+      // A handshake enforce mode would refuse (an SSN in its query) goes through, recorded with its finding.
+      const hs = await new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`wss://api.test.local/report-query?ssn=${SSN}`, { dispatcher: r.agent() } as unknown as string[]);
+        const timer = setTimeout(() => reject(new Error('timeout')), 5000);
+        ws.addEventListener('open', () => ws.close(1000));
+        ws.addEventListener('close', (e) => {
+          clearTimeout(timer);
+          resolve(e.code);
+        });
+      });
+      assert.equal(hs, 1000);
+      const q = await waitFor(() => r.audit.records.find((x) => x.event === 'request' && (x.url ?? '').includes('/report-query')));
+      assert.deepEqual([q.decision, q.reason, q.mode], ['block', 'dlp', 'report']);
+      assert.equal(q.findings?.[0]?.where, 'query');
       for (const v of PLANTED) assert.ok(!r.audit.text().includes(v));
     } finally {
       await r.close();
