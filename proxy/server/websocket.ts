@@ -158,6 +158,8 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   const findings = new FindingTally();
   findings.add(scan.findings, 'message'); // the handshake's (query, header:…), logged ones included
   let done = false;
+  let closing = false; // refused: close frames sent, waiting for the sockets to close
+  let detail: string | null = null;
   let reserved = 0; // bytes of an unfinished message held against the global inspection cap
   const finish = (status: number): void => {
     if (done) return;
@@ -176,8 +178,6 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   // Warden's own close frame reaches the client only between two upstream frames; else the connection just drops.
   const downstream = new WsFrameBoundary();
   // Refusing closes both sides with a close frame and waits (briefly) for them to go out.
-  let closing = false;
-  let detail: string | null = null;
   const refuse = (closeCode: number, code: RefusalCode, why: string | null = null): void => {
     if (done || closing) return;
     closing = true;
@@ -295,7 +295,13 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   const drain = (): void => {
     while (!busy && !done && !closing && pending.length) {
       const ev = pending.shift()!;
-      const p = handle(ev);
+      let p: void | Promise<void>;
+      try {
+        p = handle(ev);
+      } catch {
+        // An exception while inspecting refuses the message, as it refuses a request (fail closed).
+        return refuse(CLOSE.policyViolation, 'internal_error', 'inspection failed');
+      }
       if (p) {
         busy = true;
         client.pause();

@@ -441,4 +441,22 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     await waitFor(() => seenOn('/abs-ok').length === 1 || undefined);
     ok.tls.destroy();
   });
+
+  test('an exception while a message is inspected refuses it with 1008 (fail closed)', async () => {
+    const engine = h.proxy.runtime().engine as { inspect: (...a: unknown[]) => unknown };
+    const real = engine.inspect;
+    const s = await rawSocket('/throws'); // the handshake is inspected with the real engine
+    engine.inspect = () => {
+      throw new Error('boom');
+    };
+    try {
+      s.tls.write(frame(0x1, Buffer.from('anything')));
+      await s.closed;
+    } finally {
+      engine.inspect = real;
+    }
+    assert.equal(closeCode(s.bytes()), 1008);
+    assert.equal(seenOn('/throws').length, 0);
+    assert.equal((await waitFor(() => record('/throws'))).reason, 'internal_error');
+  });
 });
