@@ -253,9 +253,10 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       return;
     }
     if (ev.kind === 'oversize') {
-      // Larger than the inspection cap: never buffered whole, so never scanned.
+      // Larger than the inspection cap: never buffered whole, so never scanned. Refused on the
+      // length a frame header declares, before any of that frame is read or anything is sent.
       oversizeBytes = ev.payload.length;
-      if (maxBody !== null && oversizeBytes > maxBody && !report) return refuse(CLOSE.tooBig, 'body_too_large');
+      if (maxBody !== null && ev.declared > maxBody && !report) return refuse(CLOSE.tooBig, 'body_too_large');
       if (profile.dlp.uninspectable === 'block') {
         if (!report) return refuse(CLOSE.tooBig, 'uninspectable');
         wouldHave('block', 'uninspectable');

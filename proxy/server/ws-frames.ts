@@ -30,10 +30,12 @@ export type WsEvent =
   /** A control frame (close, ping, pong), unmasked. */
   | { readonly kind: 'control'; readonly opcode: number; readonly payload: Buffer }
   /**
-   * A data message crossed `maxMessageBytes`: `payload` is what came so far. The rest of the
-   * message follows as `more` events, the last with `fin`; it is not buffered.
+   * A frame's header says its data message will cross `maxMessageBytes`: `payload` is what came
+   * before that frame, `declared` the message's length counting the whole new frame. Nothing of
+   * that frame is read yet. The rest of the message follows as `more` events, the last with
+   * `fin`; it is not buffered.
    */
-  | { readonly kind: 'oversize'; readonly opcode: number; readonly payload: Buffer }
+  | { readonly kind: 'oversize'; readonly opcode: number; readonly payload: Buffer; readonly declared: number }
   | { readonly kind: 'more'; readonly payload: Buffer; readonly fin: boolean };
 
 const MAX_HEADER = 14;
@@ -77,7 +79,7 @@ export class WsClientReader {
       let at = 0;
       while (at < chunk.length) {
         if (!this.#inPayload) {
-          at = this.#readHeader(chunk, at);
+          at = this.#readHeader(chunk, at, out);
           if (!this.#inPayload) break; // header incomplete: wait for more bytes
           if (this.#remaining === 0) this.#endFrame(out);
           continue;
@@ -95,19 +97,19 @@ export class WsClientReader {
     return out;
   }
 
-  #readHeader(chunk: Buffer, at: number): number {
+  #readHeader(chunk: Buffer, at: number, out: WsEvent[]): number {
     while (at < chunk.length) {
       this.#head[this.#headLen++] = chunk[at++]!;
       const need = headerLength(this.#head, this.#headLen);
       if (need !== null && this.#headLen === need) {
-        this.#startFrame(need);
+        this.#startFrame(need, out);
         return at;
       }
     }
     return at;
   }
 
-  #startFrame(len: number): void {
+  #startFrame(len: number, out: WsEvent[]): void {
     const h = this.#head;
     this.#headLen = 0;
     const b0 = h[0]!;
@@ -140,9 +142,17 @@ export class WsClientReader {
       this.#msgLen = 0;
       this.#oversize = false;
     }
+    if (!control && !this.#oversize && this.#msgLen + size > this.#maxMessage) {
+      // Known from the header: the caller can refuse before any byte of this frame is read.
+      this.#oversize = true;
+      const head = this.#msg ? this.#msg.subarray(0, this.#msgLen) : Buffer.alloc(0);
+      out.push({ kind: 'oversize', opcode: this.#msgOpcode, payload: head, declared: this.#msgLen + size });
+      this.#msg = null;
+      this.#msgLen = 0;
+    }
     // Size the buffer from the declared length, up to PRESIZE_MAX: a client that declares a large
     // frame and sends nothing makes Warden hold no more than that.
-    if (!control && !this.#oversize && this.#msg === null && size > 0 && size <= this.#maxMessage) {
+    if (!control && !this.#oversize && this.#msg === null && size > 0) {
       this.#msg = Buffer.allocUnsafe(Math.min(size, PRESIZE_MAX));
     }
     this.#inPayload = true;
@@ -151,8 +161,8 @@ export class WsClientReader {
   #payload(masked: Buffer, out: WsEvent[]): void {
     const pos = this.#maskPos;
     this.#maskPos = (pos + masked.length) & 3;
-    if (this.#opcode < 0x8 && !this.#oversize && this.#msgLen + masked.length <= this.#maxMessage) {
-      // The usual case: unmasked in place, in the message's buffer.
+    if (this.#opcode < 0x8 && !this.#oversize) {
+      // The usual case: unmasked in place, in the message's buffer (within the cap: #startFrame).
       const at = this.#msgLen;
       this.#append(masked);
       xorMask(this.#msg!.subarray(at, this.#msgLen), this.#mask, pos);
@@ -160,19 +170,8 @@ export class WsClientReader {
     }
     const bytes = Buffer.from(masked);
     xorMask(bytes, this.#mask, pos);
-    if (this.#opcode >= 0x8) {
-      this.#control.push(bytes);
-      return;
-    }
-    if (this.#oversize) {
-      if (bytes.length) out.push({ kind: 'more', payload: bytes, fin: false });
-      return;
-    }
-    this.#oversize = true;
-    const head = Buffer.concat([this.#msg?.subarray(0, this.#msgLen) ?? Buffer.alloc(0), bytes]);
-    this.#msg = null;
-    this.#msgLen = 0;
-    out.push({ kind: 'oversize', opcode: this.#msgOpcode, payload: head });
+    if (this.#opcode >= 0x8) this.#control.push(bytes);
+    else if (bytes.length) out.push({ kind: 'more', payload: bytes, fin: false });
   }
 
   #append(bytes: Buffer): void {

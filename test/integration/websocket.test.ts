@@ -320,6 +320,8 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     await s.closed;
     assert.equal(closeCode(s.bytes()), 1009);
     assert.equal(seenOn('/too-big').length, 0);
+    // Refused on the frame's declared length: none of it went upstream, only Warden's close frame.
+    assert.ok(Buffer.concat(rawUp.get('/too-big') ?? []).length <= 8, 'no payload byte reached the upstream');
     assert.equal((await waitFor(() => record('/too-big'))).reason, 'body_too_large');
   });
 

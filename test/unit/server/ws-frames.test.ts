@@ -80,9 +80,21 @@ describe('WsClientReader: messages', () => {
 });
 
 describe('WsClientReader: the inspection cap', () => {
-  test('a message over the cap: what came so far, then the rest unbuffered, then the end', () => {
+  test('a message over the cap: known from the header of the frame that crosses it; the rest unbuffered, then the end', () => {
     const bytes = Buffer.concat([frame(1, 'abcd', { fin: false }), frame(0, 'efgh', { fin: false }), frame(0, 'ij'), frame(1, 'ok')]);
-    assert.deepEqual(show(read(bytes, 0, 6)), ['oversize:1:abcdefgh', 'more:-:ij', 'more:fin:', 'message:1:ok']);
+    const evs = read(bytes, 0, 6);
+    assert.deepEqual(show(evs), ['oversize:1:abcd', 'more:-:efgh', 'more:-:ij', 'more:fin:', 'message:1:ok']);
+    assert.equal(evs[0]!.kind === 'oversize' && evs[0]!.declared, 8);
+  });
+
+  test('a frame declared over the cap is reported on its header alone, before its payload arrives', () => {
+    const r = new WsClientReader({ maxMessageBytes: 1000 });
+    const f = frame(2, Buffer.alloc(300_000));
+    const evs = r.push(f.subarray(0, 14)); // 2 + 8-byte length + 4-byte mask
+    assert.equal(evs.length, 1);
+    assert.equal(evs[0]!.kind, 'oversize');
+    assert.equal(evs[0]!.kind === 'oversize' && evs[0]!.declared, 300_000);
+    assert.equal(r.buffered, 0, 'nothing taken for it');
   });
 
   test('a single frame over the cap streams in the pieces it arrives in', () => {
