@@ -269,6 +269,13 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       return;
     }
     target = t;
+    // Node's parser undoes `chunked` only: with `gzip, chunked` (or deflate, …) the body arrives
+    // still compressed, where no pattern can see into it, and would go upstream that way.
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
+      refuse('bad_request', { force: true, close: true, extra: { detail: 'only Transfer-Encoding: chunked is accepted' } });
+      return;
+    }
     profile = profileOf(rt, identity);
     if (!profile) {
       refuse('not_allowlisted', { force: true });

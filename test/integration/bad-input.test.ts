@@ -3,6 +3,7 @@
  * record where a request was identified, and the proxy keeps serving afterwards.
  */
 import { strict as assert } from 'node:assert';
+import { gzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,7 @@ describe('bad input', () => {
     ['oversized headers', `GET http://plain.test.local/ HTTP/1.1\r\nHost: plain.test.local\r\nX-Big: ${'a'.repeat(16 * 1024)}\r\n\r\n`, /^HTTP\/1\.1 431/],
     ['both Content-Length and Transfer-Encoding (smuggling)', 'POST http://plain.test.local/echo HTTP/1.1\r\nHost: plain.test.local\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', /^HTTP\/1\.1 400/],
     ['duplicate, different Content-Length', 'POST http://plain.test.local/echo HTTP/1.1\r\nHost: plain.test.local\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde', /^HTTP\/1\.1 400/],
+    ['a transfer coding other than chunked (the body would stay compressed, unscanned)', 'POST http://plain.test.local/echo HTTP/1.1\r\nHost: plain.test.local\r\nTransfer-Encoding: deflate, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', /^HTTP\/1\.1 400[^]*only Transfer-Encoding: chunked/],
     ['an invalid chunk size', 'POST http://plain.test.local/echo HTTP/1.1\r\nHost: plain.test.local\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n', /^HTTP\/1\.1 400/],
     ['an https:// absolute-form request (must use CONNECT)', 'GET https://api.test.local/ HTTP/1.1\r\nHost: api.test.local\r\n\r\n', /^HTTP\/1\.1 400/],
     ['a CONNECT with an empty host', 'CONNECT :443 HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 400/],
@@ -63,7 +65,10 @@ describe('bad input', () => {
     assert.ok(!up.seen.slice(before).some((s) => s.url.includes('smuggled')));
   });
 
-  test('inside a MITM tunnel, smuggling shapes get 400 as well', async () => {
+  for (const [shape, head] of [
+    ['Content-Length with Transfer-Encoding', 'POST /echo HTTP/1.1\r\nHost: api.test.local\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    ['gzip before chunked', `POST /echo HTTP/1.1\r\nHost: api.test.local\r\nx-request-id: te-gzip\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${gzipSync('AKIAIOSFODNN7EXAMPLE').length.toString(16)}\r\n`],
+  ] as const) test(`inside a MITM tunnel, ${shape} gets 400 as well`, async () => {
     const sock = netConnect(h.port, '127.0.0.1');
     await new Promise<void>((r) => sock.once('connect', () => r()));
     sock.write('CONNECT api.test.local:443 HTTP/1.1\r\nHost: api.test.local:443\r\n\r\n');
@@ -75,10 +80,12 @@ describe('bad input', () => {
       t.on('data', (c: Buffer) => (buf += c.toString()));
       t.on('close', () => resolve(buf));
       t.on('error', () => resolve(buf));
-      t.write('POST /echo HTTP/1.1\r\nHost: api.test.local\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+      t.write(head);
+      if (head.includes('gzip')) t.write(Buffer.concat([gzipSync('AKIAIOSFODNN7EXAMPLE'), Buffer.from('\r\n0\r\n\r\n')]));
       setTimeout(() => t.destroy(), 1500).unref();
     });
     assert.match(out, /^HTTP\/1\.1 400/);
+    assert.ok(!up.seen.some((s) => s.headers['x-request-id'] === 'te-gzip'), 'nothing reached the upstream');
   });
 
   test('a client that disconnects mid-handshake leaves the proxy serving', async () => {
