@@ -215,10 +215,11 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
     const node = views[i] as ViewNode;
     const norm = norms[i] as NormalizedText;
     if (norm.text.length === 0) return;
-    const memoKey = norm.text.length <= MEMO_MAX_CHARS ? `${node.key ?? ''}\u0000${norm.text}` : null;
+    const memoKey = norm.text.length <= MEMO_MAX_CHARS ? `${node.honeytokensOnly ? 'h' : ''}\u0000${node.key ?? ''}\u0000${norm.text}` : null;
     let matches = memoKey === null ? undefined : memo.get(memoKey);
     if (matches === undefined) {
-      matches = detectors.scan({ text: norm.text, where: node.where, key: node.key }, policy.packs, budget);
+      // No pack for a credential header: detectors.scan runs honeytokens whatever the packs.
+      matches = detectors.scan({ text: norm.text, where: node.where, key: node.key }, node.honeytokensOnly ? [] : policy.packs, budget);
       if (memoKey !== null) memo.set(memoKey, matches);
     }
     // A copy: dropDuplicates() edits the list of one view.

@@ -78,6 +78,11 @@ export interface ViewNode {
    * name): a value matched here must be starred out of every `where` (findings.ts).
    */
   label: boolean;
+  /**
+   * Scanned for honeytokens only: the agent's own credential headers and what decodes from
+   * them. A canary credential is meant to be caught when it is used.
+   */
+  readonly honeytokensOnly: boolean;
 }
 
 /** An archive found by magic bytes. */
@@ -183,8 +188,8 @@ export function printableRuns(bytes: Uint8Array): string {
   return out.join('\n');
 }
 
-function makeNode(orig: string, where: string, key: string | null, depth: number, derivation: Derivation, label = false): ViewNode {
-  return { orig, where, key, depth, derivation, map: null, pending: null, label };
+function makeNode(orig: string, where: string, key: string | null, depth: number, derivation: Derivation, label = false, honeytokensOnly = false): ViewNode {
+  return { orig, where, key, depth, derivation, map: null, pending: null, label, honeytokensOnly };
 }
 
 /**
@@ -220,7 +225,7 @@ export class ViewBuilder {
   private derived(parent: ViewNode, orig: string, derivation: Derivation): ViewNode {
     const depth = parent.depth + 1;
     if (depth > MAX_DEPTH) throw new UninspectableError(`encodings nested deeper than ${MAX_DEPTH} levels`);
-    return makeNode(orig, parent.where, parent.key, depth, derivation, parent.label);
+    return makeNode(orig, parent.where, parent.key, depth, derivation, parent.label, parent.honeytokensOnly);
   }
 
   /** Add a view to scan, then the views decoded from it (percent, base64). */
@@ -254,9 +259,13 @@ export class ViewBuilder {
     }
   }
 
-  /** Request headers, except hop-by-hop ones and `skip` (the agent's own credentials). */
-  addHeaders(headers: Readonly<Record<string, string | string[] | undefined>>, skip: readonly string[]): void {
-    const skipped = new Set<string>([...UNSCANNED_HEADERS, ...skip.map((h) => h.toLowerCase())]);
+  /**
+   * Request headers, except hop-by-hop ones. `credentials` (the agent's own credential headers)
+   * are scanned for honeytokens only.
+   */
+  addHeaders(headers: Readonly<Record<string, string | string[] | undefined>>, credentials: readonly string[]): void {
+    const skipped = new Set<string>(UNSCANNED_HEADERS);
+    const honeyOnly = new Set(credentials.map((h) => h.toLowerCase()));
     // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
     const connection = headers['connection'];
     for (const v of typeof connection === 'string' ? [connection] : connection ?? []) {
@@ -266,7 +275,7 @@ export class ViewBuilder {
       const name = rawName.toLowerCase();
       if (value === undefined || skipped.has(name)) continue;
       for (const v of typeof value === 'string' ? [value] : value) {
-        this.addView(makeNode(v, `header:${label(name)}`, name, 0, { kind: 'opaque', why: 'header' }));
+        this.addView(makeNode(v, `header:${label(name)}`, name, 0, { kind: 'opaque', why: 'header' }, false, honeyOnly.has(name)));
       }
     }
   }

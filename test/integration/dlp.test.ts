@@ -168,6 +168,18 @@ describe('DLP in the request path', () => {
     assert.ok(rec?.findings?.some((f) => f.where === 'header:x-note'), 'header scanned');
     assert.ok(!rec?.findings?.some((f) => f.where === 'header:authorization'), 'credential header skipped');
   });
+
+  test('a honeytoken used as the agent\'s credential is refused: credential headers are checked for canaries', async () => {
+    const res = await request('https://api.test.local/v1/models', {
+      dispatcher: h.agent(), headers: { authorization: `Bearer ${HONEY}`, 'x-request-id': 'dlp-honey-auth' },
+    });
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['x-warden-reason'], 'honeytoken');
+    await res.body.dump();
+    assert.equal(upstreamSaw('dlp-honey-auth'), undefined);
+    const rec = h.audit.byId('dlp-honey-auth').find((r) => r.event === 'request');
+    assert.deepEqual(rec?.findings?.map((f) => [f.type, f.where]), [['honeytoken', 'header:authorization']]);
+  });
 });
 
 describe('DLP in the request path: large bodies on an inspection worker', () => {

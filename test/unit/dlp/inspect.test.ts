@@ -104,7 +104,7 @@ test('view keys: JSON member, array inherits member, form field, header, query n
   assert.equal(keyOf('Card_Number'), null); // a key itself is free text
 });
 
-test('headers: skipHeaders, hop-by-hop, proxy and Connection-listed headers are not scanned', () => {
+test('headers: hop-by-hop, proxy and Connection-listed headers are not scanned; credential headers only for honeytokens', () => {
   const { det, views } = recording();
   const req: InspectRequest = {
     ...request('{}', {
@@ -114,9 +114,22 @@ test('headers: skipHeaders, hop-by-hop, proxy and Connection-listed headers are 
     skipHeaders: ['Authorization'],
   };
   const r = createDlpEngine(det, { fastPath: false, groupPrefilter: false }).inspect(req, policy());
-  assert.deepEqual(r.findings, []);
+  assert.deepEqual(r.findings, [], 'the SSN in the agent\'s own Authorization is not a finding');
   assert.deepEqual(views.filter((v) => v.where.startsWith('header:')).map((v) => `${v.where}=${v.text}`).sort(),
-    ['header:content-type=application/json', 'header:x-scanned=a', 'header:x-scanned=b']);
+    [`header:authorization=Bearer ${SSN}`, 'header:content-type=application/json', 'header:x-scanned=a', 'header:x-scanned=b']);
+});
+
+test('a honeytoken in a credential header is caught, as written or base64-encoded (a canary credential, used)', () => {
+  const cases: [string, string][] = [
+    ['as written', `Bearer ${FAKE_HONEYTOKEN}`],
+    ['in Basic auth', `Basic ${Buffer.from(`svc:${FAKE_HONEYTOKEN}`).toString('base64')}`],
+  ];
+  for (const [name, value] of cases) {
+    const r = inspect({ ...request('{}', { authorization: value, 'x-api-key': `${SSN} PRIVATEKEYABC` }), skipHeaders: ['authorization', 'x-api-key'] });
+    assert.equal(r.decision, 'block', name);
+    assert.equal(r.reason, 'honeytoken', name);
+    assert.deepEqual(summary(r), ['honeytoken@header:authorization:blockx1'], name);
+  }
 });
 
 test('where never carries a matched value that sits in a key path', () => {
