@@ -227,9 +227,14 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
   };
   let i = 0;
   while (i < views.length) {
+    if (views[i]!.honeytokensOnly) {
+      // Alone, never in a group: an agent's real API key would make its group's prefilter fire.
+      scanOne(i++);
+      continue;
+    }
     let j = i;
     let chars = 0;
-    while (j < views.length && (chars === 0 || chars + (norms[j]?.text.length ?? 0) <= GROUP_CHARS)) {
+    while (j < views.length && !views[j]!.honeytokensOnly && (chars === 0 || chars + (norms[j]?.text.length ?? 0) <= GROUP_CHARS)) {
       chars += (norms[j]?.text.length ?? 0) + 3;
       j++;
     }
