@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import type { AuditFinding, AuditRecordInput, UpstreamTls } from '../audit/events.js';
 import { maskUrl } from '../audit/mask-url.js';
 import type { CompiledProfile } from '../config/types.js';
-import { WardenError, type RefusalCode } from '../errors.js';
+import { REFUSALS, WardenError, type RefusalCode } from '../errors.js';
 import type { InspectResult } from '../dlp/types.js';
 import { decideRequest } from '../policy/decide.js';
 import { normalizeHost, parseHostPort } from '../policy/host-match.js';
@@ -74,6 +74,9 @@ type BodyRead =
 /** Parse the request target: absolute-form for plain proxying, origin-form + Host inside a tunnel. */
 function parseTarget(req: IncomingMessage, tunnel: TunnelInfo | null): Target | WardenError {
   const raw = req.url ?? '';
+  // RFC 9112 §3.2 has no fragment in a request target. Node's parser lets one through, and it
+  // would go upstream in the request line: text outside the path and query that DLP reads.
+  if (raw.includes('#')) return new WardenError('bad_request', 'a fragment (#) is not allowed in a request target');
   if (tunnel) {
     let path = raw;
     let authority = req.headers.host ?? '';
@@ -265,7 +268,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     if (t instanceof WardenError) {
       // Even in report mode: a request whose Host differs from the tunnel's cannot be sent
       // anywhere without either pivoting or misdelivering it.
-      refuse(t.code, { force: true });
+      refuse(t.code, { force: true, ...(t.message !== REFUSALS[t.code].message ? { extra: { detail: t.message } } : {}) });
       return;
     }
     target = t;

@@ -46,6 +46,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   let host: string;
   let port: number;
   let path = req.url ?? '/';
+  if (path.includes('#')) return refuseEarly('bad_request'); // no fragment in a request target (forward-http.ts parseTarget)
   if (tunnel) {
     let authority = req.headers.host ?? '';
     if (!path.startsWith('/')) {

@@ -46,6 +46,7 @@ describe('bad input', () => {
     ['both Content-Length and Transfer-Encoding (smuggling)', 'POST http://plain.test.local/echo HTTP/1.1\r\nHost: plain.test.local\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', /^HTTP\/1\.1 400/],
     ['duplicate, different Content-Length', 'POST http://plain.test.local/echo HTTP/1.1\r\nHost: plain.test.local\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde', /^HTTP\/1\.1 400/],
     ['a transfer coding other than chunked (the body would stay compressed, unscanned)', 'POST http://plain.test.local/echo HTTP/1.1\r\nHost: plain.test.local\r\nTransfer-Encoding: deflate, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', /^HTTP\/1\.1 400[^]*only Transfer-Encoding: chunked/],
+    ['a fragment in the request target (it would go upstream unscanned)', 'GET http://plain.test.local/x#frag HTTP/1.1\r\nHost: plain.test.local\r\n\r\n', /^HTTP\/1\.1 400[^]*fragment/],
     ['an invalid chunk size', 'POST http://plain.test.local/echo HTTP/1.1\r\nHost: plain.test.local\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n', /^HTTP\/1\.1 400/],
     ['an https:// absolute-form request (must use CONNECT)', 'GET https://api.test.local/ HTTP/1.1\r\nHost: api.test.local\r\n\r\n', /^HTTP\/1\.1 400/],
     ['a CONNECT with an empty host', 'CONNECT :443 HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 400/],
@@ -67,6 +68,7 @@ describe('bad input', () => {
 
   for (const [shape, head] of [
     ['Content-Length with Transfer-Encoding', 'POST /echo HTTP/1.1\r\nHost: api.test.local\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    ['a fragment in the target', 'GET /x?q=1#frag-536-22-8143 HTTP/1.1\r\nHost: api.test.local\r\nx-request-id: te-gzip\r\n\r\n'],
     ['gzip before chunked', `POST /echo HTTP/1.1\r\nHost: api.test.local\r\nx-request-id: te-gzip\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${gzipSync('AKIAIOSFODNN7EXAMPLE').length.toString(16)}\r\n`],
   ] as const) test(`inside a MITM tunnel, ${shape} gets 400 as well`, async () => {
     const sock = netConnect(h.port, '127.0.0.1');

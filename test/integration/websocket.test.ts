@@ -345,11 +345,13 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     assert.equal(rec.reason, 'dlp');
   });
 
-  test('an upgrade to anything but WebSocket is refused with 400 before the upstream is dialled', async () => {
+  test('an upgrade to anything but WebSocket, or with a fragment in its target, is refused with 400 before the upstream is dialled', async () => {
     const before = upgrades.length;
     const s = await rawSocket('/h2c', undefined, { upgrade: 'h2c', status: 400 });
     await s.closed;
     assert.match(s.bytes().toString(), /"code":"bad_request"/);
+    const f = await rawSocket('/ws#frag', undefined, { status: 400 });
+    await f.closed;
     assert.equal(upgrades.length, before);
   });
 
