@@ -100,7 +100,7 @@ export interface InspectRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The body exactly as received (possibly Content-Encoded). Empty Buffer for no body. */
   readonly body: Buffer;
-  /** Lower-case header names not to scan (the agent's own credentials for this destination). */
+  /** Header names scanned for honeytokens only (the agent's own credentials for this destination). */
   readonly skipHeaders: readonly string[];
 }
 
