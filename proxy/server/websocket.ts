@@ -89,9 +89,12 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       url: maskUrl(`${scheme === 'https' ? 'wss' : 'ws'}://${host}:${port}${path}`), host, port, decision, reason,
       duration_ms: Math.round(performance.now() - startedMs), ...extra,
     });
-  if ((req.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') {
-    // Another protocol after a 101 (h2c, a raw stream) would reach the upstream unread.
-    const error = 'only WebSocket upgrades are proxied';
+  const cl = req.headers['content-length'];
+  const withBody = (cl !== undefined && cl.trim() !== '0') || req.headers['transfer-encoding'] !== undefined;
+  if ((req.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket' || withBody) {
+    // Another protocol after a 101 (h2c, a raw stream) would reach the upstream unread; a
+    // handshake has no body, and the upstream would read the frames after it as one.
+    const error = withBody ? 'a WebSocket handshake has no body' : 'only WebSocket upgrades are proxied';
     refuseSocket(client, 'bad_request', id, { extra: { detail: error } });
     return rec('block', 'bad_request', { detail: { error } });
   }

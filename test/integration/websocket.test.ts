@@ -195,7 +195,7 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
   });
 
   /** A TLS connection through Warden's tunnel after a hand-written upgrade; returns the socket and what it reads. */
-  const rawSocket = async (path: string, auth?: string, o: { plain?: boolean; upgrade?: string; status?: number } = {}): Promise<{ tls: Duplex; bytes: () => Buffer; closed: Promise<void> }> => {
+  const rawSocket = async (path: string, auth?: string, o: { plain?: boolean; upgrade?: string; status?: number; headers?: string } = {}): Promise<{ tls: Duplex; bytes: () => Buffer; closed: Promise<void> }> => {
     const tcp = netConnect(h.port, '127.0.0.1');
     await new Promise<void>((r) => tcp.once('connect', () => r()));
     const proxyAuth = auth ? `proxy-authorization: Basic ${Buffer.from(auth).toString('base64')}\r\n` : '';
@@ -222,7 +222,7 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     });
     const target = o.plain ? `ws://plainws.test.local${path}` : path;
     const hostName = o.plain ? 'plainws.test.local' : 'api.test.local';
-    tls.write(`GET ${target} HTTP/1.1\r\nhost: ${hostName}\r\n${o.plain ? proxyAuth : ''}upgrade: ${o.upgrade ?? 'websocket'}\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\n\r\n`);
+    tls.write(`GET ${target} HTTP/1.1\r\nhost: ${hostName}\r\n${o.plain ? proxyAuth : ''}upgrade: ${o.upgrade ?? 'websocket'}\r\n${o.headers ?? ''}connection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\n\r\n`);
     await waitFor(() => Buffer.concat(chunks).includes('\r\n\r\n'));
     assert.match(Buffer.concat(chunks).toString('latin1'), new RegExp(`^HTTP/1\\.1 ${o.status ?? 101} `));
     return { tls, bytes: () => Buffer.concat(chunks), closed };
@@ -345,13 +345,16 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     assert.equal(rec.reason, 'dlp');
   });
 
-  test('an upgrade to anything but WebSocket, or with a fragment in its target, is refused with 400 before the upstream is dialled', async () => {
+  test('an upgrade to anything but WebSocket, with a fragment in its target or with a body, is refused with 400 before the upstream is dialled', async () => {
     const before = upgrades.length;
     const s = await rawSocket('/h2c', undefined, { upgrade: 'h2c', status: 400 });
     await s.closed;
     assert.match(s.bytes().toString(), /"code":"bad_request"/);
     const f = await rawSocket('/ws#frag', undefined, { status: 400 });
     await f.closed;
+    const b = await rawSocket('/with-body', undefined, { status: 400, headers: 'content-length: 6\r\n' });
+    await b.closed;
+    assert.match(b.bytes().toString(), /a WebSocket handshake has no body/);
     assert.equal(upgrades.length, before);
   });
 
