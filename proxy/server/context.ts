@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { authenticate } from '../policy/identity.js';
 import type { AuditRecordInput, AuditWriter } from '../audit/events.js';
 import type { CompiledConfig, CompiledProfile } from '../config/types.js';
-import type { DlpEngine } from '../dlp/types.js';
+import type { Detectors, DlpEngine } from '../dlp/types.js';
 import type { DetectionEngine, DetectionEvent } from '../limits/detect.js';
 import type { InspectBudget } from '../limits/inspect-budget.js';
 import type { Limiter, UploadStatus } from '../limits/limiter.js';
@@ -70,11 +70,19 @@ export interface ProxyCore {
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:@\-]{1,128}$/;
 
-/** Honour a sane client X-Request-Id (forwarded and recorded); otherwise make one. */
-export function requestIdFrom(headers: IncomingHttpHeaders): string {
+/**
+ * Honour a sane client X-Request-Id (forwarded and recorded); otherwise make one. The id is
+ * written in plaintext into every audit record of the request, and an AWS key id, a JWT or a
+ * honeytoken fits its alphabet: an id in which a detector finds anything above low confidence
+ * (or a honeytoken) is replaced, so it is neither recorded nor forwarded. The header itself is
+ * still scanned with the others, and its finding is recorded masked.
+ */
+export function requestIdFrom(headers: IncomingHttpHeaders, detectors: Detectors): string {
   const v = headers['x-request-id'];
   const s = Array.isArray(v) ? v[0] : v;
-  return s && REQUEST_ID_RE.test(s) ? s : randomUUID();
+  if (!s || !REQUEST_ID_RE.test(s)) return randomUUID();
+  const found = detectors.scan({ text: s, where: 'header:x-request-id', key: 'x-request-id' }, null);
+  return found.some((m) => m.confidence !== 'low' || m.honeytokenId !== undefined) ? randomUUID() : s;
 }
 
 export function profileOf(rt: Runtime, identity: ClientIdentity): CompiledProfile | null {

@@ -192,7 +192,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
   const rt = core.runtime(); // in-flight requests keep the runtime they started with
   const cfg = rt.config;
   const report = cfg.mode === 'report';
-  const id = requestIdFrom(req.headers);
+  const id = requestIdFrom(req.headers, rt.engine.detectors);
   const method = req.method ?? 'GET';
   let identity: ClientIdentity | null = tunnel?.identity ?? null;
   let profile: CompiledProfile | null = null;

@@ -26,7 +26,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   client.on('error', () => undefined);
   const startedMs = performance.now();
   const rt = core.runtime();
-  const id = requestIdFrom(req.headers);
+  const id = requestIdFrom(req.headers, rt.engine.detectors);
   let identity: ClientIdentity | null = tunnel?.identity ?? null;
   /** Refused before the target is known: recorded with the request target as sent. */
   const refuseEarly = (code: RefusalCode): void => {

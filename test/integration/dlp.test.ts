@@ -169,6 +169,18 @@ describe('DLP in the request path', () => {
     assert.ok(!rec?.findings?.some((f) => f.where === 'header:authorization'), 'credential header skipped');
   });
 
+  test('a honeytoken sent as X-Request-Id is refused, and the id is replaced in every record', async () => {
+    const before = h.audit.records.length;
+    const res = await request('https://api.test.local/v1/models', { dispatcher: h.agent(), headers: { 'x-request-id': HONEY } });
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['x-warden-reason'], 'honeytoken');
+    assert.notEqual(res.headers['x-request-id'], HONEY);
+    await res.body.dump();
+    const recs = h.audit.records.slice(before).filter((r) => r.event === 'request' || r.event === 'alert');
+    assert.ok(recs.some((r) => r.reason === 'honeytoken'));
+    // The after() hook checks that the value is nowhere in the audit stream.
+  });
+
   test('a honeytoken used as the agent\'s credential is refused: credential headers are checked for canaries', async () => {
     const res = await request('https://api.test.local/v1/models', {
       dispatcher: h.agent(), headers: { authorization: `Bearer ${HONEY}`, 'x-request-id': 'dlp-honey-auth' },

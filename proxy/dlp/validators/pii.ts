@@ -64,8 +64,26 @@ function checkCard(value: string): 'ok' | 'test' | null {
   return TEST_PANS.has(digits) ? 'test' : 'ok';
 }
 
+const HEX_OR_DASH = /[0-9A-Fa-f-]/;
+const UUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
+
+/**
+ * Whether [start, end) lies inside a UUID. An agent's requests carry them everywhere (tool-call,
+ * message and request ids), and the last group is 12 hex digits that are sometimes all decimal:
+ * about 1 UUID in 20,000 then reads as a Luhn-valid 12-digit Maestro number, and redacting it
+ * would break the id.
+ */
+function insideUuid(text: string, start: number, end: number): boolean {
+  let a = start;
+  let b = end;
+  while (a > 0 && start - a < 36 && HEX_OR_DASH.test(text[a - 1]!)) a--;
+  while (b < text.length && b - end < 36 && HEX_OR_DASH.test(text[b]!)) b++;
+  return b - a === 36 && UUID.test(text.slice(a, b));
+}
+
 /** Credit card: separators, grouping, IIN/length, Luhn, digit-run boundaries; test PANs → log. */
 export const creditCard: Validator = (c) => {
+  if (insideUuid(c.text, c.start, c.end)) return null;
   const tryAt = (s: number, e: number): Verdict | null => {
     if (!leftBoundaryOk(c.text, s, 'digits') || !rightBoundaryOk(c.text, e, 'digits')) return null;
     if (/[ ]/.test(c.text.slice(s, e)) && insideDigitGroups(c.text, s, e)) return null;
