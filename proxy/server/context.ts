@@ -81,8 +81,21 @@ export function requestIdFrom(headers: IncomingHttpHeaders, detectors: Detectors
   const v = headers['x-request-id'];
   const s = Array.isArray(v) ? v[0] : v;
   if (!s || !REQUEST_ID_RE.test(s)) return randomUUID();
-  const found = detectors.scan({ text: s, where: 'header:x-request-id', key: 'x-request-id' }, null);
-  return found.some((m) => m.confidence !== 'low' || m.honeytokenId !== undefined) ? randomUUID() : s;
+  return sensitiveTo(detectors)(s) ? randomUUID() : s;
+}
+
+/**
+ * Whether a detector finds anything in `text` above low confidence, or a honeytoken: the test
+ * for agent-chosen text that the audit record would otherwise hold as sent (the request id,
+ * path segments and query keys: audit/mask-url.ts).
+ */
+export function sensitiveTo(detectors: Detectors): (text: string) => boolean {
+  return (text) => detectors.scan({ text, where: 'audit', key: null }, null).some((m) => m.confidence !== 'low' || m.honeytokenId !== undefined);
+}
+
+/** Findings placed in the URL's path or query (whose keys the audit `url` keeps). */
+export function findingsInUrl(findings: readonly { readonly where: string }[]): boolean {
+  return findings.some((f) => f.where === 'path' || f.where.startsWith('query'));
 }
 
 export function profileOf(rt: Runtime, identity: ClientIdentity): CompiledProfile | null {

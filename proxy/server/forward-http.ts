@@ -17,7 +17,7 @@ import type { InspectResult } from '../dlp/types.js';
 import { decideRequest } from '../policy/decide.js';
 import { normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
-import { baseRecord, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
+import { baseRecord, findingsInUrl, identify, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import type { SharedBodyArena } from './inspect-pool.js';
 import { endToEndHeaders, refuseResponse } from './respond.js';
 
@@ -202,6 +202,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
   let bytesUp = 0;
   let bytesDown = 0;
   let findings: readonly AuditFinding[] = [];
+  let inspected = false; // the URL went through DLP with the request
   let decision: AuditRecordInput['decision'] = 'allow';
   let reason = 'allowlisted';
   let rule: string | null = null;
@@ -216,7 +217,8 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       event: 'request',
       ...baseRecord(id, identity, profile?.name ?? identity?.profileName ?? null),
       method,
-      url: target ? maskUrl(`${target.scheme}://${target.hostHeader}${target.path}`) : maskUrl(req.url ?? ''),
+      // The path and query keys were scanned with the request; scanned again only to star what was found, or when the request was refused before.
+      url: maskUrl(target ? `${target.scheme}://${target.hostHeader}${target.path}` : req.url ?? '', !inspected || findingsInUrl(findings) ? sensitiveTo(rt.engine.detectors) : undefined),
       host: target?.host,
       port: target?.port,
       dest_ip: dialTarget?.dialHost ?? null,
@@ -351,6 +353,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
         : { ...result, decision: 'block', reason: 'uninspectable', uninspectableDetail: 'body exceeds the inspection cap' };
     }
     findings = result.findings;
+    inspected = true;
     for (const f of findings) core.metrics?.dlpFindings.inc({ type: f.type, action: f.action }, f.count);
     if (result.archives.length) {
       core.observe({ kind: 'archive', host: target.host, path: pathOnly }, id, identity);

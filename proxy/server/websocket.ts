@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import { WardenError, type RefusalCode } from '../errors.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
-import { baseRecord, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
+import { baseRecord, findingsInUrl, identify, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { refuseSocket } from './respond.js';
 import { maskUrl } from '../audit/mask-url.js';
 import { FindingTally, relabelFindings as relabel } from '../dlp/findings.js';
@@ -33,7 +33,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     refuseSocket(client, code, id);
     core.audit.write({
       event: 'request', ...baseRecord(id, identity, identity?.profileName ?? null), method: req.method ?? 'GET',
-      url: maskUrl(req.url ?? ''), decision: 'block', reason: code, duration_ms: Math.round(performance.now() - startedMs),
+      url: maskUrl(req.url ?? '', sensitiveTo(rt.engine.detectors)), decision: 'block', reason: code, duration_ms: Math.round(performance.now() - startedMs),
       ...(tunnel ? { host: tunnel.host, port: tunnel.port } : {}),
     });
   };
@@ -83,10 +83,12 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   }
   const profile = profileOf(rt, identity);
   const report = rt.config.mode === 'report';
+  let handshake: InspectResult | null = null; // the DLP scan of the handshake, once it has run
   const rec = (decision: 'allow' | 'redact' | 'block', reason: string, extra: Record<string, unknown> = {}): void =>
     core.audit.write({
       event: 'request', ...baseRecord(id, identity, identity!.profileName), method: req.method ?? 'GET',
-      url: maskUrl(`${scheme === 'https' ? 'wss' : 'ws'}://${host}:${port}${path}`), host, port, decision, reason,
+      url: maskUrl(`${scheme === 'https' ? 'wss' : 'ws'}://${host}:${port}${path}`, !handshake || findingsInUrl(handshake.findings) ? sensitiveTo(rt.engine.detectors) : undefined),
+      host, port, decision, reason,
       duration_ms: Math.round(performance.now() - startedMs), ...extra,
     });
   const cl = req.headers['content-length'];
@@ -134,6 +136,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   }
   // The handshake's URL and headers; a finding that would be redacted refuses it (it has no body to rewrite).
   const scan = rt.engine.inspect({ method: req.method ?? 'GET', url: path, headers: req.headers, body: Buffer.alloc(0), skipHeaders: d.rule?.credentialHeaders ?? [] }, profile.dlp);
+  handshake = scan;
   if (scan.decision !== 'allow') {
     const code = scan.reason ?? 'dlp';
     if (!report) {

@@ -34,17 +34,17 @@ describe('DLP in the request path', () => {
     writeFileSync(join(dir, 'up.pem'), pki.caPem);
     up = await startUpstream(pki);
     h = await startWarden({
-      yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n') +
+      yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [{ host: api.test.local, paths: ["/v1/*"] }]\n') +
         `honeytokens:\n  - { id: canary-1, value: "${HONEY}" }\n`,
     });
   });
   after(async () => {
-    // Nothing planted may appear in anything Warden recorded.
+    // Nothing planted may appear in anything Warden recorded (checked once everything is closed).
     const text = h.audit.text();
-    for (const v of PLANTED) assert.ok(!text.includes(v), 'a planted value reached the audit stream');
     await h.close();
     await up.close();
     rmSync(dir, { recursive: true, force: true });
+    for (const v of PLANTED) assert.ok(!text.includes(v), 'a planted value reached the audit stream');
   });
 
   const post = (path: string, body: string | Buffer, headers: Record<string, string>, id: string) =>
@@ -167,6 +167,18 @@ describe('DLP in the request path', () => {
     assert.ok(rec?.findings?.some((f) => f.where === 'query' || f.where.startsWith('query')), 'query scanned');
     assert.ok(rec?.findings?.some((f) => f.where === 'header:x-note'), 'header scanned');
     assert.ok(!rec?.findings?.some((f) => f.where === 'header:authorization'), 'credential header skipped');
+  });
+
+  for (const [where, url] of [
+    ['the path', `https://api.test.local/v1/files/${HONEY}/content`],
+    ['a query key', `https://api.test.local/v1/files?${HONEY}=1`],
+    ['the path, on a path the allow rule refuses', `https://api.test.local/v2/${HONEY}`],
+  ] as const) test(`a honeytoken in ${where} is refused and the audit url does not hold it`, async () => {
+    const res = await request(url, { dispatcher: h.agent(), headers: { 'x-request-id': `url-${where.length}` } });
+    assert.equal(res.statusCode, 403);
+    await res.body.dump();
+    const rec = h.audit.byId(`url-${where.length}`).find((r) => r.event === 'request');
+    assert.ok(rec && !String(rec.url).includes(HONEY), String(rec?.url));
   });
 
   test('a honeytoken sent as X-Request-Id is refused, and the id is replaced in every record', async () => {
