@@ -313,13 +313,20 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       if (p) {
         busy = true;
         client.pause();
-        void p.then(() => {
-          busy = false;
-          queued -= ev.payload.length;
-          account();
-          if (!done && !closing) client.resume();
-          drain();
-        });
+        p.then(
+          () => {
+            busy = false;
+            queued -= ev.payload.length;
+            account();
+            if (!done && !closing) client.resume();
+            drain();
+          },
+          () => {
+            // As in the synchronous case: refuse, never an unhandled rejection.
+            busy = false;
+            refuse(CLOSE.policyViolation, 'internal_error', 'inspection failed');
+          },
+        );
         return;
       }
       queued -= ev.payload.length;

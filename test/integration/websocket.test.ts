@@ -450,6 +450,29 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     ok.tls.destroy();
   });
 
+  test('an inspection worker that fails while a large message is inspected: 1008, the proxy keeps serving', async () => {
+    const r = await startWarden({ yaml: baseYaml(upstreamPort, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n') });
+    try {
+      const pool = r.proxy.runtime().inspectPool as unknown as { inspect: (...a: unknown[]) => Promise<unknown> };
+      pool.inspect = () => Promise.reject(new Error('boom'));
+      const code = await new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket('wss://api.test.local/worker-fails', { dispatcher: r.agent() } as unknown as string[]);
+        const timer = setTimeout(() => reject(new Error('timeout')), 5000);
+        ws.addEventListener('open', () => ws.send('x'.repeat(300_000)));
+        ws.addEventListener('close', (e) => {
+          clearTimeout(timer);
+          resolve(e.code);
+        });
+      });
+      assert.equal(code, 1008);
+      assert.equal(seenOn('/worker-fails').length, 0);
+      const rec = await waitFor(() => r.audit.records.find((x) => x.event === 'request' && (x.url ?? '').includes('/worker-fails')));
+      assert.equal(rec.reason, 'internal_error');
+    } finally {
+      await r.close();
+    }
+  });
+
   test('an exception while a message is inspected refuses it with 1008 (fail closed)', async () => {
     const engine = h.proxy.runtime().engine as { inspect: (...a: unknown[]) => unknown };
     const real = engine.inspect;
