@@ -12,7 +12,11 @@ export function maskUrl(url: string, sensitive?: (text: string) => boolean): str
   const hash = url.indexOf('#');
   let base = q === -1 ? (hash === -1 ? url : url.slice(0, hash)) : url.slice(0, q);
   base = base.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
-  const star = (part: string): string => (sensitive && part !== '' && (sensitive(part) || sensitive(decoded(part))) ? '*' : part);
+  const star = (part: string): string => {
+    if (!sensitive || part === '') return part;
+    const d = decoded(part);
+    return sensitive(part) || (d !== part && sensitive(d)) ? '*' : part;
+  };
   if (sensitive) {
     const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(base)?.[0] ?? '';
     base = origin + base.slice(origin.length).split('/').map(star).join('/');

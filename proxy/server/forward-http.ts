@@ -19,7 +19,7 @@ import { normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
 import { baseRecord, findingsInUrl, identify, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import type { SharedBodyArena } from './inspect-pool.js';
-import { endToEndHeaders, refuseResponse } from './respond.js';
+import { endToEndHeaders, hasBody, refuseResponse } from './respond.js';
 
 interface Target {
   readonly scheme: 'http' | 'https';
@@ -180,11 +180,6 @@ function readBody(core: ProxyCore, rt: Runtime, req: IncomingMessage, maxBody: n
     req.on('error', onAbort);
     req.on('close', onClose);
   });
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const cl = req.headers['content-length'];
-  return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
 export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, res: ServerResponse, tunnel: TunnelInfo | null): Promise<void> {

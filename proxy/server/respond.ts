@@ -2,7 +2,7 @@
  * Refusals as the client sees them (DESIGN.md): a status, `X-Warden-Reason`, and the JSON body
  * of refusalBody(). For CONNECT they are written on the raw socket before any TLS.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { REFUSALS, refusalBody, type RefusalCode } from '../errors.js';
 
@@ -75,4 +75,10 @@ export function endToEndHeaders(
     out[lk] = v;
   }
   return out;
+}
+
+/** Whether a request announces a body (a non-zero Content-Length, or any Transfer-Encoding). */
+export function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
 }

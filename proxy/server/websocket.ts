@@ -16,7 +16,7 @@ import { WardenError, type RefusalCode } from '../errors.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
 import { baseRecord, findingsInUrl, identify, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
-import { refuseSocket } from './respond.js';
+import { hasBody, refuseSocket } from './respond.js';
 import { maskUrl } from '../audit/mask-url.js';
 import { FindingTally, relabelFindings as relabel } from '../dlp/findings.js';
 import type { InspectResult } from '../dlp/types.js';
@@ -91,8 +91,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       host, port, decision, reason,
       duration_ms: Math.round(performance.now() - startedMs), ...extra,
     });
-  const cl = req.headers['content-length'];
-  const withBody = (cl !== undefined && cl.trim() !== '0') || req.headers['transfer-encoding'] !== undefined;
+  const withBody = hasBody(req);
   if ((req.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket' || withBody) {
     // Another protocol after a 101 (h2c, a raw stream) would reach the upstream unread; a
     // handshake has no body, and the upstream would read the frames after it as one.

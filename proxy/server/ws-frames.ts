@@ -118,13 +118,8 @@ export class WsClientReader {
     this.#opcode = b0 & 0x0f;
     if ((b0 & 0x70) !== 0) throw new WsProtocolError(CLOSE.protocolError, 'a frame with RSV bits set: no extension was negotiated');
     if ((b1 & 0x80) === 0) throw new WsProtocolError(CLOSE.protocolError, 'an unmasked frame from the client');
-    let size = b1 & 0x7f;
-    if (size === 126) size = h.readUInt16BE(2);
-    else if (size === 127) {
-      const big = h.readBigUInt64BE(2);
-      if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new WsProtocolError(CLOSE.tooBig, 'a frame length over 2^53');
-      size = Number(big);
-    }
+    const size = payloadLength(h);
+    if (size > Number.MAX_SAFE_INTEGER) throw new WsProtocolError(CLOSE.tooBig, 'a frame length over 2^53');
     h.copy(this.#mask, 0, len - 4, len);
     this.#maskPos = 0;
     this.#remaining = size;
@@ -206,6 +201,12 @@ export class WsClientReader {
   }
 }
 
+/** The payload length a complete header declares (7-bit, 16-bit or 64-bit; past 2^53 it is not exact). */
+function payloadLength(h: Buffer): number {
+  const size = h[1]! & 0x7f;
+  return size === 126 ? h.readUInt16BE(2) : size === 127 ? Number(h.readBigUInt64BE(2)) : size;
+}
+
 /** Header length once enough of it is known (2, then 2 + extended length + 4-byte mask); null before. */
 function headerLength(h: Buffer, have: number): number | null {
   if (have < 2) return null;
@@ -262,22 +263,24 @@ export function clientFrame(opcode: number, payload: Buffer, fin = true): Buffer
   return out;
 }
 
-/** An unmasked close frame as a server sends it (towards the client). `reason` is ASCII, at most 123 bytes. */
-export function serverClose(code: number, reason: string): Buffer {
+/** A close frame's payload: the code, then `reason` (ASCII, cut to the 123 bytes a control frame leaves). */
+function closePayload(code: number, reason: string): Buffer {
   const text = Buffer.from(reason.slice(0, 123), 'latin1');
   const payload = Buffer.alloc(2 + text.length);
   payload.writeUInt16BE(code, 0);
   text.copy(payload, 2);
+  return payload;
+}
+
+/** An unmasked close frame as a server sends it (towards the client). */
+export function serverClose(code: number, reason: string): Buffer {
+  const payload = closePayload(code, reason);
   return Buffer.concat([frameHeader(true, OPCODE.close, payload.length, false), payload]);
 }
 
 /** A masked close frame towards the upstream. */
 export function clientClose(code: number, reason: string): Buffer {
-  const text = Buffer.from(reason.slice(0, 123), 'latin1');
-  const payload = Buffer.alloc(2 + text.length);
-  payload.writeUInt16BE(code, 0);
-  text.copy(payload, 2);
-  return clientFrame(OPCODE.close, payload);
+  return clientFrame(OPCODE.close, closePayload(code, reason));
 }
 
 /**
@@ -319,8 +322,7 @@ export class WsFrameBoundary {
       this.#head[this.#headLen++] = chunk[at++]!;
       const need = headerLength(this.#head, this.#headLen);
       if (need === null || this.#headLen < need) continue;
-      const size = this.#head[1]! & 0x7f;
-      this.#remaining = size === 126 ? this.#head.readUInt16BE(2) : size === 127 ? Number(this.#head.readBigUInt64BE(2)) : size;
+      this.#remaining = payloadLength(this.#head);
       this.#headLen = 0;
     }
   }

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeColdCerts, makeTestPki } from './lib/certs.js';
 import { cpuModel, repoRoot, sh } from './lib/host.js';
-import { killAllChildrenSync, startChild, stopAllChildren, stopChild, waitForPort, freePort, type Child } from './lib/children.js';
+import { killAllChildrenSync, runMain, stampedLog, startChild, stopAllChildren, stopChild, waitForPort, freePort, type Child } from './lib/children.js';
 import { BASE_ENV, DEFAULT_PEERS, PEERS, PEER_NAMES, type BenchEnv, type PeerName, type RunningPeer } from './lib/peers.js';
 import { evaluateTargets, renderReport, type SliceResults } from './lib/report.js';
 import { MiB, nowMs } from './lib/stats.js';
@@ -68,9 +68,7 @@ function parseArgs(argv: readonly string[]): Options {
   return o;
 }
 
-function log(msg: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
+const log = stampedLog('bench');
 
 function installPeers(): void {
   log('installing peers: apt-get install -y mitmproxy squid-openssl');
@@ -318,11 +316,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    killAllChildrenSync();
-    process.exit(1);
-  },
-);
+runMain(main, log);

@@ -33,7 +33,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeColdCerts, makeTestPki } from './lib/certs.js';
 import { cpuModel, repoRoot, sh } from './lib/host.js';
-import { killAllChildrenSync, logTail, startChild, stopAllChildren, stopChild, waitForPort, freePort, type Child } from './lib/children.js';
+import { killAllChildrenSync, runMain, stampedLog, logTail, startChild, stopAllChildren, stopChild, waitForPort, freePort, type Child } from './lib/children.js';
 import { checkWardenConfig, waitForFile, wardenConfigYaml } from './lib/peers.js';
 import { sampleTree } from './lib/proc.js';
 import type { HeapReply } from './peers/heap-probe.js';
@@ -132,9 +132,7 @@ const TOL = {
   unexpectedShare: 0.05,
 } as const;
 
-const log = (msg: string): void => {
-  process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
+const log = stampedLog('soak');
 
 /** One round's figures, read once the proxy was idle after the round's last step. */
 interface RoundRow {
@@ -545,11 +543,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    killAllChildrenSync();
-    process.exit(1);
-  },
-);
+runMain(main, log);

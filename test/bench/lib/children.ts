@@ -131,3 +131,20 @@ export function freePort(): Promise<number> {
     }, reject);
   });
 }
+
+/** A bench script's log line on stderr: `[tag HH:MM:SS] msg`. */
+export function stampedLog(tag: string): (msg: string) => void {
+  return (msg) => process.stderr.write(`[${tag} ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** Run a bench script's `main` and exit with its code; on a throw, log it, kill every child and exit 1. */
+export function runMain(main: () => Promise<number>, log: (msg: string) => void): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      killAllChildrenSync();
+      process.exit(1);
+    },
+  );
+}
