@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { authenticate } from '../policy/identity.js';
-import type { AuditRecordInput, AuditWriter } from '../audit/events.js';
+import type { AuditFinding, AuditRecordInput, AuditWriter } from '../audit/events.js';
 import type { CompiledConfig, CompiledProfile } from '../config/types.js';
-import type { Detectors, DlpEngine } from '../dlp/types.js';
+import type { Detectors, DlpEngine, InspectResult } from '../dlp/types.js';
 import type { DetectionEngine, DetectionEvent } from '../limits/detect.js';
 import type { InspectBudget } from '../limits/inspect-budget.js';
 import type { Limiter, UploadStatus } from '../limits/limiter.js';
@@ -116,4 +116,25 @@ export function identify(core: ProxyCore, req: IncomingMessage): { ok: true; ide
   if (!auth.ok) return { ok: false };
   const agent = auth.agent?.id ?? null;
   return { ok: true, identity: { agent, profileName: auth.profile, agentKey: agent ?? `ip:${ip}`, clientIp: ip } };
+}
+
+/**
+ * What a DLP result sets off, whatever carried it (a request body, a WebSocket message): the
+ * finding metrics, the detection events (`archive`, `dlp_block`) and, for a honeytoken, the
+ * critical `alert` record at once. `findings` are the result's, as the record names them.
+ */
+export function noteScan(
+  core: ProxyCore, r: InspectResult, findings: readonly AuditFinding[],
+  at: { readonly id: string; readonly identity: ClientIdentity; readonly profile: string; readonly host: string; readonly port: number; readonly path: string; readonly report: boolean },
+): void {
+  for (const f of r.findings) core.metrics?.dlpFindings.inc({ type: f.type, action: f.action }, f.count);
+  if (r.archives.length) core.observe({ kind: 'archive', host: at.host, path: at.path }, at.id, at.identity);
+  if (r.honeytokenIds.length) {
+    core.audit.write({
+      event: 'alert', ...baseRecord(at.id, at.identity, at.profile), host: at.host, port: at.port,
+      decision: 'alert', reason: 'honeytoken', severity: 'critical', rule: `honeytokens.${r.honeytokenIds.join(',')}`,
+      findings, ...(at.report ? { mode: 'report' as const } : {}),
+    });
+  }
+  if (r.decision === 'block') core.observe({ kind: 'dlp_block', host: at.host, path: at.path }, at.id, at.identity);
 }

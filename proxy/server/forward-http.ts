@@ -17,7 +17,7 @@ import type { InspectResult } from '../dlp/types.js';
 import { decideRequest } from '../policy/decide.js';
 import { normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
-import { baseRecord, findingsInUrl, identify, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
+import { baseRecord, findingsInUrl, identify, noteScan, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import type { SharedBodyArena } from './inspect-pool.js';
 import { endToEndHeaders, hasBody, refuseResponse } from './respond.js';
 
@@ -349,19 +349,8 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     }
     findings = result.findings;
     inspected = true;
-    for (const f of findings) core.metrics?.dlpFindings.inc({ type: f.type, action: f.action }, f.count);
-    if (result.archives.length) {
-      core.observe({ kind: 'archive', host: target.host, path: pathOnly }, id, identity);
-    }
-    if (result.honeytokenIds.length) {
-      core.audit.write({
-        event: 'alert', ...baseRecord(id, identity, profile.name), host: target.host, port: target.port,
-        decision: 'alert', reason: 'honeytoken', severity: 'critical', rule: `honeytokens.${result.honeytokenIds.join(',')}`,
-        findings, ...(report ? { mode: 'report' as const } : {}),
-      });
-    }
+    noteScan(core, result, findings, { id, identity, profile: profile.name, host: target.host, port: target.port, path: pathOnly, report });
     if (result.decision === 'block') {
-      core.observe({ kind: 'dlp_block', host: target.host, path: pathOnly }, id, identity);
       const code: RefusalCode = result.reason ?? 'dlp';
       // Name the types that blocked; a bulk-PII block has only redact-level findings, so then name them all.
       const blocking = findings.filter((f) => f.action === 'block');

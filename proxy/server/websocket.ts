@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import { WardenError, type RefusalCode } from '../errors.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
-import { baseRecord, findingsInUrl, identify, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
+import { baseRecord, findingsInUrl, identify, noteScan, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { hasBody, refuseSocket } from './respond.js';
 import { maskUrl } from '../audit/mask-url.js';
 import { FindingTally, relabelFindings as relabel } from '../dlp/findings.js';
@@ -214,16 +214,8 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   /** Apply one scan result; returns the payload to forward, or null when the connection is refused. */
   const apply = (r: InspectResult, payload: Buffer, label: string): Buffer | null => {
     findings.add(r.findings, label);
-    for (const f of r.findings) core.metrics?.dlpFindings.inc({ type: f.type, action: f.action }, f.count);
-    if (r.archives.length) core.observe({ kind: 'archive', host, path: pathOnly }, id, identity!);
-    if (r.honeytokenIds.length) {
-      core.audit.write({
-        event: 'alert', ...baseRecord(id, identity, identity!.profileName), host, port, decision: 'alert', reason: 'honeytoken',
-        severity: 'critical', rule: `honeytokens.${r.honeytokenIds.join(',')}`, findings: relabel(r.findings, label), ...(report ? { mode: 'report' as const } : {}),
-      });
-    }
+    noteScan(core, r, relabel(r.findings, label), { id, identity: identity!, profile: identity!.profileName, host, port, path: pathOnly, report });
     if (r.decision === 'block') {
-      core.observe({ kind: 'dlp_block', host, path: pathOnly }, id, identity!);
       const code: RefusalCode = r.reason ?? 'dlp';
       if (report) {
         wouldHave('block', code);
