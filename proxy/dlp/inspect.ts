@@ -27,7 +27,7 @@ import { normalizeBytes, normalizeText, type NormalizedText } from './normalize.
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
-  classifyBody, MAX_DEPTH, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
+  classifyBody, HEADER_NAME_WHERE, MAX_DEPTH, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
   type BodyClass, type BodyModel, type ContentType, type UrlModel, type ViewNode,
 } from './views.js';
 
@@ -321,7 +321,7 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
   const builder = new ViewBuilder(detectors, budget, archivesOn);
   let url: UrlModel | null = null;
   try {
-    builder.addHeaders(req.headers, req.skipHeaders);
+    builder.addHeaders(req.headers, req.skipHeaders, req.rawHeaderNames);
     url = builder.addUrl(req.url);
   } catch (err) {
     if (!(err instanceof UninspectableError)) throw err;
@@ -382,6 +382,8 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
         const [a, b] = s.norm.toOriginal(m.start, m.end);
         const written = s.node.orig.slice(a, b);
         secrets.push(m.value, written, JSON.stringify(written).slice(1, -1));
+        // A header name is scanned as written and appears lower-cased in `header:NAME`.
+        if (s.node.where === HEADER_NAME_WHERE) secrets.push(written.toLowerCase());
       }
     }
   }

@@ -102,6 +102,12 @@ export interface InspectRequest {
   readonly body: Buffer;
   /** Header names scanned for honeytokens only (the agent's own credentials for this destination). */
   readonly skipHeaders: readonly string[];
+  /**
+   * The header names as the client wrote them (the even entries of Node's `rawHeaders`), so a
+   * case-sensitive detector or honeytoken sees a name before Node lower-cases it. When absent,
+   * the keys of `headers` are scanned.
+   */
+  readonly rawHeaderNames?: readonly string[];
 }
 
 export interface InspectResult {

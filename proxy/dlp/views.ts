@@ -161,6 +161,30 @@ export const UNSCANNED_HEADERS: ReadonlySet<string> = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length',
 ]);
 
+/** The `where` of a header name's own findings (the name is not repeated in it). */
+export const HEADER_NAME_WHERE = 'header-name';
+
+/**
+ * Header names that are common enough to carry nothing of the agent's: their names are not
+ * scanned (every other name is, see addHeaders). Exact names only: a prefix such as
+ * `x-stainless-` would let `x-stainless-<secret>` through.
+ */
+const KNOWN_HEADER_NAMES: ReadonlySet<string> = new Set([
+  'accept', 'accept-charset', 'accept-encoding', 'accept-language', 'authorization', 'cache-control',
+  'content-disposition', 'content-encoding', 'content-language', 'content-md5', 'content-type',
+  'cookie', 'date', 'dnt', 'expect', 'forwarded', 'from', 'if-match', 'if-modified-since',
+  'if-none-match', 'if-range', 'if-unmodified-since', 'idempotency-key', 'max-forwards', 'origin',
+  'pragma', 'priority', 'range', 'referer', 'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site',
+  'sec-fetch-user', 'sec-websocket-key', 'sec-websocket-protocol', 'sec-websocket-version',
+  'traceparent', 'tracestate', 'user-agent', 'via', 'x-api-key', 'x-forwarded-for',
+  'x-forwarded-host', 'x-forwarded-proto', 'x-request-id', 'x-requested-with',
+  // Model APIs and their SDKs.
+  'anthropic-beta', 'anthropic-version', 'api-key', 'openai-beta', 'openai-organization',
+  'openai-project', 'x-goog-api-client', 'x-goog-api-key', 'x-stainless-arch', 'x-stainless-async',
+  'x-stainless-lang', 'x-stainless-os', 'x-stainless-package-version', 'x-stainless-retry-count',
+  'x-stainless-runtime', 'x-stainless-runtime-version', 'x-stainless-timeout',
+]);
+
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -261,15 +285,26 @@ export class ViewBuilder {
 
   /**
    * Request headers, except hop-by-hop ones. `credentials` (the agent's own credential headers)
-   * are scanned for honeytokens only.
+   * are scanned for honeytokens only. A header's name is forwarded too, and is agent-chosen
+   * text (`x-<secret>: 1`): every name outside KNOWN_HEADER_NAMES is a view of its own
+   * (`header-name`), and a label, so a value matched in it is starred out of `header:NAME`.
+   * `rawNames` are the names as written (see InspectRequest.rawHeaderNames); a name is scanned
+   * as written, and is forwarded lower-cased.
    */
-  addHeaders(headers: Readonly<Record<string, string | string[] | undefined>>, credentials: readonly string[]): void {
+  addHeaders(headers: Readonly<Record<string, string | string[] | undefined>>, credentials: readonly string[], rawNames?: readonly string[]): void {
     const skipped = new Set<string>(UNSCANNED_HEADERS);
     const honeyOnly = new Set(credentials.map((h) => h.toLowerCase()));
     // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
     const connection = headers['connection'];
     for (const v of typeof connection === 'string' ? [connection] : connection ?? []) {
       for (const name of v.split(',')) skipped.add(name.trim().toLowerCase());
+    }
+    const seenNames = new Set<string>();
+    for (const written of rawNames ?? Object.keys(headers)) {
+      const name = written.toLowerCase();
+      if (skipped.has(name) || KNOWN_HEADER_NAMES.has(name) || seenNames.has(written)) continue;
+      seenNames.add(written);
+      this.addView(makeNode(written, HEADER_NAME_WHERE, null, 0, { kind: 'opaque', why: 'header' }, true));
     }
     for (const [rawName, value] of Object.entries(headers)) {
       const name = rawName.toLowerCase();

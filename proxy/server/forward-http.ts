@@ -19,7 +19,7 @@ import { normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
 import { baseRecord, findingsInUrl, identify, noteScan, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import type { SharedBodyArena } from './inspect-pool.js';
-import { endToEndHeaders, hasBody, refuseResponse } from './respond.js';
+import { endToEndHeaders, hasBody, rawHeaderNames, refuseResponse } from './respond.js';
 
 interface Target {
   readonly scheme: 'http' | 'https';
@@ -331,7 +331,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     // A body read into the arena goes back to it once nothing reads it (see upstreamSlices).
     if (read?.kind === 'ok' && read.body.buffer instanceof SharedArrayBuffer) shared = read.body;
     const inspectBody = read?.kind === 'ok' ? read.body : Buffer.alloc(0);
-    const inspectReq = { method, url: target.path, headers: req.headers, body: inspectBody, skipHeaders: d.rule?.credentialHeaders ?? [] };
+    const inspectReq = { method, url: target.path, headers: req.headers, body: inspectBody, skipHeaders: d.rule?.credentialHeaders ?? [], rawHeaderNames: rawHeaderNames(req) };
     let result: InspectResult;
     if (read?.kind === 'ok' && rt.inspectPool?.wants(inspectBody.length)) {
       // Off the event loop (inspect-pool.ts); the pool reports the scan and wait times.

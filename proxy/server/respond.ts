@@ -82,3 +82,10 @@ export function hasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
   return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
+
+/** The header names as the client wrote them (Node lower-cases `headers`' keys). */
+export function rawHeaderNames(req: IncomingMessage): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) names.push(req.rawHeaders[i]!);
+  return names;
+}

@@ -16,7 +16,7 @@ import { WardenError, type RefusalCode } from '../errors.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
 import { baseRecord, findingsInUrl, identify, noteScan, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
-import { hasBody, refuseSocket } from './respond.js';
+import { hasBody, rawHeaderNames, refuseSocket } from './respond.js';
 import { maskUrl } from '../audit/mask-url.js';
 import { FindingTally, relabelFindings as relabel } from '../dlp/findings.js';
 import type { InspectResult } from '../dlp/types.js';
@@ -134,7 +134,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     wouldHave('block', adm.code);
   }
   // The handshake's URL and headers; a finding that would be redacted refuses it (it has no body to rewrite).
-  const scan = rt.engine.inspect({ method: req.method ?? 'GET', url: path, headers: req.headers, body: Buffer.alloc(0), skipHeaders: d.rule?.credentialHeaders ?? [] }, profile.dlp);
+  const scan = rt.engine.inspect({ method: req.method ?? 'GET', url: path, headers: req.headers, body: Buffer.alloc(0), skipHeaders: d.rule?.credentialHeaders ?? [], rawHeaderNames: rawHeaderNames(req) }, profile.dlp);
   handshake = scan;
   if (scan.decision !== 'allow') {
     const code = scan.reason ?? 'dlp';

@@ -204,6 +204,18 @@ describe('DLP in the request path', () => {
     const rec = h.audit.byId('dlp-honey-auth').find((r) => r.event === 'request');
     assert.deepEqual(rec?.findings?.map((f) => [f.type, f.where]), [['honeytoken', 'header:authorization']]);
   });
+
+  test('a honeytoken as a header name is refused (names are forwarded too), and no record holds it in either case', async () => {
+    const name = `X-${HONEY}`;
+    const res = await request('https://api.test.local/v1/models', { dispatcher: h.agent(), headers: { [name]: HONEY.slice(0, 4), 'x-request-id': 'dlp-honey-name' } });
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['x-warden-reason'], 'honeytoken');
+    await res.body.dump();
+    assert.equal(upstreamSaw('dlp-honey-name'), undefined);
+    const recs = h.audit.byId('dlp-honey-name');
+    assert.deepEqual(recs.find((r) => r.event === 'request')?.findings?.map((f) => [f.type, f.where]), [['honeytoken', 'header-name']]);
+    assert.ok(!JSON.stringify(recs).toLowerCase().includes(HONEY.toLowerCase()));
+  });
 });
 
 describe('DLP in the request path: large bodies on an inspection worker', () => {

@@ -132,6 +132,38 @@ test('a honeytoken in a credential header is caught, as written or base64-encode
   }
 });
 
+test('header names are scanned (x-<secret>: 1 goes upstream too), and starred out of where', () => {
+  const cases: Array<[name: string, headers: Record<string, string>, expected: string[]]> = [
+    ['an SSN as a header name (redact becomes block: a name cannot be rewritten)', { [`x.${SSN}`]: '1' },
+      ['us_ssn@header-name:blockx1']],
+    ['and in its value: the value\'s where is starred', { [`x.${SSN}`]: `ssn ${SSN}` },
+      ['us_ssn@header-name:blockx1', 'us_ssn@header:x.*:blockx1']],
+    ['percent-encoded in a name', { 'x-bob%40example.com': '1' }, ['email@header-name:blockx1']],
+    ['a clean custom name', { 'x-trace-token': 'abc' }, []],
+  ];
+  for (const [name, headers, expected] of cases) {
+    const r = inspect(request('{}', headers));
+    assert.deepEqual(summary(r), expected, name);
+    assertNoPlaintext(r, SSN, 'bob@example.com', 'bob%40example.com');
+  }
+  // Node lower-cases header names: the names as written (rawHeaders) are what a case-sensitive
+  // canary is matched in, and the lower-cased name in `header:NAME` is starred all the same.
+  const canaryName = `X-${FAKE_HONEYTOKEN}`;
+  const req = { ...request('{}', { [canaryName.toLowerCase()]: `ssn ${SSN}` }), rawHeaderNames: ['Content-Type', canaryName] };
+  const r = inspect(req);
+  assert.equal(r.reason, 'honeytoken');
+  assert.deepEqual(summary(r), ['honeytoken@header-name:blockx1', 'us_ssn@header:x-*:blockx1']);
+  assertNoPlaintext(r, FAKE_HONEYTOKEN, FAKE_HONEYTOKEN.toLowerCase(), SSN);
+  assert.equal(inspect({ ...req, rawHeaderNames: undefined }).reason, 'dlp', 'lower-cased, the canary is not matched (hence rawHeaderNames)');
+});
+
+test('well-known header names are not views; every other name is', () => {
+  const { det, views } = recording();
+  const req = request('{}', { 'user-agent': 'ua', accept: '*/*', 'x-stainless-lang': 'js', 'x-stainless-lang2': 'js', 'x-custom': 'v' });
+  createDlpEngine(det, { fastPath: false, groupPrefilter: false }).inspect(req, policy());
+  assert.deepEqual(views.filter((v) => v.where === 'header-name').map((v) => v.text).sort(), ['x-custom', 'x-stainless-lang2']);
+});
+
 test('where never carries a matched value that sits in a key path', () => {
   const r = inspect(request(JSON.stringify({ [SSN]: { card: CARD } })));
   assert.deepEqual(summary(r), ['us_ssn@body{key}:redactx1', 'credit_card@body["*"].card:redactx1']);
