@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { authenticate } from '../policy/identity.js';
 import type { AuditFinding, AuditRecordInput, AuditWriter } from '../audit/events.js';
+import type { AuthorityMasker } from '../audit/mask-host.js';
 import type { CompiledConfig, CompiledProfile } from '../config/types.js';
 import type { Detectors, DlpEngine, InspectResult } from '../dlp/types.js';
 import type { DetectionEngine, DetectionEvent } from '../limits/detect.js';
@@ -27,6 +28,8 @@ export interface Runtime {
   readonly upstream: Upstream;
   /** Bumped on each successful reload; in `config` audit records. */
   readonly generation: number;
+  /** Stars sensitive host labels out of audit records (audit/mask-host.ts). */
+  readonly auditHosts: AuthorityMasker;
 }
 
 /** Who is talking: fixed at CONNECT (or per plain request). */
@@ -91,6 +94,23 @@ export function requestIdFrom(headers: IncomingHttpHeaders, detectors: Detectors
  */
 export function sensitiveTo(detectors: Detectors): (text: string) => boolean {
   return (text) => detectors.scan({ text, where: 'audit', key: null }, null).some((m) => m.confidence !== 'low' || m.honeytokenId !== undefined);
+}
+
+/** The spans of `text` in which sensitiveTo() would find something. */
+export function sensitiveSpans(detectors: Detectors): (text: string) => [number, number][] {
+  return (text) => detectors.scan({ text, where: 'audit', key: null }, null)
+    .filter((m) => m.confidence !== 'low' || m.honeytokenId !== undefined)
+    .map((m) => [m.start, m.end]);
+}
+
+/** Host names the config names (allow and deny entries that are not wildcards, connect_to keys). */
+export function configuredHosts(config: CompiledConfig): Set<string> {
+  const out = new Set<string>();
+  for (const p of config.profiles.values()) {
+    for (const r of [...p.allow, ...p.deny]) if (!r.host.startsWith('*.')) out.add(r.host);
+  }
+  for (const k of config.upstream.connectTo.keys()) out.add(k.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
+  return out;
 }
 
 /** Findings placed in the URL's path or query (whose keys the audit `url` keeps). */

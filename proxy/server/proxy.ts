@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Metrics } from '../admin/metrics.js';
 import type { AuditWriter } from '../audit/events.js';
+import { AuthorityMasker } from '../audit/mask-host.js';
 import type { CompiledConfig, CompiledProfile, ServerLimits } from '../config/types.js';
 import { compileDetectors, readPackSources } from '../dlp/detectors.js';
 import { createDlpEngine } from '../dlp/inspect.js';
@@ -22,7 +23,7 @@ import type { CertificateAuthority } from '../tls/ca.js';
 import { Upstream } from '../upstream/forward.js';
 import { createResolver, type LookupFn } from '../upstream/resolve.js';
 import { handleConnect, type ConnectDeps } from './connect.js';
-import type { ClientIdentity, ProxyCore, Runtime, TunnelInfo } from './context.js';
+import { configuredHosts, sensitiveSpans, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import { handleHttpRequest } from './forward-http.js';
 import { InspectPool, SharedBodyArena } from './inspect-pool.js';
 import { refuseResponse, refuseSocket } from './respond.js';
@@ -63,6 +64,7 @@ export function buildRuntime(
   return {
     config,
     engine,
+    auditHosts: new AuthorityMasker(sensitiveSpans(engine.detectors), configuredHosts(config)),
     // Workers compile the very spec the inline engine was built from (and proven on its examples).
     inspectPool: config.dlp.workers > 0
       ? new InspectPool(spec, config.dlp.workers, {
@@ -104,7 +106,8 @@ export class WardenProxy implements ProxyCore {
 
   constructor(opts: ProxyOptions) {
     this.opts = opts;
-    this.audit = opts.audit;
+    // Every record that names a host passes the runtime's masker (audit/mask-host.ts).
+    this.audit = { write: (r) => opts.audit.write(this.current.auditHosts.maskRecord(r)) };
     this.log = opts.log;
     this.metrics = opts.metrics ?? null;
     const cfg = opts.config;

@@ -15,7 +15,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { createTestPki } from '../fixtures/pki.js';
 import { compileConfigText } from '../../proxy/config/load.js';
-import { baseYaml, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
+import { baseYaml, rawConnect, rawExchange, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
 
 // Synthetic values (valid checksums, not real people or keys).
 const SSN = '536-22-8143';
@@ -203,6 +203,33 @@ describe('DLP in the request path', () => {
     assert.equal(upstreamSaw('dlp-honey-auth'), undefined);
     const rec = h.audit.byId('dlp-honey-auth').find((r) => r.event === 'request');
     assert.deepEqual(rec?.findings?.map((f) => [f.type, f.where]), [['honeytoken', 'header:authorization']]);
+  });
+
+  test('a host name that holds a secret is starred in every record (CONNECT target, host, absolute URL)', async () => {
+    const cases = [
+      ['dlp-host-honey', `x.${HONEY}.attacker.test:443`, 'x.*.attacker.test'],
+      ['dlp-host-ssn', `${SSN}.attacker.test:443`, '*.attacker.test'],
+      ['dlp-host-card', `${CARD}.api.test.local:443`, '*.api.test.local'],
+    ] as const;
+    for (const [id, target, host] of cases) {
+      const r = await rawConnect(h.port, target, `X-Request-Id: ${id}\r\n`);
+      assert.equal(r.status, 403, id);
+      const rec = h.audit.byId(id).find((x) => x.event === 'connect');
+      assert.equal(rec?.url, `${host}:443`, id);
+      assert.equal(rec?.host, host, id);
+    }
+    // Absolute-form on the plain port: the URL's authority and the host.
+    const plain = await rawExchange(h.port, `GET http://${SSN}.attacker.test/v1/x HTTP/1.1\r\nHost: ${SSN}.attacker.test\r\nX-Request-Id: dlp-host-plain\r\nConnection: close\r\n\r\n`);
+    assert.match(plain, /^HTTP\/1\.1 403/);
+    const rec = h.audit.byId('dlp-host-plain').find((x) => x.event === 'request');
+    assert.equal(rec?.url, 'http://*.attacker.test/v1/x');
+    assert.equal(rec?.host, '*.attacker.test');
+    const all = JSON.stringify(h.audit.records).toLowerCase();
+    assert.ok(!all.includes(HONEY.toLowerCase()), 'the canary, lower-cased as the host field holds names');
+    // The allowed host itself is recorded as written.
+    const ok = await request('https://api.test.local/v1/models', { dispatcher: h.agent(), headers: { 'x-request-id': 'dlp-host-clean' } });
+    await ok.body.dump();
+    assert.equal(h.audit.byId('dlp-host-clean').find((x) => x.event === 'request')?.host, 'api.test.local');
   });
 
   test('a honeytoken as a header name is refused (names are forwarded too), and no record holds it in either case', async () => {
