@@ -27,7 +27,7 @@ import { normalizeBytes, normalizeText, type NormalizedText } from './normalize.
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
-  classifyBody, HEADER_NAME_WHERE, MAX_DEPTH, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
+  classifyBody, HEADER_NAME_WHERE, label, MAX_DEPTH, MAX_LABEL_CHARS, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
   type BodyClass, type BodyModel, type ContentType, type UrlModel, type ViewNode,
 } from './views.js';
 
@@ -383,7 +383,10 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
         const written = s.node.orig.slice(a, b);
         secrets.push(m.value, written, JSON.stringify(written).slice(1, -1));
         // A header name is scanned as written and appears lower-cased in `header:NAME`.
-        if (s.node.where === HEADER_NAME_WHERE) secrets.push(written.toLowerCase());
+        const header = s.node.where === HEADER_NAME_WHERE;
+        if (header) secrets.push(written.toLowerCase());
+        // A long name is cut in `where`, perhaps inside the value: star its whole label.
+        if (s.node.orig.length > MAX_LABEL_CHARS) secrets.push(label(header ? s.node.orig.toLowerCase() : s.node.orig));
       }
     }
   }

@@ -189,10 +189,17 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Part names and file names are attacker text: keep them short and printable in `where`. */
-function label(s: string): string {
+/** Longest header, part or file name kept whole in `where`. */
+export const MAX_LABEL_CHARS = 64;
+
+/**
+ * Header, part and file names are attacker text: keep them short and printable in `where`. A
+ * value found in a name is starred out of `where` (findings.ts), but a cut can leave part of
+ * it: when a longer name holds a finding, its whole label is starred (inspect.ts).
+ */
+export function label(s: string): string {
   const clean = s.replace(/[\x00-\x1F\x7F()]/g, '?');
-  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
+  return clean.length > MAX_LABEL_CHARS ? `${clean.slice(0, MAX_LABEL_CHARS)}…` : clean;
 }
 
 /** Printable ASCII runs of binary data, one per line (what `strings` shows). */

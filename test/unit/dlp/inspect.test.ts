@@ -140,11 +140,14 @@ test('header names are scanned (x-<secret>: 1 goes upstream too), and starred ou
       ['us_ssn@header-name:blockx1', 'us_ssn@header:x.*:blockx1']],
     ['percent-encoded in a name', { 'x-bob%40example.com': '1' }, ['email@header-name:blockx1']],
     ['a clean custom name', { 'x-trace-token': 'abc' }, []],
+    // `where` keeps 64 characters of a name: the cut would have left `123-4` of the SSN.
+    ['in a name longer than where keeps', { [`x.${'a'.repeat(56)}.${SSN}`]: `ssn ${SSN}` },
+      ['us_ssn@header-name:blockx1', 'us_ssn@header:*:blockx1']],
   ];
   for (const [name, headers, expected] of cases) {
     const r = inspect(request('{}', headers));
     assert.deepEqual(summary(r), expected, name);
-    assertNoPlaintext(r, SSN, 'bob@example.com', 'bob%40example.com');
+    assertNoPlaintext(r, SSN, 'bob@example.com', 'bob%40example.com', '123-4');
   }
   // Node lower-cases header names: the names as written (rawHeaders) are what a case-sensitive
   // canary is matched in, and the lower-cased name in `header:NAME` is starred all the same.
@@ -206,6 +209,10 @@ test('multipart: an archive part is found by magic bytes whatever its name says'
 test('multipart: file names are scanned (and never leak into where)', () => {
   const r = inspect(multipart([`Content-Disposition: form-data; name="f"; filename="${SSN}.csv"\r\n\r\nx`]));
   assert.deepEqual(summary(r), ['us_ssn@part:f(*.csv):blockx1']);
+  // A file name longer than `where` keeps, cut inside the SSN: its whole label is starred.
+  const long = inspect(multipart([`Content-Disposition: form-data; name="f"; filename="${'a'.repeat(57)} ${SSN}.csv"\r\n\r\nx`]));
+  assert.deepEqual(summary(long), ['us_ssn@part:f(*):blockx1']);
+  assertNoPlaintext(long, '123-4');
 });
 
 test('multipart: malformed framing is uninspectable', () => {
