@@ -37,6 +37,9 @@ function isTooLarge(err: unknown): boolean {
  * step's output is capped at `capBytes`. Failures come back as a detail string without data:
  * `decompressed body exceeds N bytes`, `unknown content-encoding: zstd`, `corrupt gzip body`.
  */
+/** Codings in the IANA HTTP Content Coding Registry that Warden does not decode. */
+const REGISTERED_CODINGS: ReadonlySet<string> = new Set(['aes128gcm', 'compress', 'dcb', 'dcz', 'exi', 'pack200-gzip', 'x-compress', 'zstd']);
+
 export function decodeContentEncoding(
   body: Buffer,
   header: string | readonly string[] | undefined,
@@ -51,8 +54,9 @@ export function decodeContentEncoding(
     if (name === 'gzip' || name === 'x-gzip') codings.push('gzip');
     else if (name === 'deflate') codings.push('deflate');
     else if (name === 'br') codings.push('br');
-    // The name is a token from the header, not body data, but keep it short in the detail.
-    else return { ok: false, detail: `unknown content-encoding: ${name.replace(/[^a-z0-9._-]/g, '?').slice(0, 32)}` };
+    // The detail goes into the audit record: an agent-chosen name (`Content-Encoding:
+    // 536-22-8143`) would be recorded as sent, so only a registered coding is named.
+    else return { ok: false, detail: REGISTERED_CODINGS.has(name) ? `unknown content-encoding: ${name}` : 'unknown content-encoding (not a registered coding)' };
   }
   let bytes = body;
   for (let i = codings.length - 1; i >= 0; i--) {

@@ -387,7 +387,11 @@ export class ViewBuilder {
   /** `bytes` in a declared charset; a label no decoder knows makes the body uninspectable. */
   private decodeDeclared(bytes: Uint8Array, charset: string): string {
     const text = decodeCharset(bytes, charset);
-    if (text === null) throw new UninspectableError(`unsupported charset "${charset.slice(0, 40)}"`);
+    if (text === null) {
+      // The label is agent-chosen and the detail is recorded: named only when it is a plain label.
+      const plain = /^[a-z0-9._:-]{1,40}$/.test(charset) && this.detectors.scan({ text: charset, where: 'charset', key: null }, null).length === 0;
+      throw new UninspectableError(plain ? `unsupported charset "${charset}"` : 'unsupported charset');
+    }
     this.charge(text.length);
     return text;
   }

@@ -311,8 +311,16 @@ const uninspectableCases: Array<[name: string, req: InspectRequest, pol: Partial
   ['JSON strings nested too deep', request(nest(6)), {}, /nested deeper than 4/],
   ['base64 nested too deep', request(JSON.stringify({ b: [1, 2, 3, 4, 5].reduce((s) => b64(`wrapped: ${s} end of text`), `ssn ${SSN} text`) })), {}, /nested deeper than 4/],
   ['unknown declared charset', request(Buffer.from('hello'), { 'content-type': 'text/plain; charset=x-made-up' }), {}, /^unsupported charset "x-made-up"$/],
+  ['a charset outside label syntax: not quoted', request(Buffer.from('hello'), { 'content-type': 'text/plain; charset="a b"' }), {}, /^unsupported charset$/],
   ['too many base64 candidates', request(JSON.stringify({ b: Array.from({ length: 300 }, (_, i) => b64(`candidate number ${i} with some text`)) })), {}, /^more than 256 base64 candidates$/],
 ];
+test('uninspectable: an agent-chosen charset in which a detector finds something is not quoted in the detail (it is recorded)', () => {
+  const r = inspect(request(Buffer.from('hello'), { 'content-type': `text/plain; charset=${SSN}` }));
+  assert.equal(r.decision, 'block');
+  assert.equal(r.uninspectableDetail, 'unsupported charset');
+  assert.deepEqual(summary(r), ['us_ssn@header:content-type:blockx1']);
+});
+
 for (const [name, req, pol, detail] of uninspectableCases) {
   test(`uninspectable (block): ${name}`, () => {
     const r = inspect(req, pol);
