@@ -18,6 +18,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
 import { isPrintableBase64, someBase64Run } from './decode-base64.js';
+import { isPrintableHex } from './decode-hex.js';
 import { nonUtf8Charset } from './decode-charset.js';
 import { decodeContentEncoding, encodeContentEncoding, type Coding } from './decode-content-encoding.js';
 import { backslashStringTokens, bytesLookLikeJson, tokenMayBeJson, unescapeJsonBytes } from './decode-json.js';
@@ -119,6 +120,7 @@ function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
  *   leaves, keys and numbers, nested JSON without escapes of its own), and the nested documents
  *   that decode differently one level further down (see nestedLevels);
  * - none of those buffers has a `%XX` escape or a base64 run that decodes to text or an archive
+ *   (read as hex or as base64)
  *   (those create views that are not substrings), and the body has no archive magic;
  * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
  *   for each buffer after normalisation, which is local (normalize.ts), so each normalised leaf
@@ -159,7 +161,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
     if (detectors.mightMatch(scanBuf, policy.packs)) return false;
     if (hasPercentBytes(t)) return false;
     const decodesToSomething = (start: number, end: number): boolean =>
-      isPrintableBase64(t, start, end) || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
+      isPrintableHex(t, start, end) || isPrintableBase64(t, start, end) || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
     if (someBase64Run(t, decodesToSomething)) return false;
   }
   return true;

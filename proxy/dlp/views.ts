@@ -9,7 +9,7 @@
  *                   ├─ json-string   a JSON string with escapes (escape map)
  *                   ├─ json-number   a JSON number (rewritten as a string when redacted)
  *                   ├─ percent       %XX-decoded text (form fields, query values, any %-text)
- *                   └─ opaque        base64-decoded text, binary strings, headers: not rewritable
+ *                   └─ opaque        base64- or hex-decoded text, binary strings, headers: not rewritable
  *
  * Budgets (all per request; exceeding one makes the body uninspectable, never silently
  * skipped): nesting depth ≤ MAX_DEPTH decoding layers, ≤ MAX_BASE64_VIEWS base64 candidates
@@ -18,6 +18,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { decodeBase64, findBase64Runs, isPrintableBase64, MIN_BASE64_RUN } from './decode-base64.js';
+import { isPrintableHex } from './decode-hex.js';
 import { looksLikeJson, memberSegment, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
 import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
 import { decodeQuotedPrintable, parseHeaderParams, parseMultipart } from './decode-multipart.js';
@@ -59,7 +60,7 @@ export type Derivation =
   | { readonly kind: 'json-string'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'json-number'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'percent'; readonly parent: ViewNode; readonly start: number; readonly end: number; readonly plus: boolean }
-  | { readonly kind: 'opaque'; readonly why: 'base64' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' };
+  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' };
 
 /** One view (or a container such as a JSON text that is walked rather than scanned). */
 export interface ViewNode {
@@ -272,21 +273,23 @@ export class ViewBuilder {
     }
     if (s.length < MIN_BASE64_RUN) return;
     for (const run of findBase64Runs(s)) {
-      const format = this.archivesOn ? this.detectors.detectArchiveInBase64(s, run.start, run.end) : null;
-      if (format === null && !isPrintableBase64(s, run.start, run.end)) continue;
+      // Hex text first: a hex run read as base64 is noise.
+      const hex = isPrintableHex(s, run.start, run.end);
+      const format = !hex && this.archivesOn ? this.detectors.detectArchiveInBase64(s, run.start, run.end) : null;
+      if (format === null && !hex && !isPrintableBase64(s, run.start, run.end)) continue;
       // The same run shows up again in a percent-decoded child, or repeated in a body.
       const text = s.slice(run.start, run.end);
       if (this.seenRuns.has(text)) continue;
       this.seenRuns.add(text);
       this.countBase64();
-      const bytes = decodeBase64(text);
+      const bytes = hex ? Buffer.from(text, 'hex') : decodeBase64(text);
       if (format !== null) {
         this.archives.push({ format, where: node.where, digest: sha256(bytes), node, start: run.start, end: run.end });
         continue;
       }
       const decoded = bytes.toString('utf8');
       this.charge(decoded.length);
-      this.addView(this.derived(node, decoded, { kind: 'opaque', why: 'base64' }));
+      this.addView(this.derived(node, decoded, { kind: 'opaque', why: hex ? 'hex' : 'base64' }));
     }
   }
 
