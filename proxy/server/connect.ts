@@ -13,7 +13,7 @@ import { REFUSALS, WardenError, type RefusalCode } from '../errors.js';
 import { decideDestination } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
 import { parseClientHello } from './client-hello.js';
-import { baseRecord, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
+import { baseRecord, hostHoldsFinding, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { refuseSocket } from './respond.js';
 import { splice } from './splice.js';
 
@@ -62,6 +62,10 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
   if (d.action === 'deny') {
     if (!report) return refuse(identity, d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason, { host, port, rule: d.ruleId });
     wouldBlock = d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason;
+  } else if (hostHoldsFinding(rt, d.rule, host)) {
+    // Refused before the name is resolved: the DNS query would carry it.
+    if (!report) return refuse(identity, 'dlp', { host, port, rule: d.ruleId, detail: { error: 'the host name holds sensitive data' } });
+    wouldBlock = 'dlp';
   }
   const q = core.detection.isQuarantined(identity.agentKey);
   if (q && !report) return refuse(identity, 'quarantined', { host, port });

@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { authenticate } from '../policy/identity.js';
 import type { AuditFinding, AuditRecordInput, AuditWriter } from '../audit/events.js';
 import type { AuthorityMasker } from '../audit/mask-host.js';
-import type { CompiledConfig, CompiledProfile } from '../config/types.js';
+import type { CompiledAllowRule, CompiledConfig, CompiledProfile } from '../config/types.js';
 import type { Detectors, DlpEngine, InspectResult } from '../dlp/types.js';
 import type { DetectionEngine, DetectionEvent } from '../limits/detect.js';
 import type { InspectBudget } from '../limits/inspect-budget.js';
@@ -111,6 +111,16 @@ export function configuredHosts(config: CompiledConfig): Set<string> {
   }
   for (const k of config.upstream.connectTo.keys()) out.add(k.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
   return out;
+}
+
+/**
+ * Whether a host name admitted by a wildcard allow entry (`*.example.com`) holds something a
+ * detector finds (`536-22-8143.example.com`): the name the agent chose goes out in the DNS
+ * query, the SNI and the Host header, so it is refused with `dlp` like a path would be. A name
+ * written in the config is the operator's and is not checked. Cached per runtime.
+ */
+export function hostHoldsFinding(rt: Runtime, rule: CompiledAllowRule | null, host: string): boolean {
+  return rule !== null && rule.host.startsWith('*.') && rt.auditHosts.mask(host).starred.length > 0;
 }
 
 /** Findings placed in the URL's path or query (whose keys the audit `url` keeps). */

@@ -17,7 +17,7 @@ import type { InspectResult } from '../dlp/types.js';
 import { decideRequest } from '../policy/decide.js';
 import { normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
-import { baseRecord, findingsInUrl, identify, noteScan, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
+import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import type { SharedBodyArena } from './inspect-pool.js';
 import { endToEndHeaders, hasBody, rawHeaderNames, refuseResponse } from './respond.js';
 
@@ -286,6 +286,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     const d = decideRequest(profile, target.host, target.port, method, pathOnly);
     rule = d.ruleId;
     if (d.action === 'deny' && refuse(d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason)) return;
+    if (hostHoldsFinding(rt, d.rule, target.host) && refuse('dlp', { extra: { detail: 'the host name holds sensitive data' } })) return;
     const q = core.detection.isQuarantined(identity.agentKey);
     if (q && refuse('quarantined', { extra: { until: new Date(q.untilMs).toISOString() } })) return;
     const adm = core.limiter.admitRequest(identity.agentKey, profile, d.rule);

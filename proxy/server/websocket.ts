@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import { WardenError, type RefusalCode } from '../errors.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
-import { baseRecord, findingsInUrl, identify, noteScan, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
+import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { hasBody, rawHeaderNames, refuseSocket } from './respond.js';
 import { maskUrl } from '../audit/mask-url.js';
 import { FindingTally, relabelFindings as relabel } from '../dlp/findings.js';
@@ -117,6 +117,12 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       return rec('block', code, { rule: d.ruleId });
     }
     wouldHave('block', code);
+  } else if (hostHoldsFinding(rt, d.rule, host)) {
+    if (!report) {
+      refuseSocket(client, 'dlp', id, { extra: { detail: 'the host name holds sensitive data' } });
+      return rec('block', 'dlp', { rule: d.ruleId });
+    }
+    wouldHave('block', 'dlp');
   }
   if (core.detection.isQuarantined(identity.agentKey)) {
     if (!report) {

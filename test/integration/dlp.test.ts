@@ -34,7 +34,7 @@ describe('DLP in the request path', () => {
     writeFileSync(join(dir, 'up.pem'), pki.caPem);
     up = await startUpstream(pki);
     h = await startWarden({
-      yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [{ host: api.test.local, paths: ["/v1/*"] }]\n') +
+      yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [{ host: api.test.local, paths: ["/v1/*"] }, { host: "*.test.local", paths: ["/wild/*"] }]\n') +
         `honeytokens:\n  - { id: canary-1, value: "${HONEY}" }\n`,
     });
   });
@@ -230,6 +230,26 @@ describe('DLP in the request path', () => {
     const ok = await request('https://api.test.local/v1/models', { dispatcher: h.agent(), headers: { 'x-request-id': 'dlp-host-clean' } });
     await ok.body.dump();
     assert.equal(h.audit.byId('dlp-host-clean').find((x) => x.event === 'request')?.host, 'api.test.local');
+  });
+
+  test('a name admitted by a wildcard entry that holds sensitive data is refused (dlp) before it is resolved; a clean one is not', async () => {
+    const r = await rawConnect(h.port, `${SSN}.test.local:443`, 'X-Request-Id: dlp-wild-ssn\r\n');
+    assert.equal(r.status, 403);
+    assert.match(r.body, /"code":"dlp"/);
+    const rec = h.audit.byId('dlp-wild-ssn').find((x) => x.event === 'connect');
+    assert.equal(rec?.reason, 'dlp');
+    assert.equal(rec?.rule, 'profiles.default.allow[1]');
+    assert.equal(rec?.host, '*.test.local');
+    assert.equal(rec?.dest_ip, undefined, 'never resolved');
+    // Plain http:// to such a name: the same.
+    const plain = await rawExchange(h.port, `GET http://${SSN}.test.local/wild/x HTTP/1.1\r\nHost: ${SSN}.test.local\r\nX-Request-Id: dlp-wild-plain\r\nConnection: close\r\n\r\n`);
+    assert.match(plain, /^HTTP\/1\.1 403/);
+    assert.equal(h.audit.byId('dlp-wild-plain').find((x) => x.event === 'request')?.reason, 'dlp');
+    // A clean name under the wildcard goes through.
+    const ok = await request('https://ok-name.test.local/wild/x', { dispatcher: h.agent(), headers: { 'x-request-id': 'dlp-wild-ok' } });
+    await ok.body.dump();
+    assert.equal(ok.statusCode, 200);
+    assert.equal(h.audit.byId('dlp-wild-ok').find((x) => x.event === 'request')?.host, 'ok-name.test.local');
   });
 
   test('a honeytoken as a header name is refused (names are forwarded too), and no record holds it in either case', async () => {

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'undici';
 import { WebSocketServer } from 'ws';
 import { createTestPki } from '../fixtures/pki.js';
-import { baseYaml, startWarden, type Harness } from './harness.js';
+import { baseYaml, rawExchange, startWarden, type Harness } from './harness.js';
 
 // Synthetic values (valid checksums, not real people or keys).
 const SSN = '536-22-8143';
@@ -71,7 +71,7 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     const plainPort = (plain.address() as AddressInfo).port;
     upstreamPort = port;
     const profiles = `  default:
-    allow: [api.test.local, { host: plainws.test.local, ports: [80] }]
+    allow: [api.test.local, { host: plainws.test.local, ports: [80] }, { host: "*.wild.test.local", ports: [80] }]
   small:
     allow: [api.test.local]
     dlp: { max_inspect: 64KiB }
@@ -344,6 +344,18 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     assert.deepEqual(seenOn('/plain').map((m) => m.data.toString()), ['clean']);
     const rec = await waitFor(() => h.audit.records.find((r) => r.event === 'request' && r.url === 'ws://plainws.test.local:80/plain'));
     assert.equal(rec.reason, 'dlp');
+  });
+
+  test('ws:// to a name admitted by a wildcard that holds sensitive data is refused (dlp) before it is dialled', async () => {
+    const before = upgrades.length;
+    const text = await rawExchange(h.port, `GET ws://${SSN}.wild.test.local/w HTTP/1.1\r\nhost: ${SSN}.wild.test.local\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
+      `sec-websocket-version: 13\r\nsec-websocket-key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nx-request-id: ws-wild-ssn\r\n\r\n`);
+    assert.match(text, /^HTTP\/1\.1 403 /);
+    assert.match(text, /"code":"dlp"/);
+    assert.equal(upgrades.length, before);
+    const rec = h.audit.byId('ws-wild-ssn').find((r) => r.event === 'request');
+    assert.equal(rec?.reason, 'dlp');
+    assert.equal(rec?.host, '*.wild.test.local');
   });
 
   test('an upgrade to anything but WebSocket, with a fragment in its target or with a body, is refused with 400 before the upstream is dialled', async () => {
