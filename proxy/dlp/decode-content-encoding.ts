@@ -28,6 +28,9 @@ export function parseContentEncoding(header: string | readonly string[] | undefi
     .filter((c) => c !== '' && c !== 'identity');
 }
 
+/** Codings in the IANA HTTP Content Coding Registry that Warden does not decode. */
+const REGISTERED_CODINGS: ReadonlySet<string> = new Set(['aes128gcm', 'compress', 'dcb', 'dcz', 'exi', 'pack200-gzip', 'x-compress', 'zstd']);
+
 function isTooLarge(err: unknown): boolean {
   return err instanceof RangeError || (err as { code?: unknown } | null)?.code === 'ERR_BUFFER_TOO_LARGE';
 }
@@ -37,9 +40,6 @@ function isTooLarge(err: unknown): boolean {
  * step's output is capped at `capBytes`. Failures come back as a detail string without data:
  * `decompressed body exceeds N bytes`, `unknown content-encoding: zstd`, `corrupt gzip body`.
  */
-/** Codings in the IANA HTTP Content Coding Registry that Warden does not decode. */
-const REGISTERED_CODINGS: ReadonlySet<string> = new Set(['aes128gcm', 'compress', 'dcb', 'dcz', 'exi', 'pack200-gzip', 'x-compress', 'zstd']);
-
 export function decodeContentEncoding(
   body: Buffer,
   header: string | readonly string[] | undefined,

@@ -119,9 +119,9 @@ function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
  *   in a few buffers: the raw body (text bodies), the body with JSON escapes decoded (JSON
  *   leaves, keys and numbers, nested JSON without escapes of its own), and the nested documents
  *   that decode differently one level further down (see nestedLevels);
- * - none of those buffers has a `%XX` escape or a base64 run that decodes to text or an archive
- *   (read as hex or as base64)
- *   (those create views that are not substrings), and the body has no archive magic;
+ * - none of those buffers has a `%XX` escape or a base64 run that decodes (as hex or as base64)
+ *   to text or an archive (those create views that are not substrings), and the body has no
+ *   archive magic;
  * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
  *   for each buffer after normalisation, which is local (normalize.ts), so each normalised leaf
  *   is a substring of the normalised buffer.
