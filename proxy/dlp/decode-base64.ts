@@ -5,6 +5,7 @@
  * noise and is dropped: a body holds thousands of such runs, so classification decodes by hand
  * into a scratch buffer and stops at the first sign of binary, without allocating.
  */
+import { MIN_HEX_RUN } from './decode-hex.js';
 import { someBase64RunSimd } from './wasm/base64-runs.js';
 
 /** Shortest run considered (18 decoded bytes): shorter runs are ordinary identifiers. */
@@ -64,6 +65,76 @@ export function findBase64Runs(s: string): Base64Run[] {
     i = end + 1;
   }
   return runs;
+}
+
+const SLASH = 0x2F;
+const DASH = 0x2D;
+const UNDERSCORE = 0x5F;
+
+function isHexCode(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/**
+ * The parts of a run `[start, end)` that may decode when the whole does not: the pieces between
+ * `/` of at least MIN_BASE64_RUN characters (a URL path is one run: `/v1/files/<base64>/x`),
+ * and the stretches of at least MIN_HEX_RUN hex digits after a `-` or `_` (`file-<hex>`,
+ * `id_<hex>`). A part may be visited twice (a piece that is all hex). `visit` is called for
+ * each until it returns true (then true).
+ */
+export function someSubRun(src: string | Uint8Array, start: number, end: number, visit: (start: number, end: number) => boolean): boolean {
+  let slash = -1;
+  let sep = -1;
+  for (let k = start; k < end && (slash < 0 || sep < 0); k++) {
+    const c = typeof src === 'string' ? src.charCodeAt(k) : (src[k] ?? 0);
+    if (c === SLASH) slash = slash < 0 ? k : slash;
+    else if (c === DASH || c === UNDERSCORE) sep = sep < 0 ? k : sep;
+  }
+  // A hex stretch after the separator needs room: none after a UUID's or a `call_<24 hex>` id's.
+  if (sep >= 0 && end - sep - 1 < MIN_HEX_RUN) sep = -1;
+  if (slash < 0 && sep < 0) return false;
+  const at = (k: number): number => (typeof src === 'string' ? src.charCodeAt(k) : (src[k] ?? 0));
+  if (slash >= 0) {
+    let piece = start;
+    for (let k = slash; k <= end; k++) {
+      if (k < end && at(k) !== SLASH) continue;
+      if (k - piece >= MIN_BASE64_RUN && visit(piece, k)) return true;
+      piece = k + 1;
+    }
+  }
+  if (sep < 0) return false;
+  let hex = -1;
+  for (let k = sep + 1; k <= end; k++) {
+    if (k < end && isHexCode(at(k))) {
+      if (hex < 0) hex = k;
+    } else if (hex >= 0) {
+      if (k - hex >= MIN_HEX_RUN && visit(hex, k)) return true;
+      hex = -1;
+    }
+  }
+  return false;
+}
+
+/**
+ * The runs of `s` that `decodes` accepts; with `parts`, for a run that does not decode, its parts
+ * that do (someSubRun). Parts are read in URLs, where a path is one run and its segments are
+ * where data goes; in a body they would cost every clean body's fast path a second look at
+ * each of its runs.
+ */
+export function decodableRuns(s: string, decodes: (start: number, end: number) => boolean, parts: boolean): Base64Run[] {
+  const out: Base64Run[] = [];
+  for (const whole of findBase64Runs(s)) {
+    if (decodes(whole.start, whole.end)) {
+      out.push(whole);
+      continue;
+    }
+    if (!parts) continue;
+    someSubRun(s, whole.start, whole.end, (start, end) => {
+      if (decodes(start, end)) out.push({ start, end });
+      return false;
+    });
+  }
+  return out;
 }
 
 /** 1 for each byte in the base64 alphabet (standard and URL-safe), 0 otherwise. */

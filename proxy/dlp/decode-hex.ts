@@ -1,9 +1,9 @@
 /**
  * Hex-encoded text (`xxd -p`, `Buffer#toString('hex')`): a run of hex digits that decodes to
  * mostly printable UTF-8 becomes an extra view, as a base64 run does (decode-base64.ts). Hex
- * runs are found among the base64 candidates (the hex digits are a subset of that alphabet,
- * and the same 24-character minimum applies: 12 decoded bytes). Digests, ids and other hex
- * data decode to binary noise and are dropped.
+ * runs are found among the base64 candidates (the hex digits are a subset of that alphabet),
+ * and must be at least MIN_HEX_RUN digits long. Digests, ids and other hex data decode to binary
+ * noise and are dropped.
  */
 import { isUtf8 } from 'node:buffer';
 
@@ -13,6 +13,13 @@ for (let i = 0; i < 16; i++) {
   HEX['0123456789abcdef'.charCodeAt(i)] = i;
   HEX['0123456789ABCDEF'.charCodeAt(i)] = i;
 }
+
+/**
+ * Shortest hex run read as text: 16 bytes. Random bytes pass the printable test often enough at
+ * 12 (one `call_<24 hex digits>` id in a 4 MiB chat body did), which costs a clean body its fast
+ * path; at 16 they pass about once in a million.
+ */
+export const MIN_HEX_RUN = 32;
 
 /** Decoded runs up to this size reuse one buffer; longer ones get their own. */
 const SCRATCH_MAX = 64 * 1024;
@@ -29,7 +36,7 @@ function codeAt(src: string | Uint8Array, k: number): number {
  */
 export function isPrintableHex(src: string | Uint8Array, start: number, end: number): boolean {
   const n = end - start;
-  if (n <= 0 || (n & 1) !== 0) return false;
+  if (n < MIN_HEX_RUN || (n & 1) !== 0) return false;
   const m = n >> 1;
   let out = scratch;
   if (m > out.length) out = m > SCRATCH_MAX ? new Uint8Array(m) : (scratch = new Uint8Array(SCRATCH_MAX));

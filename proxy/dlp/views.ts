@@ -17,7 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { decodeBase64, findBase64Runs, isPrintableBase64, MIN_BASE64_RUN } from './decode-base64.js';
+import { decodableRuns, decodeBase64, isPrintableBase64, MIN_BASE64_RUN } from './decode-base64.js';
 import { isPrintableHex } from './decode-hex.js';
 import { looksLikeJson, memberSegment, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
 import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
@@ -272,11 +272,11 @@ export class ViewBuilder {
       }
     }
     if (s.length < MIN_BASE64_RUN) return;
-    for (const run of findBase64Runs(s)) {
+    // In the URL path, also the segments and hex stretches of a run that does not decode whole.
+    for (const run of decodableRuns(s, (start, end) => this.decodes(s, start, end), node.where === 'path')) {
       // Hex text first: a hex run read as base64 is noise.
       const hex = isPrintableHex(s, run.start, run.end);
       const format = !hex && this.archivesOn ? this.detectors.detectArchiveInBase64(s, run.start, run.end) : null;
-      if (format === null && !hex && !isPrintableBase64(s, run.start, run.end)) continue;
       // The same run shows up again in a percent-decoded child, or repeated in a body.
       const text = s.slice(run.start, run.end);
       if (this.seenRuns.has(text)) continue;
@@ -291,6 +291,12 @@ export class ViewBuilder {
       this.charge(decoded.length);
       this.addView(this.derived(node, decoded, { kind: 'opaque', why: hex ? 'hex' : 'base64' }));
     }
+  }
+
+  /** Whether a run decodes to text (as hex or base64) or to an archive. */
+  private decodes(s: string, start: number, end: number): boolean {
+    return isPrintableHex(s, start, end) || isPrintableBase64(s, start, end) ||
+      (this.archivesOn && this.detectors.detectArchiveInBase64(s, start, end) !== null);
   }
 
   /**

@@ -8,6 +8,7 @@ import { authenticate } from '../policy/identity.js';
 import type { AuditFinding, AuditRecordInput, AuditWriter } from '../audit/events.js';
 import type { AuthorityMasker } from '../audit/mask-host.js';
 import type { CompiledAllowRule, CompiledConfig, CompiledProfile } from '../config/types.js';
+import { sensitiveTo } from '../dlp/sensitive.js';
 import type { Detectors, DlpEngine, InspectResult } from '../dlp/types.js';
 import type { DetectionEngine, DetectionEvent } from '../limits/detect.js';
 import type { InspectBudget } from '../limits/inspect-budget.js';
@@ -85,22 +86,6 @@ export function requestIdFrom(headers: IncomingHttpHeaders, detectors: Detectors
   const s = Array.isArray(v) ? v[0] : v;
   if (!s || !REQUEST_ID_RE.test(s)) return randomUUID();
   return sensitiveTo(detectors)(s) ? randomUUID() : s;
-}
-
-/**
- * Whether a detector finds anything in `text` above low confidence, or a honeytoken: the test
- * for agent-chosen text that the audit record would otherwise hold as sent (the request id,
- * path segments and query keys: audit/mask-url.ts).
- */
-export function sensitiveTo(detectors: Detectors): (text: string) => boolean {
-  return (text) => detectors.scan({ text, where: 'audit', key: null }, null).some((m) => m.confidence !== 'low' || m.honeytokenId !== undefined);
-}
-
-/** The spans of `text` in which sensitiveTo() would find something. */
-export function sensitiveSpans(detectors: Detectors): (text: string) => [number, number][] {
-  return (text) => detectors.scan({ text, where: 'audit', key: null }, null)
-    .filter((m) => m.confidence !== 'low' || m.honeytokenId !== undefined)
-    .map((m) => [m.start, m.end]);
 }
 
 /** Host names the config names (allow and deny entries that are not wildcards, connect_to keys). */

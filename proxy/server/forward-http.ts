@@ -17,7 +17,8 @@ import type { InspectResult } from '../dlp/types.js';
 import { decideRequest } from '../policy/decide.js';
 import { normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
-import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, sensitiveTo, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
+import { sensitiveTo } from '../dlp/sensitive.js';
+import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import type { SharedBodyArena } from './inspect-pool.js';
 import { endToEndHeaders, hasBody, rawHeaderNames, refuseResponse } from './respond.js';
 

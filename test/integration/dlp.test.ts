@@ -22,7 +22,9 @@ const SSN = '536-22-8143';
 const CARD = '4666176031372159';
 const HONEY = 'WARDEN-CANARY-7f3a9c2e1b4d';
 const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const PLANTED = [SSN, CARD, HONEY, PRIVATE_KEY.split('\n')[1]!];
+const HEX_HONEY = Buffer.from(HONEY).toString('hex');
+const B64_HONEY = Buffer.from(`canary ${HONEY}`).toString('base64url');
+const PLANTED = [SSN, CARD, HONEY, HEX_HONEY, B64_HONEY, PRIVATE_KEY.split('\n')[1]!];
 
 describe('DLP in the request path', () => {
   let up: Upstream;
@@ -173,12 +175,15 @@ describe('DLP in the request path', () => {
     ['the path', `https://api.test.local/v1/files/${HONEY}/content`],
     ['a query key', `https://api.test.local/v1/files?${HONEY}=1`],
     ['the path, on a path the allow rule refuses', `https://api.test.local/v2/${HONEY}`],
+    ['the path, hex-encoded', `https://api.test.local/v1/files/${HEX_HONEY}/content`],
+    ['the path, base64-encoded', `https://api.test.local/v1/files/${B64_HONEY}/content`],
+    ['a query key, hex-encoded, on a path the allow rule refuses', `https://api.test.local/v2/x?${HEX_HONEY}=1`],
   ] as const) test(`a honeytoken in ${where} is refused and the audit url does not hold it`, async () => {
     const res = await request(url, { dispatcher: h.agent(), headers: { 'x-request-id': `url-${where.length}` } });
     assert.equal(res.statusCode, 403);
     await res.body.dump();
     const rec = h.audit.byId(`url-${where.length}`).find((r) => r.event === 'request');
-    assert.ok(rec && !String(rec.url).includes(HONEY), String(rec?.url));
+    for (const form of [HONEY, HEX_HONEY, B64_HONEY]) assert.ok(rec && !String(rec.url).includes(form), String(rec?.url));
   });
 
   test('a honeytoken sent as X-Request-Id is refused, and the id is replaced in every record', async () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { AuthorityMasker, starSegments } from '../../../proxy/audit/mask-host.js';
 import type { AuditRecordInput } from '../../../proxy/audit/events.js';
 import { compileDetectors } from '../../../proxy/dlp/detectors.js';
-import { sensitiveSpans } from '../../../proxy/server/context.js';
+import { sensitiveSpans } from '../../../proxy/dlp/sensitive.js';
 
 const HONEY = 'warden-canary-2c9e4b7a1d3f';
 const detectors = compileDetectors({ honeytokens: [{ id: 'h', value: HONEY, sha256: null }], fingerprintKey: Buffer.alloc(32) });
@@ -34,6 +34,8 @@ test('hosts and CONNECT targets: sensitive labels starred, others as written', (
     [`${AWS}.attacker.example:443`, '*.attacker.example:443'],
     [`536-22-8143.attacker.example`, '*.attacker.example'],
     [`x.${HONEY}.attacker.example`, 'x.*.attacker.example'],
+    // DNS exfiltration's usual form: the value hex-encoded in a label.
+    [`${Buffer.from('the ssn is 536-22-8143').toString('hex')}.attacker.example`, '*.attacker.example'],
     ['4539578763621486.cdn.example:8443', '*.cdn.example:8443'],
     // Not a host at all (a CONNECT target that does not parse is recorded as sent).
     [`ghp_${'A1b2C3d4E5'.repeat(3)}abcdef:443`, '*:443'],

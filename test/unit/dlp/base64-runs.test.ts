@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { MIN_BASE64_RUN, someBase64Run, someBase64RunScalar } from '../../../proxy/dlp/decode-base64.js';
+import { decodableRuns, isPrintableBase64, MIN_BASE64_RUN, someBase64Run, someBase64RunScalar, someSubRun } from '../../../proxy/dlp/decode-base64.js';
 import { simdBase64Runs, someBase64RunSimd, WASM_SCAN_MAX } from '../../../proxy/dlp/wasm/base64-runs.js';
 import { compileWat, WASM_DIR, wasmModuleSource, watNames } from '../../tools/build-wasm.js';
 import { cleanChatBody, prng } from './inspect-helpers.js';
@@ -128,4 +128,34 @@ test('a search started from inside a visit goes to the scalar loop and leaves th
   assert.deepEqual(seen, scalar(outer));
   assert.deepEqual(innerRuns, [scalar(inner), scalar(inner), scalar(inner)]);
   assert.deepEqual(simd(inner), scalar(inner), 'usable again afterwards');
+});
+
+test('someSubRun: pieces between slashes and hex stretches after - or _, never the whole run', () => {
+  const parts = (s: string): string[] => {
+    const out: string[] = [];
+    someSubRun(s, 0, s.length, (a, b) => (out.push(s.slice(a, b)), false));
+    return out;
+  };
+  const b64 = 'bm90ZXMgc3NuIDEyMy00NS02Nzg5IG9r'; // 32 characters
+  const hex = '7468652073736e206973203533362d32322d38313433'; // 44 hex digits
+  const cases: Array<[name: string, run: string, expected: string[]]> = [
+    ['a path with a base64 segment', `/v1/files/${b64}/content`, [b64]],
+    ['a path whose segments are short', '/usr/local/lib/node_modules/x', []],
+    ['no slash, not hex: nothing', `x${b64}`, []],
+    ['a hex stretch after a prefix', `file-${hex}`, [hex]],
+    ['a hex stretch that is a path segment', `/a/${hex}`, [hex]],
+    ['a hex stretch after a separator, in a path (visited as both)', `/a/id_${hex}`, [`id_${hex}`, hex]],
+    ['hex digits with no separator before them: nothing', `zz${hex}`, []],
+    ['the whole run is hex: nothing', hex, []],
+    ['the whole run has no slash: nothing', b64, []],
+  ];
+  for (const [name, run, expected] of cases) assert.deepEqual(parts(run), expected, name);
+  assert.equal(parts(`x${'g'.repeat(MIN_BASE64_RUN - 2)}/yy`).length, 0, 'pieces shorter than a run are skipped');
+});
+
+test('decodableRuns: a run that decodes is kept whole; one that does not gives its parts that do', () => {
+  const text = `see /v1/files/${Buffer.from('a note that decodes').toString('base64url')}/content and ${Buffer.from('a whole run of text').toString('base64')}`;
+  const runs = (parts: boolean): string[] => decodableRuns(text, (a, b) => isPrintableBase64(text, a, b), parts).map((r) => Buffer.from(text.slice(r.start, r.end), 'base64').toString());
+  assert.deepEqual(runs(true), ['a note that decodes', 'a whole run of text']);
+  assert.deepEqual(runs(false), ['a whole run of text']);
 });
