@@ -19,6 +19,8 @@ const SEPARATORS = new Set(['.', ':', '[', ']', '@']);
 /** `scheme://authority` at the start of an absolute URL. */
 const ABSOLUTE = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)/i;
 const CACHE_MAX = 2048;
+/** A port after a name, an IPv4 address or a bracketed IPv6 one (never a bare IPv6 address's last group). */
+const WITH_PORT = /^(?:\[[^\]]*\]|[^:]*)(:\d{1,5})$/;
 
 interface Masked {
   readonly text: string;
@@ -53,15 +55,20 @@ export class AuthorityMasker {
   /** `known`: host names the config names (lower case), recorded as written. */
   constructor(private readonly spansOf: SpansOf, private readonly known: ReadonlySet<string>) {}
 
-  /** A host, `host:port` or CONNECT target with its sensitive segments starred. */
+  /**
+   * A host, `host:port` or CONNECT target with its sensitive segments starred. A port is kept as
+   * it is, and the rest cached: `host` and `host:443` are one scan.
+   */
   mask(authority: string): Masked {
     if (authority === '') return { text: authority, starred: [] };
-    const hit = this.#cache.get(authority);
-    if (hit !== undefined) return hit;
-    const bare = authority.replace(/:\d{1,5}$/, '').toLowerCase();
-    const masked = this.known.has(bare) ? { text: authority, starred: [] } : starSegments(authority, this.spansOf(authority));
-    this.#cache.set(authority, masked);
-    return masked;
+    const port = WITH_PORT.exec(authority)?.[1] ?? '';
+    const host = port === '' ? authority : authority.slice(0, -port.length);
+    let masked = this.#cache.get(host);
+    if (masked === undefined) {
+      masked = this.known.has(host.toLowerCase()) ? { text: host, starred: [] } : starSegments(host, this.spansOf(host));
+      this.#cache.set(host, masked);
+    }
+    return port === '' ? masked : { text: masked.text + port, starred: masked.starred };
   }
 
   /**

@@ -84,5 +84,8 @@ test('a configured host is recorded as written without a scan; results are cache
   assert.equal(scans, 0);
   assert.equal(m.mask('secret.other').text, '*.*');
   assert.equal(m.mask('secret.other').text, '*.*');
-  assert.equal(scans, 1);
+  assert.equal(m.mask('secret.other:8443').text, '*.*:8443');
+  assert.equal(scans, 1, 'a port is kept aside: host and host:port are one scan');
+  assert.equal(m.mask('[2001:db8::1]:443').text, '[2001:db8::1]:443');
+  assert.equal(m.mask('2001:db8::1').text, '2001:db8::1', 'a bare IPv6 address has no port');
 });
