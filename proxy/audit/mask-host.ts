@@ -28,6 +28,11 @@ interface Masked {
   readonly starred: readonly string[];
 }
 
+/** The authority of an absolute URL as written (`http://HOST:80/x` → `HOST:80`), or undefined. */
+export function absoluteAuthority(url: string): string | undefined {
+  return ABSOLUTE.exec(url)?.[2];
+}
+
 /** Star every segment of `text` that a span overlaps. */
 export function starSegments(text: string, spans: readonly (readonly [number, number])[]): Masked {
   if (spans.length === 0) return { text, starred: [] };

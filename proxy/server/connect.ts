@@ -62,7 +62,7 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
   if (d.action === 'deny') {
     if (!report) return refuse(identity, d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason, { host, port, rule: d.ruleId });
     wouldBlock = d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason;
-  } else if (hostHoldsFinding(rt, d.rule, host)) {
+  } else if (hostHoldsFinding(rt, d.rule, host, req.url)) {
     // Refused before the name is resolved: the DNS query would carry it.
     if (!report) return refuse(identity, 'dlp', { host, port, rule: d.ruleId, detail: { error: 'the host name holds sensitive data' } });
     wouldBlock = 'dlp';

@@ -102,10 +102,14 @@ export function configuredHosts(config: CompiledConfig): Set<string> {
  * Whether a host name admitted by a wildcard allow entry (`*.example.com`) holds something a
  * detector finds (`536-22-8143.example.com`): the name the agent chose goes out in the DNS
  * query, the SNI and the Host header, so it is refused with `dlp` like a path would be. A name
- * written in the config is the operator's and is not checked. Cached per runtime.
+ * written in the config is the operator's and is not checked. `raw`, the target as the agent
+ * wrote it (a CONNECT target, an absolute URL's authority), is checked too: the name leaves lower-cased, and a
+ * case-sensitive pattern (`AKIA…`, a mixed-case canary) only matches it as written. Cached per
+ * runtime (the audit record masks the same texts).
  */
-export function hostHoldsFinding(rt: Runtime, rule: CompiledAllowRule | null, host: string): boolean {
-  return rule !== null && rule.host.startsWith('*.') && rt.auditHosts.mask(host).starred.length > 0;
+export function hostHoldsFinding(rt: Runtime, rule: CompiledAllowRule | null, host: string, raw?: string): boolean {
+  if (rule === null || !rule.host.startsWith('*.')) return false;
+  return rt.auditHosts.mask(host).starred.length > 0 || (raw !== undefined && rt.auditHosts.mask(raw).starred.length > 0);
 }
 
 /** Findings placed in the URL's path or query (whose keys the audit `url` keeps). */

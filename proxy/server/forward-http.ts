@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { AuditFinding, AuditRecordInput, UpstreamTls } from '../audit/events.js';
+import { absoluteAuthority } from '../audit/mask-host.js';
 import { maskUrl } from '../audit/mask-url.js';
 import type { CompiledProfile } from '../config/types.js';
 import { REFUSALS, WardenError, type RefusalCode } from '../errors.js';
@@ -287,7 +288,9 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     const d = decideRequest(profile, target.host, target.port, method, pathOnly);
     rule = d.ruleId;
     if (d.action === 'deny' && refuse(d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason)) return;
-    if (hostHoldsFinding(rt, d.rule, target.host) && refuse('dlp', { extra: { detail: 'the host name holds sensitive data' } })) return;
+    // Plain http://: the authority as written too (inside a tunnel, CONNECT checked it).
+    const rawAuthority = tunnel ? undefined : absoluteAuthority(req.url ?? '');
+    if (hostHoldsFinding(rt, d.rule, target.host, rawAuthority) && refuse('dlp', { extra: { detail: 'the host name holds sensitive data' } })) return;
     const q = core.detection.isQuarantined(identity.agentKey);
     if (q && refuse('quarantined', { extra: { until: new Date(q.untilMs).toISOString() } })) return;
     const adm = core.limiter.admitRequest(identity.agentKey, profile, d.rule);

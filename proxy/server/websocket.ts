@@ -18,6 +18,7 @@ import { parseHostPort } from '../policy/host-match.js';
 import { sensitiveTo } from '../dlp/sensitive.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { hasBody, rawHeaderNames, refuseSocket } from './respond.js';
+import { absoluteAuthority } from '../audit/mask-host.js';
 import { maskUrl } from '../audit/mask-url.js';
 import { FindingTally, relabelFindings as relabel } from '../dlp/findings.js';
 import type { InspectResult } from '../dlp/types.js';
@@ -118,7 +119,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       return rec('block', code, { rule: d.ruleId });
     }
     wouldHave('block', code);
-  } else if (hostHoldsFinding(rt, d.rule, host)) {
+  } else if (hostHoldsFinding(rt, d.rule, host, tunnel ? undefined : absoluteAuthority(req.url ?? ''))) {
     if (!report) {
       refuseSocket(client, 'dlp', id, { extra: { detail: 'the host name holds sensitive data' } });
       return rec('block', 'dlp', { rule: d.ruleId });

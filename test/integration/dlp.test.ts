@@ -246,10 +246,17 @@ describe('DLP in the request path', () => {
     assert.equal(rec?.rule, 'profiles.default.allow[1]');
     assert.equal(rec?.host, '*.test.local');
     assert.equal(rec?.dest_ip, undefined, 'never resolved');
+    // A case-sensitive pattern only matches the target as written (the name leaves lower-cased).
+    const aws = await rawConnect(h.port, 'AKIAQWERTYUIOPASDFGH.test.local:443', 'X-Request-Id: dlp-wild-aws\r\n');
+    assert.equal(aws.status, 403);
+    assert.match(aws.body, /"code":"dlp"/);
+    assert.equal(h.audit.byId('dlp-wild-aws').find((x) => x.event === 'connect')?.host, '*.test.local');
     // Plain http:// to such a name: the same.
     const plain = await rawExchange(h.port, `GET http://${SSN}.test.local/wild/x HTTP/1.1\r\nHost: ${SSN}.test.local\r\nX-Request-Id: dlp-wild-plain\r\nConnection: close\r\n\r\n`);
     assert.match(plain, /^HTTP\/1\.1 403/);
     assert.equal(h.audit.byId('dlp-wild-plain').find((x) => x.event === 'request')?.reason, 'dlp');
+    const plainAws = await rawExchange(h.port, 'GET http://AKIAQWERTYUIOPASDFGH.test.local/wild/x HTTP/1.1\r\nHost: AKIAQWERTYUIOPASDFGH.test.local\r\nConnection: close\r\n\r\n');
+    assert.match(plainAws, /^HTTP\/1\.1 403[^]*"code":"dlp"/);
     // A clean name under the wildcard goes through.
     const ok = await request('https://ok-name.test.local/wild/x', { dispatcher: h.agent(), headers: { 'x-request-id': 'dlp-wild-ok' } });
     await ok.body.dump();

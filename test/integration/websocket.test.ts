@@ -356,6 +356,11 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     const rec = h.audit.byId('ws-wild-ssn').find((r) => r.event === 'request');
     assert.equal(rec?.reason, 'dlp');
     assert.equal(rec?.host, '*.wild.test.local');
+    // A case-sensitive pattern matches the authority as written (the name leaves lower-cased).
+    const aws = await rawExchange(h.port, 'GET ws://AKIAQWERTYUIOPASDFGH.wild.test.local/w HTTP/1.1\r\nhost: AKIAQWERTYUIOPASDFGH.wild.test.local\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
+      `sec-websocket-version: 13\r\nsec-websocket-key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\n\r\n`);
+    assert.match(aws, /^HTTP\/1\.1 403 [^]*"code":"dlp"/);
+    assert.equal(upgrades.length, before);
   });
 
   test('an upgrade to anything but WebSocket, with a fragment in its target or with a body, is refused with 400 before the upstream is dialled', async () => {
