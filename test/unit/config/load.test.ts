@@ -108,6 +108,16 @@ test('the built-in default config is valid and allows the major model APIs only'
   assert.ok(cfg.alerts.some((a) => a.name === 'bulk_upload' && a.over === 50 * 1024 * 1024 && a.windowMs === 120_000));
 });
 
+test('credential_headers: the default list (Cookie included), or the entry\'s own, lower-cased', () => {
+  const cfg = compileConfigText(
+    'profiles:\n  default:\n    allow:\n      - api.openai.com\n      - { host: api.example.com, credential_headers: [Authorization, X-Custom-Key] }\n',
+    '/etc/warden/t.yaml',
+  );
+  const [plain, own] = cfg.profiles.get('default')!.allow;
+  assert.deepEqual(plain!.credentialHeaders, ['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'cookie']);
+  assert.deepEqual(own!.credentialHeaders, ['authorization', 'x-custom-key'], 'cookie left out: scanned like any other header');
+});
+
 test('dlp.workers: given, 0 for inline inspection, or one less than the CPUs (1 to 4)', () => {
   assert.equal(compileConfigText(`${OK_PROFILE}dlp: { workers: 3 }\n`, '/etc/warden/t.yaml').dlp.workers, 3);
   assert.equal(compileConfigText(`${OK_PROFILE}dlp: { workers: 0 }\n`, '/etc/warden/t.yaml').dlp.workers, 0);
