@@ -389,6 +389,9 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
         if (header) secrets.push(written.toLowerCase());
         // A long name is cut in `where`, perhaps inside the value: star its whole label.
         if (s.node.orig.length > MAX_LABEL_CHARS) secrets.push(label(header ? s.node.orig.toLowerCase() : s.node.orig));
+        // Decoded from a label (base64, hex): `where` holds the label encoded; star all of it.
+        const root = s.node.labelRoot;
+        if (root !== null) secrets.push(root, root.toLowerCase(), label(root), label(root.toLowerCase()));
       }
     }
   }

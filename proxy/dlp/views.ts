@@ -84,6 +84,12 @@ export interface ViewNode {
    * them. A canary credential is meant to be caught when it is used.
    */
   readonly honeytokensOnly: boolean;
+  /**
+   * For a view decoded from a label (a base64 JSON key, a hex header name): the label as
+   * written. `where` holds that text, encoded, so a value found in the decoded view stars the
+   * whole label out of `where` (inspect.ts).
+   */
+  labelRoot: string | null;
 }
 
 /** An archive found by magic bytes. */
@@ -220,8 +226,13 @@ export function printableRuns(bytes: Uint8Array): string {
   return out.join('\n');
 }
 
+/** A view of the URL or the headers, not of the body. */
+function outsideBody(where: string): boolean {
+  return where === 'path' || where === HEADER_NAME_WHERE || where.startsWith('header:') || where.startsWith('query');
+}
+
 function makeNode(orig: string, where: string, key: string | null, depth: number, derivation: Derivation, label = false, honeytokensOnly = false): ViewNode {
-  return { orig, where, key, depth, derivation, map: null, pending: null, label, honeytokensOnly };
+  return { orig, where, key, depth, derivation, map: null, pending: null, label, honeytokensOnly, labelRoot: null };
 }
 
 /**
@@ -257,7 +268,9 @@ export class ViewBuilder {
   private derived(parent: ViewNode, orig: string, derivation: Derivation): ViewNode {
     const depth = parent.depth + 1;
     if (depth > MAX_DEPTH) throw new UninspectableError(`encodings nested deeper than ${MAX_DEPTH} levels`);
-    return makeNode(orig, parent.where, parent.key, depth, derivation, parent.label, parent.honeytokensOnly);
+    const node = makeNode(orig, parent.where, parent.key, depth, derivation, parent.label, parent.honeytokensOnly);
+    node.labelRoot = parent.labelRoot ?? (parent.label ? parent.orig : null);
+    return node;
   }
 
   /** Add a view to scan, then the views decoded from it (percent, base64). */
@@ -272,8 +285,9 @@ export class ViewBuilder {
       }
     }
     if (s.length < MIN_BASE64_RUN) return;
-    // In the URL path, also the segments and hex stretches of a run that does not decode whole.
-    for (const run of decodableRuns(s, (start, end) => this.decodes(s, start, end), node.where === 'path')) {
+    // Outside the body (the URL, header names and values: short texts), also the parts of a run
+    // that does not decode whole: path segments, hex after `-`/`_` (`x-<hex>`, `file-<hex>`).
+    for (const run of decodableRuns(s, (start, end) => this.decodes(s, start, end), outsideBody(node.where))) {
       // Hex text first: a hex run read as base64 is noise.
       const hex = isPrintableHex(s, run.start, run.end);
       const format = !hex && this.archivesOn ? this.detectors.detectArchiveInBase64(s, run.start, run.end) : null;

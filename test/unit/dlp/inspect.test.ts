@@ -184,6 +184,18 @@ test('where never carries a matched value that sits in a key path', () => {
   assert.deepEqual(summary(r), ['us_ssn@body{key}:redactx1', 'credit_card@body["*"].card:redactx1']);
 });
 
+test('where never carries an encoded value either: a key or header name that decodes to a finding is starred whole', () => {
+  const b64Key = b64(`canary ${FAKE_HONEYTOKEN} here`);
+  const hexKey = Buffer.from(`the canary ${FAKE_HONEYTOKEN} here`).toString('hex');
+  const r = inspect(request(JSON.stringify({ [b64Key]: { card: CARD }, [hexKey]: { card: CARD } })));
+  assert.deepEqual(summary(r), ['honeytoken@body{key}:blockx2', 'credit_card@body.*.card:redactx1', 'credit_card@body["*"].card:redactx1']);
+  assertNoPlaintext(r, b64Key, hexKey, FAKE_HONEYTOKEN);
+  // A header name: hex after the usual `x-` prefix is read, and the whole name is starred.
+  const h = inspect(request('{}', { [`x-${hexKey}`]: `card ${CARD}` }));
+  assert.deepEqual(summary(h), ['honeytoken@header-name:blockx1', 'credit_card@header:*:blockx1']);
+  assertNoPlaintext(h, hexKey, FAKE_HONEYTOKEN);
+});
+
 // ─── multipart ──────────────────────────────────────────────────────────────────────────────
 
 function multipart(parts: string[], boundary = 'b0undary'): InspectRequest {
