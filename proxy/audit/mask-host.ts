@@ -33,16 +33,15 @@ export function absoluteAuthority(url: string): string | undefined {
   return ABSOLUTE.exec(url)?.[2];
 }
 
-/** Star every segment of `text` that a span overlaps. */
-export function starSegments(text: string, spans: readonly (readonly [number, number])[]): Masked {
-  if (spans.length === 0) return { text, starred: [] };
+/** Star every segment of `text` (between separators) for which `star(segment, start, end)` holds. */
+function starWhere(text: string, star: (segment: string, start: number, end: number) => boolean): Masked {
   let out = '';
   const starred: string[] = [];
   let start = 0;
   for (let i = 0; i <= text.length; i++) {
     if (i < text.length && !SEPARATORS.has(text[i]!)) continue;
     const seg = text.slice(start, i);
-    if (seg !== '' && spans.some(([a, b]) => a < i && start < b)) {
+    if (seg !== '' && star(seg, start, i)) {
       out += '*';
       starred.push(seg.toLowerCase());
     } else {
@@ -52,6 +51,12 @@ export function starSegments(text: string, spans: readonly (readonly [number, nu
     start = i + 1;
   }
   return { text: out, starred };
+}
+
+/** Star every segment of `text` that a span overlaps. */
+export function starSegments(text: string, spans: readonly (readonly [number, number])[]): Masked {
+  if (spans.length === 0) return { text, starred: [] };
+  return starWhere(text, (_, start, end) => spans.some(([a, b]) => a < end && start < b));
 }
 
 export class AuthorityMasker {
@@ -100,21 +105,9 @@ export class AuthorityMasker {
     let host = r.host;
     if (host !== undefined) {
       const h = this.mask(host);
-      host = starred.length === 0 ? h.text : starSegments(h.text, segmentSpans(h.text, starred)).text;
+      host = starred.length === 0 ? h.text : starWhere(h.text, (seg) => starred.includes(seg.toLowerCase())).text;
     }
     if (host === r.host && url === r.url) return r;
     return { ...r, ...(host !== undefined ? { host } : {}), ...(url !== undefined ? { url } : {}) };
   }
-}
-
-/** Spans of the segments of `text` whose lower-cased form is in `segments`. */
-function segmentSpans(text: string, segments: readonly string[]): [number, number][] {
-  const out: [number, number][] = [];
-  let start = 0;
-  for (let i = 0; i <= text.length; i++) {
-    if (i < text.length && !SEPARATORS.has(text[i]!)) continue;
-    if (i > start && segments.includes(text.slice(start, i).toLowerCase())) out.push([start, i]);
-    start = i + 1;
-  }
-  return out;
 }

@@ -5,7 +5,7 @@
  * noise and is dropped: a body holds thousands of such runs, so classification decodes by hand
  * into a scratch buffer and stops at the first sign of binary, without allocating.
  */
-import { MIN_HEX_RUN } from './decode-hex.js';
+import { isPrintableHex, MIN_HEX_RUN } from './decode-hex.js';
 import { someBase64RunSimd } from './wasm/base64-runs.js';
 
 /** Shortest run considered (18 decoded bytes): shorter runs are ordinary identifiers. */
@@ -116,25 +116,41 @@ export function someSubRun(src: string | Uint8Array, start: number, end: number,
 }
 
 /**
- * The runs of `s` that `decodes` accepts; with `parts`, for a run that does not decode, its parts
- * that do (someSubRun). Parts are read in URLs, where a path is one run and its segments are
- * where data goes; in a body they would cost every clean body's fast path a second look at
- * each of its runs.
+ * The runs of `s` that `read` gives a reading for, each with it; with `parts`, for a run that has
+ * none, its parts that have one (someSubRun). Parts are read in URLs, where a path is one run and
+ * its segments are where data goes; in a body they would cost every clean body's fast path a
+ * second look at each of its runs.
  */
-export function decodableRuns(s: string, decodes: (start: number, end: number) => boolean, parts: boolean): Base64Run[] {
-  const out: Base64Run[] = [];
+export function decodableRuns<R>(s: string, read: (start: number, end: number) => R | null, parts: boolean): (Base64Run & { readonly reading: R })[] {
+  const out: (Base64Run & { readonly reading: R })[] = [];
   for (const whole of findBase64Runs(s)) {
-    if (decodes(whole.start, whole.end)) {
-      out.push(whole);
+    const reading = read(whole.start, whole.end);
+    if (reading !== null) {
+      out.push({ ...whole, reading });
       continue;
     }
     if (!parts) continue;
     someSubRun(s, whole.start, whole.end, (start, end) => {
-      if (decodes(start, end)) out.push({ start, end });
+      const r = read(start, end);
+      if (r !== null) out.push({ start, end, reading: r });
       return false;
     });
   }
   return out;
+}
+
+/** How a run reads as text: hex first (a hex run read as base64 is noise), then base64. */
+export type TextReading = 'hex' | 'base64';
+
+/** The reading under which `[start, end)` decodes to printable text, or null. */
+export function textReading(src: string | Uint8Array, start: number, end: number): TextReading | null {
+  if (isPrintableHex(src, start, end)) return 'hex';
+  return isPrintableBase64(src, start, end) ? 'base64' : null;
+}
+
+/** The bytes of a run under a reading. */
+export function decodeRun(encoded: string, reading: TextReading): Buffer {
+  return reading === 'hex' ? Buffer.from(encoded, 'hex') : decodeBase64(encoded);
 }
 
 /** 1 for each byte in the base64 alphabet (standard and URL-safe), 0 otherwise. */

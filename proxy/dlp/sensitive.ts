@@ -5,8 +5,7 @@
  * or a honeytoken, in the text itself or in a base64 or hex run of it decoded once: an encoded
  * value is as readable as the value (`/v1/files/<base64 of a key>`, `<hex>.attacker.example`).
  */
-import { decodableRuns, decodeBase64, isPrintableBase64, MIN_BASE64_RUN } from './decode-base64.js';
-import { isPrintableHex } from './decode-hex.js';
+import { decodableRuns, decodeRun, MIN_BASE64_RUN, textReading } from './decode-base64.js';
 import type { Detectors } from './types.js';
 
 /** The spans `[start, end)` of `text` that hold something sensitive (a decoded run: the whole run). */
@@ -18,19 +17,15 @@ export function sensitiveSpans(detectors: Detectors): (text: string) => [number,
   return (text) => {
     const spans = found(text);
     if (text.length < MIN_BASE64_RUN) return spans;
-    const readable = (start: number, end: number): boolean => isPrintableHex(text, start, end) || isPrintableBase64(text, start, end);
-    for (const run of decodableRuns(text, readable, true)) {
-      const hex = isPrintableHex(text, run.start, run.end);
-      const encoded = text.slice(run.start, run.end);
-      const decoded = (hex ? Buffer.from(encoded, 'hex') : decodeBase64(encoded)).toString('utf8');
+    for (const run of decodableRuns(text, (start, end) => textReading(text, start, end), true)) {
+      const decoded = decodeRun(text.slice(run.start, run.end), run.reading).toString('utf8');
       if (found(decoded).length > 0) spans.push([run.start, run.end]);
     }
     return spans;
   };
 }
 
-/** Whether sensitiveSpans() finds anything in `text`. */
-export function sensitiveTo(detectors: Detectors): (text: string) => boolean {
-  const spans = sensitiveSpans(detectors);
+/** Whether a sensitiveSpans() check finds anything in `text`. */
+export function sensitiveTo(spans: (text: string) => readonly unknown[]): (text: string) => boolean {
   return (text) => spans(text).length > 0;
 }

@@ -17,8 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { decodableRuns, decodeBase64, isPrintableBase64, MIN_BASE64_RUN } from './decode-base64.js';
-import { isPrintableHex } from './decode-hex.js';
+import { decodableRuns, decodeBase64, decodeRun, MIN_BASE64_RUN, textReading, type TextReading } from './decode-base64.js';
 import { looksLikeJson, memberSegment, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
 import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
 import { decodeQuotedPrintable, parseHeaderParams, parseMultipart } from './decode-multipart.js';
@@ -287,30 +286,29 @@ export class ViewBuilder {
     if (s.length < MIN_BASE64_RUN) return;
     // Outside the body (the URL, header names and values: short texts), also the parts of a run
     // that does not decode whole: path segments, hex after `-`/`_` (`x-<hex>`, `file-<hex>`).
-    for (const run of decodableRuns(s, (start, end) => this.decodes(s, start, end), outsideBody(node.where))) {
-      // Hex text first: a hex run read as base64 is noise.
-      const hex = isPrintableHex(s, run.start, run.end);
-      const format = !hex && this.archivesOn ? this.detectors.detectArchiveInBase64(s, run.start, run.end) : null;
+    for (const run of decodableRuns(s, (start, end) => this.readRun(s, start, end), outsideBody(node.where))) {
       // The same run shows up again in a percent-decoded child, or repeated in a body.
       const text = s.slice(run.start, run.end);
       if (this.seenRuns.has(text)) continue;
       this.seenRuns.add(text);
       this.countBase64();
-      const bytes = hex ? Buffer.from(text, 'hex') : decodeBase64(text);
-      if (format !== null) {
-        this.archives.push({ format, where: node.where, digest: sha256(bytes), node, start: run.start, end: run.end });
+      const { reading } = run;
+      if (typeof reading === 'object') {
+        this.archives.push({ format: reading.archive, where: node.where, digest: sha256(decodeBase64(text)), node, start: run.start, end: run.end });
         continue;
       }
-      const decoded = bytes.toString('utf8');
+      const decoded = decodeRun(text, reading).toString('utf8');
       this.charge(decoded.length);
-      this.addView(this.derived(node, decoded, { kind: 'opaque', why: hex ? 'hex' : 'base64' }));
+      this.addView(this.derived(node, decoded, { kind: 'opaque', why: reading }));
     }
   }
 
-  /** Whether a run decodes to text (as hex or base64) or to an archive. */
-  private decodes(s: string, start: number, end: number): boolean {
-    return isPrintableHex(s, start, end) || isPrintableBase64(s, start, end) ||
-      (this.archivesOn && this.detectors.detectArchiveInBase64(s, start, end) !== null);
+  /** How a run decodes: to text (hex first, then base64) or, read as base64, to an archive. */
+  private readRun(s: string, start: number, end: number): TextReading | { readonly archive: string } | null {
+    const text = textReading(s, start, end);
+    if (text === 'hex') return text;
+    const archive = this.archivesOn ? this.detectors.detectArchiveInBase64(s, start, end) : null;
+    return archive !== null ? { archive } : text;
   }
 
   /**

@@ -36,7 +36,7 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
   const rt = core.runtime();
   const cfg = rt.config;
   const report = cfg.mode === 'report';
-  const id = requestIdFrom(req.headers, rt.engine.detectors);
+  const id = requestIdFrom(req.headers, rt.sensitive);
   core.metrics?.requests.inc({ kind: 'connect' });
 
   const connectRecord = (identity: ClientIdentity | null, rec: Partial<AuditRecordInput>): void => {

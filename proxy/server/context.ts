@@ -4,12 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { parseHostPort } from '../policy/host-match.js';
 import { authenticate } from '../policy/identity.js';
 import type { AuditFinding, AuditRecordInput, AuditWriter } from '../audit/events.js';
 import type { AuthorityMasker } from '../audit/mask-host.js';
 import type { CompiledAllowRule, CompiledConfig, CompiledProfile } from '../config/types.js';
-import { sensitiveTo } from '../dlp/sensitive.js';
-import type { Detectors, DlpEngine, InspectResult } from '../dlp/types.js';
+import type { DlpEngine, InspectResult } from '../dlp/types.js';
 import type { DetectionEngine, DetectionEvent } from '../limits/detect.js';
 import type { InspectBudget } from '../limits/inspect-budget.js';
 import type { Limiter, UploadStatus } from '../limits/limiter.js';
@@ -31,6 +31,8 @@ export interface Runtime {
   readonly generation: number;
   /** Stars sensitive host labels out of audit records (audit/mask-host.ts). */
   readonly auditHosts: AuthorityMasker;
+  /** The check for agent-chosen text an audit record would hold as sent (dlp/sensitive.ts). */
+  readonly sensitive: (text: string) => boolean;
 }
 
 /** Who is talking: fixed at CONNECT (or per plain request). */
@@ -81,11 +83,11 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:@\-]{1,128}$/;
  * (or a honeytoken) is replaced, so it is neither recorded nor forwarded. The header itself is
  * still scanned with the others, and its finding is recorded masked.
  */
-export function requestIdFrom(headers: IncomingHttpHeaders, detectors: Detectors): string {
+export function requestIdFrom(headers: IncomingHttpHeaders, sensitive: (text: string) => boolean): string {
   const v = headers['x-request-id'];
   const s = Array.isArray(v) ? v[0] : v;
   if (!s || !REQUEST_ID_RE.test(s)) return randomUUID();
-  return sensitiveTo(detectors)(s) ? randomUUID() : s;
+  return sensitive(s) ? randomUUID() : s;
 }
 
 /** Host names the config names (allow and deny entries that are not wildcards, connect_to keys). */
@@ -94,7 +96,10 @@ export function configuredHosts(config: CompiledConfig): Set<string> {
   for (const p of config.profiles.values()) {
     for (const r of [...p.allow, ...p.deny]) if (!r.host.startsWith('*.')) out.add(r.host);
   }
-  for (const k of config.upstream.connectTo.keys()) out.add(k.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
+  for (const k of config.upstream.connectTo.keys()) {
+    const hp = parseHostPort(k);
+    if (hp) out.add(hp.host);
+  }
   return out;
 }
 

@@ -18,7 +18,6 @@ import type { InspectResult } from '../dlp/types.js';
 import { decideRequest } from '../policy/decide.js';
 import { normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
-import { sensitiveTo } from '../dlp/sensitive.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import type { SharedBodyArena } from './inspect-pool.js';
 import { endToEndHeaders, hasBody, rawHeaderNames, refuseResponse } from './respond.js';
@@ -189,7 +188,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
   const rt = core.runtime(); // in-flight requests keep the runtime they started with
   const cfg = rt.config;
   const report = cfg.mode === 'report';
-  const id = requestIdFrom(req.headers, rt.engine.detectors);
+  const id = requestIdFrom(req.headers, rt.sensitive);
   const method = req.method ?? 'GET';
   let identity: ClientIdentity | null = tunnel?.identity ?? null;
   let profile: CompiledProfile | null = null;
@@ -215,7 +214,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       ...baseRecord(id, identity, profile?.name ?? identity?.profileName ?? null),
       method,
       // The path and query keys were scanned with the request; scanned again only to star what was found, or when the request was refused before.
-      url: maskUrl(target ? `${target.scheme}://${target.hostHeader}${target.path}` : req.url ?? '', !inspected || findingsInUrl(findings) ? sensitiveTo(rt.engine.detectors) : undefined),
+      url: maskUrl(target ? `${target.scheme}://${target.hostHeader}${target.path}` : req.url ?? '', !inspected || findingsInUrl(findings) ? rt.sensitive : undefined),
       host: target?.host,
       port: target?.port,
       dest_ip: dialTarget?.dialHost ?? null,

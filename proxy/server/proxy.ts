@@ -23,7 +23,7 @@ import type { CertificateAuthority } from '../tls/ca.js';
 import { Upstream } from '../upstream/forward.js';
 import { createResolver, type LookupFn } from '../upstream/resolve.js';
 import { handleConnect, type ConnectDeps } from './connect.js';
-import { sensitiveSpans } from '../dlp/sensitive.js';
+import { sensitiveSpans, sensitiveTo } from '../dlp/sensitive.js';
 import { configuredHosts, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import { handleHttpRequest } from './forward-http.js';
 import { InspectPool, SharedBodyArena } from './inspect-pool.js';
@@ -62,10 +62,12 @@ export function buildRuntime(
 ): Runtime {
   const spec = dlpSpec(config, opts.fingerprintKey);
   const engine = createDlpEngine(compileDetectors(spec));
+  const spans = sensitiveSpans(engine.detectors);
   return {
     config,
     engine,
-    auditHosts: new AuthorityMasker(sensitiveSpans(engine.detectors), configuredHosts(config)),
+    auditHosts: new AuthorityMasker(spans, configuredHosts(config)),
+    sensitive: sensitiveTo(spans),
     // Workers compile the very spec the inline engine was built from (and proven on its examples).
     inspectPool: config.dlp.workers > 0
       ? new InspectPool(spec, config.dlp.workers, {

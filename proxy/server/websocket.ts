@@ -15,7 +15,6 @@ import type { Duplex } from 'node:stream';
 import { WardenError, type RefusalCode } from '../errors.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
-import { sensitiveTo } from '../dlp/sensitive.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { hasBody, rawHeaderNames, refuseSocket } from './respond.js';
 import { absoluteAuthority } from '../audit/mask-host.js';
@@ -28,14 +27,14 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   client.on('error', () => undefined);
   const startedMs = performance.now();
   const rt = core.runtime();
-  const id = requestIdFrom(req.headers, rt.engine.detectors);
+  const id = requestIdFrom(req.headers, rt.sensitive);
   let identity: ClientIdentity | null = tunnel?.identity ?? null;
   /** Refused before the target is known: recorded with the request target as sent. */
   const refuseEarly = (code: RefusalCode): void => {
     refuseSocket(client, code, id);
     core.audit.write({
       event: 'request', ...baseRecord(id, identity, identity?.profileName ?? null), method: req.method ?? 'GET',
-      url: maskUrl(req.url ?? '', sensitiveTo(rt.engine.detectors)), decision: 'block', reason: code, duration_ms: Math.round(performance.now() - startedMs),
+      url: maskUrl(req.url ?? '', rt.sensitive), decision: 'block', reason: code, duration_ms: Math.round(performance.now() - startedMs),
       ...(tunnel ? { host: tunnel.host, port: tunnel.port } : {}),
     });
   };
@@ -89,7 +88,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   const rec = (decision: 'allow' | 'redact' | 'block', reason: string, extra: Record<string, unknown> = {}): void =>
     core.audit.write({
       event: 'request', ...baseRecord(id, identity, identity!.profileName), method: req.method ?? 'GET',
-      url: maskUrl(`${scheme === 'https' ? 'wss' : 'ws'}://${host}:${port}${path}`, !handshake || findingsInUrl(handshake.findings) ? sensitiveTo(rt.engine.detectors) : undefined),
+      url: maskUrl(`${scheme === 'https' ? 'wss' : 'ws'}://${host}:${port}${path}`, !handshake || findingsInUrl(handshake.findings) ? rt.sensitive : undefined),
       host, port, decision, reason,
       duration_ms: Math.round(performance.now() - startedMs), ...extra,
     });

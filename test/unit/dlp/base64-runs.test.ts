@@ -155,7 +155,7 @@ test('someSubRun: pieces between slashes and hex stretches after - or _, never t
 
 test('decodableRuns: a run that decodes is kept whole; one that does not gives its parts that do', () => {
   const text = `see /v1/files/${Buffer.from('a note that decodes').toString('base64url')}/content and ${Buffer.from('a whole run of text').toString('base64')}`;
-  const runs = (parts: boolean): string[] => decodableRuns(text, (a, b) => isPrintableBase64(text, a, b), parts).map((r) => Buffer.from(text.slice(r.start, r.end), 'base64').toString());
+  const runs = (parts: boolean): string[] => decodableRuns(text, (a, b) => (isPrintableBase64(text, a, b) ? 'base64' : null), parts).map((r) => Buffer.from(text.slice(r.start, r.end), 'base64').toString());
   assert.deepEqual(runs(true), ['a note that decodes', 'a whole run of text']);
   assert.deepEqual(runs(false), ['a whole run of text']);
 });
