@@ -91,6 +91,12 @@ function checkExamples(p: CompiledPattern): void {
       p.prefilterRe.lastIndex = 0;
       if (!p.prefilterRe.test(view.buf)) throw new PackError(p.file, p.id, `prefilter does not match examples.match[${i}]`);
     }
+    if (p.memberRe !== null && view.key !== null) {
+      p.memberRe.lastIndex = 0;
+      if (!p.memberRe.test(Buffer.from(JSON.stringify({ [view.key]: view.text }), 'utf8'))) {
+        throw new PackError(p.file, p.id, `JSON member form does not match examples.match[${i}]`);
+      }
+    }
   });
   p.examples.noMatch.forEach((e, i) => {
     const out: Candidate[] = [];
@@ -151,19 +157,27 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
   if (honey.source !== null) sources.push(honey.source);
   // One automaton over every pattern. If it cannot be built (or later runs out of memory)
   // we fall back to running every pattern: slower, never blind (fail closed).
-  let set: RE2SetInstance | null = null;
-  try {
-    set = sources.length > 0 ? new RE2.Set(sources) : null;
-  } catch {
-    set = null;
-  }
+  const build = (srcs: readonly string[]): RE2SetInstance | null => {
+    try {
+      return srcs.length > 0 ? new RE2.Set(srcs) : null;
+    } catch {
+      return null;
+    }
+  };
+  const set = build(sources);
+  // A second automaton for JSON text, where key patterns stand as members (packs.ts
+  // keyedMemberForm). Not one set for all: the member forms cost ~17% of a set pass over prose
+  // (a key word opens a state that lasts to the next quote), which text bodies need not pay.
+  const jsonSet = patterns.some((p) => p.member !== null)
+    ? build(sources.map((src, i) => (patterns[i]?.member ? `(?:${src})|(?:${patterns[i].member})` : src)))
+    : set;
   const packNames = packs.map((p) => p.name);
   const fingerprintKey = Buffer.from(opts.fingerprintKey);
 
-  const candidateIndices = (input: Buffer): number[] => {
-    if (set === null) return sources.map((_, i) => i);
+  const candidateIndices = (input: Buffer, automaton = set): number[] => {
+    if (automaton === null) return sources.map((_, i) => i);
     try {
-      return set.match(input);
+      return automaton.match(input);
     } catch {
       return sources.map((_, i) => i);
     }
@@ -193,11 +207,11 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
       return claimSpans(out).map(toMatch);
     },
 
-    mightMatch(raw: Buffer, packsFilter: readonly string[] | null): boolean {
+    mightMatch(raw: Buffer, packsFilter: readonly string[] | null, json = false): boolean {
       // set.match() rather than set.test(), although test() stops at the first hit: RE2's
       // earliest-match DFA is slower per byte (4 MiB clean chat: 9.1 vs 8.2 ms; 20 KiB: 42 vs
       // 38 µs), and clean bodies, which scan to the end either way, are the common case.
-      for (const i of candidateIndices(raw)) {
+      for (const i of candidateIndices(raw, json ? jsonSet : set)) {
         if (i === honeyIndex) return true;
         const p = patterns[i];
         if (p !== undefined && wants(packsFilter, p.pack)) return true;

@@ -124,7 +124,9 @@ function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
  *   archive magic;
  * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
  *   for each buffer after normalisation, which is local (normalize.ts), so each normalised leaf
- *   is a substring of the normalised buffer.
+ *   is a substring of the normalised buffer. A key pattern reads the leaf's key, which is not in
+ *   the leaf: over JSON the set holds it as the member `"<key>": <value>` (packs.ts
+ *   keyedMemberForm), which the buffer holds wherever the full path would find it.
  *
  * Form and multipart bodies always take the full path, and so do bodies in another charset or
  * holding a NUL byte (the full path reads them decoded: views.ts addHiddenUtf16).
@@ -158,7 +160,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
     // passes).
     // 1 KiB of headroom: normalising can lengthen text (a bigger result gets its own buffer).
     const scanBuf = normalizeBytes(t, normalizedScratch(t.length + 1024));
-    if (detectors.mightMatch(scanBuf, policy.packs)) return false;
+    if (detectors.mightMatch(scanBuf, policy.packs, maybeJson)) return false;
     if (hasPercentBytes(t)) return false;
     const decodesToSomething = (start: number, end: number): boolean =>
       isPrintableHex(t, start, end) || isPrintableBase64(t, start, end) || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
@@ -237,14 +239,22 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
     let j = i;
     let chars = 0;
     while (j < views.length && !views[j]!.honeytokensOnly && (chars === 0 || chars + (norms[j]?.text.length ?? 0) <= GROUP_CHARS)) {
-      chars += (norms[j]?.text.length ?? 0) + 3;
+      chars += (norms[j]?.text.length ?? 0) + (views[j]!.key?.length ?? 0) + 6;
       j++;
     }
     let might = true;
     if (group && j - i > 1) {
       const parts: string[] = [];
-      for (let k = i; k < j; k++) parts.push(norms[k]?.text ?? '');
-      might = detectors.mightMatch(Buffer.from(`"${parts.join('"\n"')}"`, 'utf8'), policy.packs);
+      let keyed = false;
+      for (let k = i; k < j; k++) {
+        // A keyed view is written as the JSON member it stands for, so that key patterns
+        // (`{"password": "…"}`) fire here as they would in the body (packs.ts keyedMemberForm).
+        const key = views[k]!.key;
+        const text = norms[k]?.text ?? '';
+        keyed ||= key !== null;
+        parts.push(key === null ? text : `${key.replaceAll('"', "'")}":"${text}`);
+      }
+      might = detectors.mightMatch(Buffer.from(`"${parts.join('"\n"')}"`, 'utf8'), policy.packs, keyed);
     }
     if (might) for (let k = i; k < j && budget.remaining >= 0; k++) scanOne(k);
     if (budget.remaining < 0) break;

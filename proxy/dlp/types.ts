@@ -57,8 +57,10 @@ export interface Detectors {
   /**
    * Cheap pre-check over raw bytes: false only when no pattern of the given packs can match
    * anywhere in `raw` as written (an RE2.Set pass). Decoded views may still hide matches.
+   * `json`: `raw` is JSON text (or views written as JSON members), where a key pattern can
+   * match a member's value.
    */
-  mightMatch(raw: Buffer, packs: readonly string[] | null): boolean;
+  mightMatch(raw: Buffer, packs: readonly string[] | null, json?: boolean): boolean;
   /** Archive format by magic bytes at offset 0 (tar: 257), or null. */
   detectArchive(bytes: Buffer): string | null;
   /** The same for the bytes a base64 run `[start, end)` of `src` decodes to (archives.ts base64ArchiveProbe). */

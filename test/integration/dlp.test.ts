@@ -24,7 +24,8 @@ const HONEY = 'WARDEN-CANARY-7f3a9c2e1b4d';
 const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const HEX_HONEY = Buffer.from(HONEY).toString('hex');
 const B64_HONEY = Buffer.from(`canary ${HONEY}`).toString('base64url');
-const PLANTED = [SSN, CARD, HONEY, HEX_HONEY, B64_HONEY, PRIVATE_KEY.split('\n')[1]!];
+const KEYED_SECRET = 'q8Zr2LmT7vXw4KpN9bYc'; // a secret by the name of its key only (generic_secret_key_view)
+const PLANTED = [SSN, CARD, HONEY, HEX_HONEY, B64_HONEY, PRIVATE_KEY.split('\n')[1]!, KEYED_SECRET];
 
 describe('DLP in the request path', () => {
   let up: Upstream;
@@ -75,6 +76,28 @@ describe('DLP in the request path', () => {
     assert.equal(rec?.reason, 'dlp');
     const f = rec?.findings?.find((x) => x.type === 'us_ssn');
     assert.ok(f && f.where.includes('messages') && f.fp.length >= 8 && f.sample.endsWith('8143'));
+  });
+
+  test('a value that is a secret by the name of its key arrives redacted, in a JSON body, a form and a query', async () => {
+    // `{"password": "…"}` was passed as clean: the fast path and the group prefilter never saw
+    // key and value together (packs.ts keyedMemberForm).
+    const json = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'connect to the db' }] }).replace(/}$/, `, "db" : { "password"  :  "${KEYED_SECRET}" }}`);
+    const res = await post('/v1/chat/completions', json, { 'content-type': 'application/json' }, 'dlp-keyed');
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+    const seen = upstreamSaw('dlp-keyed');
+    assert.ok(seen, 'upstream got the redacted request');
+    assert.ok(!seen.body.toString().includes(KEYED_SECRET));
+    assert.equal((JSON.parse(seen.body.toString()) as { db: { password: string } }).db.password, '[REDACTED:generic_secret]');
+    const rec = h.audit.byId('dlp-keyed').find((r) => r.event === 'request');
+    assert.equal(rec?.decision, 'redact');
+    assert.ok(rec?.findings?.some((f) => f.type === 'generic_secret' && f.where === 'body.db.password'));
+
+    const form = await post(`/v1/login?user=ada&api_key=${KEYED_SECRET}&x=1`, `user=ada&password=${KEYED_SECRET}&remember=1`, { 'content-type': 'application/x-www-form-urlencoded' }, 'dlp-keyed-form');
+    assert.equal(form.statusCode, 200);
+    await form.body.dump();
+    const seenForm = upstreamSaw('dlp-keyed-form');
+    assert.ok(seenForm && !seenForm.body.toString().includes(KEYED_SECRET) && !seenForm.url.includes(KEYED_SECRET));
   });
 
   test('a private key is refused with 403 and the upstream sees nothing', async () => {

@@ -195,3 +195,46 @@ test('the fast path keeps buffers between bodies: results never depend on an ear
     assert.deepEqual([...new Set(r.findings.map((f) => f.type))].sort(), types, name);
   }
 });
+
+test('key patterns (a value found by the name of its key) fire through the fast path and the group prefilter (real detectors)', () => {
+  // A key pattern matches a whole value and reads the key beside it: the set passes over the
+  // body and over groups of views never saw the two together, so `{"api_key": "<secret>"}` was
+  // passed as clean by both, while the full path found it.
+  const real = compileDetectors({ honeytokens: [], fingerprintKey: Buffer.from('k') });
+  const pol = policy({ packs: real.packNames });
+  const fast = createDlpEngine(real);
+  const noGroup = createDlpEngine(real, { fastPath: false });
+  const full = createDlpEngine(real, { fastPath: false, groupPrefilter: false });
+  const secret = 'q8Zr2LmT7vXw4KpN9bYc';
+  const chat = cleanChatBody(24 * 1024, 5).toString('utf8');
+  const inChat = (member: string): string => chat.replace(/}$/, `,${member}}`);
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const cases: Array<[name: string, req: InspectRequest, type: string]> = [
+    ['JSON member', request(`{"api_key":"${secret}"}`), 'generic_secret'],
+    ['JSON member, spaced', request(`{"api_key"    :    "${secret}"}`), 'generic_secret'],
+    ['JSON member, line breaks around the colon', request(`{"api_key"\n:\n"${secret}"}`), 'generic_secret'],
+    ['JSON member, key in capitals', request(`{"CLIENT_SECRET": "${secret}"}`), 'generic_secret'],
+    ['JSON member, key spelled with a \\u escape', request(`{"api\\u005fkey":"${secret}"}`), 'generic_secret'],
+    ['JSON member, key with a quote in it', request(`{"my\\"password":"${secret}"}`), 'generic_secret'],
+    ['JSON member, value in nested arrays', request(`{"token": [ ["${secret}"] ]}`), 'generic_secret'],
+    ['JSON member among a chat body', request(inChat(`"password":"${secret}"`)), 'generic_secret'],
+    ['JSON member in nested tool-call arguments', request(addToolCall(chat, JSON.stringify({ db: { password: secret } }))), 'generic_secret'],
+    ['JSON number under an ssn key', request(inChat('"SSN" :\n 536904399')), 'us_ssn'],
+    ['JSON date under a birth key', request(inChat('"date_of_birth": "1984-03-12"')), 'date_of_birth'],
+    ['sniffed JSON, no content type', request(`{"api_key":"${secret}"}`, { 'content-type': '' }), 'generic_secret'],
+    ['form field among others', request(`a=1&b=2&password=${secret}&c=3`, form), 'generic_secret'],
+    ['query parameter among others', request('{}', {}, `/v1/x?a=1&api_key=${secret}&b=2`), 'generic_secret'],
+    ['header among others', request('{}', { 'x-trace': 'abc', 'x-auth-token': secret, 'x-other': 'def' }), 'generic_secret'],
+  ];
+  for (const [name, req, type] of cases) {
+    const want = comparable(full.inspect(req, pol));
+    assert.ok(full.inspect(req, pol).findings.some((f) => f.type === type), `${name}: the full path finds ${type}`);
+    assert.deepEqual(comparable(fast.inspect(req, pol)), want, `${name}: fast path and group prefilter`);
+    assert.deepEqual(comparable(noGroup.inspect(req, pol)), want, `${name}: group prefilter`);
+  }
+  // Keys that hold a key word but values that are not secrets stay on the fast path's verdict.
+  for (const body of [inChat('"max_tokens": 1024'), inChat('"author": "ada"'), inChat('"password_hint": "short"')]) {
+    const r = fast.inspect(request(body), pol);
+    assert.deepEqual(r.findings, [], body.slice(-40));
+  }
+});

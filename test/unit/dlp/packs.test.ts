@@ -85,6 +85,22 @@ patterns:
     prefilter: 'ACME(?!x)'
     examples: {match: ['${SECRETISH}']}
 `, /acme_prefilter_bad\.yaml pattern acme_q: prefilter does not compile with RE2/],
+  ['key pattern not written ^…$ (it could not stand as a JSON member)', 'acme_key_unanchored', `pack: acme8
+patterns:
+  - id: acme_k
+    type: generic_secret
+    pattern: '([A-Za-z0-9-]{12,})'
+    key: 'acme'
+    examples: {match: [{text: '${SECRETISH}', key: acme_token}]}
+`, /acme_key_unanchored\.yaml pattern acme_k: a pattern with `key` matches a whole value/],
+  ['key regex anchored inside', 'acme_key_anchor', `pack: acme9
+patterns:
+  - id: acme_k
+    type: generic_secret
+    pattern: '^([A-Za-z0-9-]{12,})$'
+    key: '^acme|^token'
+    examples: {match: [{text: '${SECRETISH}', key: acme_token}]}
+`, /acme_key_anchor\.yaml pattern acme_k: key regex: anchors/],
   ['duplicate pack name', 'acme_dup', `pack: secrets
 patterns: []
 `, /acme_dup\.yaml: pack name "secrets" is already loaded/],
