@@ -334,31 +334,33 @@ function unanchoredKey(file: string, id: string, key: string): string {
   const flags = /^\(\?[imsU]+\)/.exec(key)?.[0] ?? '';
   let body = key.slice(flags.length);
   if (body.startsWith('^')) body = body.slice(1);
-  let inClass = false;
-  for (let i = 0; i < body.length; i++) {
+  for (const i of operators(body)) {
     const ch = body[i];
-    if (ch === '\\') { i++; continue; }
-    if (inClass) { if (ch === ']') inClass = false; continue; }
-    if (ch === '[') { inClass = true; continue; }
     if (ch === '$' && i === body.length - 1) return flags + body.slice(0, -1);
     if (ch === '^' || ch === '$') throw new PackError(file, id, 'key regex: anchors (^, $) only at its ends');
   }
   return flags + body;
 }
 
-/** Number of capturing groups in an RE2 source (named and unnamed). */
-function countGroups(source: string): number {
-  let n = 0;
+/** Indices of the characters of an RE2 source that are syntax: not escaped, not in a class. */
+function* operators(source: string): Generator<number> {
   let inClass = false;
   for (let i = 0; i < source.length; i++) {
     const ch = source[i];
     if (ch === '\\') { i++; continue; }
     if (inClass) { if (ch === ']') inClass = false; continue; }
     if (ch === '[') { inClass = true; continue; }
-    if (ch === '(') {
-      if (source[i + 1] !== '?') n++;
-      else if (source[i + 2] === 'P' || (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!')) n++;
-    }
+    yield i;
+  }
+}
+
+/** Number of capturing groups in an RE2 source (named and unnamed). */
+function countGroups(source: string): number {
+  let n = 0;
+  for (const i of operators(source)) {
+    if (source[i] !== '(') continue;
+    if (source[i + 1] !== '?') n++;
+    else if (source[i + 2] === 'P' || (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!')) n++;
   }
   return n;
 }
