@@ -35,10 +35,24 @@ function isTooLarge(err: unknown): boolean {
   return err instanceof RangeError || (err as { code?: unknown } | null)?.code === 'ERR_BUFFER_TOO_LARGE';
 }
 
+/** One decompression step: its output and how many input bytes the engine read. */
+interface Decompressed { readonly bytes: Buffer; readonly readBytes: number }
+
+/**
+ * Run a sync zlib or brotli decompressor with `info: true`, which returns the engine beside the
+ * output (@types/node types only the Buffer). The sync path sets the engine's `bytesWritten` to
+ * the input it consumed, not the input it was given: each engine stops at the end of its stream.
+ */
+function decompress(fn: (buf: Buffer, options: zlib.ZlibOptions) => Buffer, input: Buffer, cap: number): Decompressed {
+  const r = fn(input, { maxOutputLength: cap, info: true }) as unknown as { buffer: Buffer; engine: zlib.Zlib };
+  return { bytes: r.buffer, readBytes: r.engine.bytesWritten };
+}
+
 /**
  * Undo the Content-Encoding of an untrusted body. Codings are removed last-applied first; each
  * step's output is capped at `capBytes`. Failures come back as a detail string without data:
- * `decompressed body exceeds N bytes`, `unknown content-encoding: zstd`, `corrupt gzip body`.
+ * `decompressed body exceeds N bytes`, `unknown content-encoding: zstd`, `corrupt gzip body`,
+ * `data after the end of the deflate stream`.
  */
 export function decodeContentEncoding(
   body: Buffer,
@@ -61,18 +75,19 @@ export function decodeContentEncoding(
   let bytes = body;
   for (let i = codings.length - 1; i >= 0; i--) {
     const coding = codings[i] as Coding;
+    let step: Decompressed;
     try {
       if (coding === 'gzip') {
-        bytes = zlib.gunzipSync(bytes, { maxOutputLength: cap });
+        step = decompress(zlib.gunzipSync, bytes, cap);
       } else if (coding === 'br') {
-        bytes = zlib.brotliDecompressSync(bytes, { maxOutputLength: cap });
+        step = decompress(zlib.brotliDecompressSync, bytes, cap);
       } else {
         try {
-          bytes = zlib.inflateSync(bytes, { maxOutputLength: cap });
+          step = decompress(zlib.inflateSync, bytes, cap);
         } catch (err) {
           if (isTooLarge(err)) throw err;
           // Some clients send raw DEFLATE (no zlib header) under `deflate`; browsers accept both.
-          bytes = zlib.inflateRawSync(bytes, { maxOutputLength: cap });
+          step = decompress(zlib.inflateRawSync, bytes, cap);
           codings[i] = 'deflate-raw';
         }
       }
@@ -80,6 +95,12 @@ export function decodeContentEncoding(
       if (isTooLarge(err)) return { ok: false, detail: `decompressed body exceeds ${cap} bytes` };
       return { ok: false, detail: `corrupt ${coding === 'deflate-raw' ? 'deflate' : coding} body` };
     }
+    // Invariant: every input byte is part of the stream that was decoded and scanned. zlib and
+    // brotli return what they decoded up to the end of the stream and ignore the rest (gunzip reads
+    // member after member, but stops at a NUL byte as padding), while the raw body is what goes
+    // upstream: `deflate(b'{}') + b' ssn …'` would be scanned as `{}` and forwarded whole.
+    if (step.readBytes < bytes.length) return { ok: false, detail: `data after the end of the ${coding} stream` };
+    bytes = step.bytes;
   }
   return { ok: true, bytes, codings };
 }

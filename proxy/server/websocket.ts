@@ -8,7 +8,7 @@
  * `limits.max_body` close with 1009. What the upstream sends is passed on untouched. Bytes
  * sent upstream count against the agent's upload budget; crossing it closes the connection.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -16,12 +16,34 @@ import { WardenError, type RefusalCode } from '../errors.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
-import { hasBody, rawHeaderNames, refuseSocket } from './respond.js';
+import { endToEndHeaders, hasBody, rawHeaderNames, refuseSocket } from './respond.js';
 import { absoluteAuthority } from '../audit/mask-host.js';
 import { maskUrl } from '../audit/mask-url.js';
 import { FindingTally, relabelFindings as relabel } from '../dlp/findings.js';
 import type { InspectResult } from '../dlp/types.js';
 import { CLOSE, OPCODE, WsClientReader, WsFrameBoundary, WsProtocolError, clientClose, clientFrame, serverClose, type WsEvent } from './ws-frames.js';
+
+/**
+ * The handshake as the upstream gets it, one `name: value` per line, from untrusted `headers`:
+ * exactly the end-to-end headers (endToEndHeaders, as the plain HTTP path forwards them), since
+ * the DLP scan skips hop-by-hop headers and those named in Connection (views.ts addHeaders) and
+ * forwarding them would send text upstream that was never read; `Connection: Upgrade, X-Exfil`
+ * drops X-Exfil, and a Sec-WebSocket-* header named there too (the upgrade then fails upstream).
+ * No extension is offered upstream: permessage-deflate would hide the payloads from the scan.
+ * Host is `hostHeader`, the authority checked against the tunnel or taken from the absolute-form
+ * URL (an absolute-form request's own Host was neither), and the request id is Warden's.
+ */
+export function upstreamHandshakeHeaders(headers: IncomingHttpHeaders, hostHeader: string, id: string): string[] {
+  const kept = Object.entries(endToEndHeaders(headers, ['host', 'sec-websocket-extensions', 'x-request-id']))
+    .filter(([k]) => !k.startsWith('proxy-'));
+  return [
+    `host: ${hostHeader}`,
+    ...kept.flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `${k}: ${x}`) : [`${k}: ${v}`])),
+    'connection: Upgrade',
+    'upgrade: websocket',
+    `x-request-id: ${id}`,
+  ];
+}
 
 export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, client: Duplex, head: Buffer, tunnel: TunnelInfo | null): Promise<void> {
   client.on('error', () => undefined);
@@ -46,6 +68,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   let scheme: 'http' | 'https' = 'https';
   let host: string;
   let port: number;
+  let hostHeader: string;
   let path = req.url ?? '/';
   if (path.includes('#')) return refuseEarly('bad_request'); // no fragment in a request target (forward-http.ts parseTarget)
   if (tunnel) {
@@ -66,6 +89,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     if (!hp || hp.host !== tunnel.host || hp.port !== tunnel.port) return refuseEarly('host_mismatch');
     host = tunnel.host;
     port = tunnel.port;
+    hostHeader = authority;
     scheme = tunnel.scheme;
   } else {
     let u: URL;
@@ -80,6 +104,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     if (!hp) return refuseEarly('bad_request');
     host = hp.host;
     port = hp.port;
+    hostHeader = u.host;
     path = u.pathname + u.search;
   }
   const profile = profileOf(rt, identity);
@@ -359,11 +384,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     finish(502);
   });
   up.on(scheme === 'https' ? 'secureConnect' : 'connect', () => {
-    // No extension is offered upstream: permessage-deflate would hide the payloads from the scan.
-    const headers = Object.entries(req.headers)
-      .filter(([k]) => !/^proxy-/i.test(k) && k !== 'sec-websocket-extensions')
-      .flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => `${k}: ${x}`) : v === undefined ? [] : [`${k}: ${v}`]));
-    up.write(`${req.method} ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\nx-request-id: ${id}\r\n\r\n`);
+    up.write(`${req.method} ${path} HTTP/1.1\r\n${upstreamHandshakeHeaders(req.headers, hostHeader, id).join('\r\n')}\r\n\r\n`);
     up.on('drain', () => {
       if (!busy && !done && !closing) client.resume();
     });

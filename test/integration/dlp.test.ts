@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Readable } from 'node:stream';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { createTestPki } from '../fixtures/pki.js';
 import { compileConfigText } from '../../proxy/config/load.js';
@@ -181,6 +181,20 @@ describe('DLP in the request path', () => {
     assert.equal(res.statusCode, 403);
     assert.equal(res.headers['x-warden-reason'], 'uninspectable');
     await res.body.dump();
+  });
+
+  test('data after the end of a deflate stream is refused as uninspectable and never forwarded', async () => {
+    // zlib stops at the end of the stream: only `{}` would be scanned, the whole body forwarded.
+    const body = Buffer.concat([deflateSync('{}'), Buffer.from(` ssn ${SSN} card ${CARD}`)]);
+    const res = await post('/v1/chat/completions', body, { 'content-type': 'application/json', 'content-encoding': 'deflate' }, 'dlp-ce-tail');
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['x-warden-reason'], 'uninspectable');
+    const j = (await res.body.json()) as { error: { detail?: string } };
+    assert.equal(j.error.detail, 'data after the end of the deflate stream');
+    assert.equal(upstreamSaw('dlp-ce-tail'), undefined);
+    const rec = h.audit.byId('dlp-ce-tail').find((r) => r.event === 'request');
+    assert.equal(rec?.decision, 'block');
+    assert.equal(rec?.reason, 'uninspectable');
   });
 
   test('the URL query and headers are scanned, the agent\'s own Authorization is not', async () => {

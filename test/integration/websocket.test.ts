@@ -23,8 +23,9 @@ import { baseYaml, rawExchange, startWarden, type Harness } from './harness.js';
 const SSN = '536-22-8143';
 const HONEY = 'WARDEN-CANARY-5b8e0d7c3a1f';
 const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const CARD = '4556737586899855';
 const KEY_LINE = PRIVATE_KEY.split('\n')[1]!;
-const PLANTED = [SSN, HONEY, KEY_LINE];
+const PLANTED = [SSN, CARD, HONEY, KEY_LINE];
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 interface Received { readonly path: string; readonly data: Buffer; readonly binary: boolean }
@@ -196,7 +197,7 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
   });
 
   /** A TLS connection through Warden's tunnel after a hand-written upgrade; returns the socket and what it reads. */
-  const rawSocket = async (path: string, auth?: string, o: { plain?: boolean; upgrade?: string; status?: number; headers?: string } = {}): Promise<{ tls: Duplex; bytes: () => Buffer; closed: Promise<void> }> => {
+  const rawSocket = async (path: string, auth?: string, o: { plain?: boolean; upgrade?: string; status?: number; headers?: string; connection?: string; host?: string } = {}): Promise<{ tls: Duplex; bytes: () => Buffer; closed: Promise<void> }> => {
     const tcp = netConnect(h.port, '127.0.0.1');
     await new Promise<void>((r) => tcp.once('connect', () => r()));
     const proxyAuth = auth ? `proxy-authorization: Basic ${Buffer.from(auth).toString('base64')}\r\n` : '';
@@ -222,8 +223,8 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
       });
     });
     const target = o.plain ? `ws://plainws.test.local${path}` : path;
-    const hostName = o.plain ? 'plainws.test.local' : 'api.test.local';
-    tls.write(`GET ${target} HTTP/1.1\r\nhost: ${hostName}\r\n${o.plain ? proxyAuth : ''}upgrade: ${o.upgrade ?? 'websocket'}\r\n${o.headers ?? ''}connection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\n\r\n`);
+    const hostName = o.host ?? (o.plain ? 'plainws.test.local' : 'api.test.local');
+    tls.write(`GET ${target} HTTP/1.1\r\nhost: ${hostName}\r\n${o.plain ? proxyAuth : ''}upgrade: ${o.upgrade ?? 'websocket'}\r\n${o.headers ?? ''}connection: ${o.connection ?? 'Upgrade'}\r\nsec-websocket-version: 13\r\nsec-websocket-key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\n\r\n`);
     await waitFor(() => Buffer.concat(chunks).includes('\r\n\r\n'));
     assert.match(Buffer.concat(chunks).toString('latin1'), new RegExp(`^HTTP/1\\.1 ${o.status ?? 101} `));
     return { tls, bytes: () => Buffer.concat(chunks), closed };
@@ -451,6 +452,37 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
       await r.close();
     }
   });
+
+  test('hop-by-hop headers of the handshake and those named in Connection are not forwarded (DLP does not read them)', async () => {
+    const s = await rawSocket('/hop', undefined, {
+      connection: 'Upgrade, X-Exfil',
+      headers: `x-test-case: hop\r\nx-exfil: ssn ${SSN}\r\nkeep-alive: card ${CARD}\r\nte: x-${SSN}\r\ntrailer: x-${CARD}\r\n`,
+    });
+    s.tls.write(frame(0x1, Buffer.from('hi')));
+    await waitFor(() => seenOn('/hop').length === 1 || undefined);
+    s.tls.destroy();
+    const got = upgrades.find((u) => u['x-test-case'] === 'hop')!;
+    for (const name of ['x-exfil', 'keep-alive', 'te', 'trailer', 'sec-websocket-extensions']) assert.equal(got[name], undefined, name);
+    assert.equal(got['connection'], 'Upgrade');
+    assert.equal(got['upgrade'], 'websocket');
+    assert.equal(got['sec-websocket-version'], '13');
+    assert.ok(!JSON.stringify(got).includes(SSN) && !JSON.stringify(got).includes(CARD), 'no planted value reached the upstream');
+    assert.equal((await waitFor(() => record('/hop'))).decision, 'allow');
+  });
+
+  // Host is not scanned (the authority it must match is): an absolute-form request's own Host is neither.
+  for (const [name, target, origin, plain, authority] of [
+    ['absolute-form inside the tunnel', 'https://api.test.local/host-abs', '/host-abs', false, 'api.test.local'],
+    ['ws:// on the plain port', '/host-plain', '/host-plain', true, 'plainws.test.local'],
+  ] as const) {
+    test(`${name}: the upstream gets the checked authority as Host, not the request's own Host header`, async () => {
+      const s = await rawSocket(target, undefined, { plain, host: `x-${SSN}.example`, headers: `x-test-case: ${origin}\r\n` });
+      s.tls.write(frame(0x1, Buffer.from('hi')));
+      await waitFor(() => seenOn(origin).length === 1 || undefined);
+      s.tls.destroy();
+      assert.equal(upgrades.find((u) => u['x-test-case'] === origin)?.host, authority);
+    });
+  }
 
   test('absolute-form inside the tunnel: its authority must be the tunnel host, and origin-form goes upstream', async () => {
     const denied = await rawSocket('https://other.test.local/abs', undefined, { status: 403 });

@@ -49,6 +49,51 @@ for (const [name, header, body, detail] of failures) {
   });
 }
 
+// zlib and brotli stop at the end of their stream and ignore what follows, but the raw body is
+// what goes upstream: bytes after the stream would be forwarded unscanned. Each row decodes clean
+// and is refused with the tail appended (gunzip takes text after a member as a corrupt next member,
+// so its tail starts with a NUL, which it takes as padding and stops at).
+const TAIL = Buffer.from(' ssn 536-22-8143 card 4556 7375 8689 9855');
+const NUL_TAIL = Buffer.concat([Buffer.from([0]), TAIL]);
+const trailing: Array<[name: string, header: string, encode: (b: Buffer) => Buffer, tail: Buffer, detail: string]> = [
+  ['deflate (zlib wrapper)', 'deflate', (b) => zlib.deflateSync(b), TAIL, 'data after the end of the deflate stream'],
+  ['deflate sent raw', 'deflate', (b) => zlib.deflateRawSync(b), TAIL, 'data after the end of the deflate stream'],
+  ['br', 'br', (b) => zlib.brotliCompressSync(b), TAIL, 'data after the end of the br stream'],
+  ['gzip', 'gzip', (b) => zlib.gzipSync(b), NUL_TAIL, 'data after the end of the gzip stream'],
+  ['gzip, NUL padding only', 'gzip', (b) => zlib.gzipSync(b), Buffer.alloc(4), 'data after the end of the gzip stream'],
+  ['multi-member gzip', 'gzip', (b) => Buffer.concat([zlib.gzipSync(b.subarray(0, 100)), zlib.gzipSync(b.subarray(100))]), NUL_TAIL, 'data after the end of the gzip stream'],
+  ['stacked gzip, deflate (after the outer deflate)', 'gzip, deflate', (b) => zlib.deflateSync(zlib.gzipSync(b)), TAIL, 'data after the end of the deflate stream'],
+  ['stacked gzip, br (after the outer br)', 'gzip, br', (b) => zlib.brotliCompressSync(zlib.gzipSync(b)), TAIL, 'data after the end of the br stream'],
+  ['stacked deflate, gzip (after the outer gzip)', 'deflate, gzip', (b) => zlib.gzipSync(zlib.deflateSync(b)), NUL_TAIL, 'data after the end of the gzip stream'],
+];
+
+for (const [name, header, encode, tail, detail] of trailing) {
+  test(`decodes ${name} that ends where its stream ends`, () => {
+    const r = decodeContentEncoding(encode(PLAIN), header, MiB);
+    assert.ok(r.ok);
+    assert.deepEqual(r.bytes, PLAIN);
+  });
+  test(`refuses ${name} followed by data after the stream`, () => {
+    const r = decodeContentEncoding(Buffer.concat([encode(PLAIN), tail]), header, MiB);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.equal(r.detail, detail);
+  });
+}
+
+const innerTrailing: Array<[name: string, header: string, body: Buffer, detail: string]> = [
+  ['inside the inner gzip of gzip, deflate', 'gzip, deflate', zlib.deflateSync(Buffer.concat([zlib.gzipSync(PLAIN), NUL_TAIL])), 'data after the end of the gzip stream'],
+  ['inside the inner deflate of deflate, br', 'deflate, br', zlib.brotliCompressSync(Buffer.concat([zlib.deflateSync(PLAIN), TAIL])), 'data after the end of the deflate stream'],
+  ['inside the inner br of br, gzip', 'br, gzip', zlib.gzipSync(Buffer.concat([zlib.brotliCompressSync(PLAIN), TAIL])), 'data after the end of the br stream'],
+];
+
+for (const [name, header, body, detail] of innerTrailing) {
+  test(`refuses data after the stream ${name}`, () => {
+    const r = decodeContentEncoding(body, header, MiB);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.equal(r.detail, detail);
+  });
+}
+
 test('an unknown coding is named in the detail only when it is a registered one (the detail is recorded)', () => {
   for (const name of ['evil<script>', '536-22-8143', 'akiaqwertyuiopasdfgh']) {
     const r = decodeContentEncoding(PLAIN, name, 1000);
