@@ -68,13 +68,23 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
     wouldBlock = 'dlp';
   }
   const q = core.detection.isQuarantined(identity.agentKey);
-  if (q && !report) return refuse(identity, 'quarantined', { host, port });
+  if (q) {
+    if (!report) return refuse(identity, 'quarantined', { host, port });
+    wouldBlock ??= 'quarantined';
+  }
   // Passthrough tunnels are one "request" for the rate limit; intercepted ones count each request inside.
   const inspect = d.action === 'allow' ? d.inspect : false;
   if (!inspect) {
     const adm = core.limiter.admitRequest(identity.agentKey, profile, d.rule);
-    if (!adm.ok && !report) return refuse(identity, adm.code, { host, port, rule: d.ruleId }, adm.retryAfterSeconds);
+    if (!adm.ok) {
+      if (!report) return refuse(identity, adm.code, { host, port, rule: d.ruleId }, adm.retryAfterSeconds);
+      wouldBlock ??= adm.code;
+    }
   }
+  // In report mode a CONNECT refused anyway (the name does not resolve, a private address) is
+  // recorded with the verdict enforce mode would have given first, the refusal in `detail`.
+  const asReported = (code: RefusalCode): Partial<AuditRecordInput> =>
+    wouldBlock === null ? {} : { reason: wouldBlock, mode: 'report', detail: { refused: code } };
 
   const work = (async () => {
     let resolved;
@@ -82,7 +92,7 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
       resolved = await rt.resolver.resolve(host, port);
     } catch (err) {
       const code = err instanceof WardenError ? err.code : 'dns_error';
-      return refuse(identity, code, { host, port, rule: d.ruleId });
+      return refuse(identity, code, { host, port, rule: d.ruleId, ...asReported(code) });
     }
     if (socket.destroyed) return;
     connectRecord(identity, {
@@ -92,7 +102,7 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
     });
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length) socket.unshift(head);
-    const tunnel: TunnelInfo = { id, host, port, identity, sni: null, scheme: 'https' };
+    const tunnel: TunnelInfo = { id, host, port, identity, sni: null, scheme: 'https', wouldBlock };
     if (inspect) intercept(deps, socket, tunnel, startedMs);
     else passthrough(deps, socket, tunnel, resolved.dialHost, resolved.dialPort, startedMs);
   })();
@@ -192,8 +202,9 @@ function passthrough(deps: ConnectDeps, client: Socket, tunnel: TunnelInfo, dial
   const profile = profileOf(rt, tunnel.identity);
   let bytesUp = 0;
   let bytesDown = 0;
-  let closeReason: RefusalCode | 'allowlisted' = 'allowlisted';
-  let closeDecision: 'allow' | 'block' = 'allow';
+  // In report mode the record of the tunnel's end repeats the verdict of its CONNECT record.
+  let closeReason: RefusalCode | 'allowlisted' = tunnel.wouldBlock ?? 'allowlisted';
+  let closeDecision: 'allow' | 'block' = tunnel.wouldBlock ? 'block' : 'allow';
   let closed = false;
   let upstream: Socket | null = null;
   const finish = (detail?: Record<string, string | number | boolean | null>): void => {
@@ -218,23 +229,28 @@ function passthrough(deps: ConnectDeps, client: Socket, tunnel: TunnelInfo, dial
   let helloBytes = 0;
   const timer = setTimeout(() => finish({ error: 'no TLS ClientHello in time' }), HANDSHAKE_TIMEOUT_MS);
   timer.unref();
+  // The CONNECT socket allows half-open connections: a client that ends before its ClientHello
+  // would otherwise hold the tunnel (and its record) until the timer.
+  const onEndBeforeHello = (): void => finish({ error: 'client closed before a TLS ClientHello' });
   const onHello = (chunk: Buffer): void => {
     hello.push(chunk);
     helloBytes += chunk.length;
     const r = parseClientHello(hello.length === 1 ? hello[0]! : Buffer.concat(hello, helloBytes));
     if (r.kind === 'need_more') return;
     client.off('data', onHello);
+    client.off('end', onEndBeforeHello);
     client.pause();
     clearTimeout(timer);
     const isName = !/^[\d.]+$|:/.test(tunnel.host);
     if (r.kind === 'not_tls' || (isName && r.sni?.toLowerCase() !== tunnel.host)) {
+      if (closeDecision !== 'block' || r.kind === 'not_tls') closeReason = r.kind === 'not_tls' ? 'bad_request' : 'sni_mismatch';
       closeDecision = 'block';
-      closeReason = r.kind === 'not_tls' ? 'bad_request' : 'sni_mismatch';
       if (!report || r.kind === 'not_tls') return finish({ error: r.kind === 'not_tls' ? 'not a TLS ClientHello' : 'SNI does not name the CONNECT host' });
     }
     connectUpstream(Buffer.concat(hello, helloBytes));
   };
   client.on('data', onHello);
+  client.once('end', onEndBeforeHello);
   client.on('close', () => finish());
 
   const connectUpstream = (first: Buffer): void => {
@@ -258,9 +274,10 @@ function passthrough(deps: ConnectDeps, client: Socket, tunnel: TunnelInfo, dial
         bytesUp += n;
         if (!profile) return true;
         const st = core.countUpload(tunnel.identity, profile, n, { host: tunnel.host }, tunnel.id);
-        if (!st.withinBudget && !report) {
+        if (!st.withinBudget) {
+          if (closeDecision !== 'block') closeReason = 'upload_budget';
           closeDecision = 'block';
-          closeReason = 'upload_budget';
+          if (report) return true;
           finish({ error: 'upload budget exceeded' });
           return false;
         }

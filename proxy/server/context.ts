@@ -10,6 +10,7 @@ import type { AuditFinding, AuditRecordInput, AuditWriter } from '../audit/event
 import type { AuthorityMasker } from '../audit/mask-host.js';
 import type { CompiledAllowRule, CompiledConfig, CompiledProfile } from '../config/types.js';
 import type { DlpEngine, InspectResult } from '../dlp/types.js';
+import type { RefusalCode } from '../errors.js';
 import type { DetectionEngine, DetectionEvent } from '../limits/detect.js';
 import type { InspectBudget } from '../limits/inspect-budget.js';
 import type { Limiter, UploadStatus } from '../limits/limiter.js';
@@ -53,6 +54,8 @@ export interface TunnelInfo {
   readonly port: number;
   readonly identity: ClientIdentity;
   readonly sni: string | null;
+  /** In report mode: the refusal enforce mode would have given the CONNECT (null: none). */
+  readonly wouldBlock?: RefusalCode | null;
 }
 
 /** The shared services handlers use. */

@@ -349,6 +349,20 @@ describe('report mode', () => {
     const tunnel = await rawConnect(h.port, 'unlisted.test.local:443');
     assert.equal(tunnel.status, 200);
     assert.ok(h.audit.find((r) => r.event === 'connect' && r.host === 'unlisted.test.local' && r.mode === 'report' && r.reason === 'not_allowlisted'));
+    // The record of the tunnel's end repeats that verdict (it said allow / allowlisted).
+    const closed = await waitFor(() => h.audit.find((r) => r.event === 'tunnel_close' && r.host === 'unlisted.test.local'));
+    assert.deepEqual([closed.decision, closed.reason, closed.mode], ['block', 'not_allowlisted', 'report']);
+  });
+
+  test('a CONNECT refused anyway (a private address) is recorded with the verdict enforce mode would have given', async () => {
+    // The address guard is not relaxed in report mode; the record said only private_address, and
+    // lost that enforce mode would have refused the host as not allowlisted.
+    const r = await rawConnect(h.port, '10.200.0.1:443');
+    assert.equal(r.status, 403);
+    assert.match(r.head, /x-warden-reason: private_address/i);
+    const rec = await waitFor(() => h.audit.find((x) => x.event === 'connect' && x.host === '10.200.0.1'));
+    assert.deepEqual([rec.decision, rec.reason, rec.mode, rec.status], ['block', 'not_allowlisted', 'report', 403]);
+    assert.deepEqual(rec.detail, { refused: 'private_address' });
   });
 });
 
