@@ -1,3 +1,5 @@
+import { MAX_DEPTH } from '../dlp/views.js';
+
 /**
  * Mask every query value of a URL for the audit `url` field: keys stay (they say what was
  * sent), values become `***`. Userinfo is dropped. Input is untrusted; output never holds
@@ -14,8 +16,14 @@ export function maskUrl(url: string, sensitive?: (text: string) => boolean): str
   base = base.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
   const star = (part: string): string => {
     if (!sensitive || part === '') return part;
-    const d = decoded(part);
-    return sensitive(part) || (d !== part && sensitive(d)) ? '*' : part;
+    // As written and each percent-decoding of it, as deep as the engine reads (`%2535` is `%35`, is `5`).
+    for (let text = part, depth = 0; depth <= MAX_DEPTH; depth++) {
+      if (sensitive(text)) return '*';
+      const next = decoded(text);
+      if (next === text) break;
+      text = next;
+    }
+    return part;
   };
   if (sensitive) {
     const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(base)?.[0] ?? '';

@@ -25,6 +25,8 @@ test('X-Request-Id: kept when it is a plain id, replaced when it is not', () => 
     ['an SSN, hex-encoded', Buffer.from('the ssn is 536-22-8143').toString('hex'), false],
     ['a honeytoken, hex-encoded', Buffer.from(HONEY).toString('hex'), false],
     ['a honeytoken, base64url-encoded', Buffer.from(`x ${HONEY}`).toString('base64url'), false],
+    ['an AWS access key id, base64 then hex', Buffer.from(Buffer.from('AKIAQWERTYUIOPASDFGH').toString('base64')).toString('hex'), false],
+    ['a honeytoken, base64 twice', Buffer.from(Buffer.from(HONEY).toString('base64')).toString('base64url'), false],
     ['a hex digest', '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', true],
     ['a character outside the alphabet', 'req 1', false],
     ['longer than 128', 'a'.repeat(129), false],
