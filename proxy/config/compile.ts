@@ -17,6 +17,9 @@ import type {
 } from './types.js';
 import { parseDuration, parseRate, parseSize, type Rate } from './units.js';
 
+/** Shortest honeytoken `value` accepted. */
+export const MIN_HONEYTOKEN_CHARS = 8;
+
 /** Headers that carry the agent's own credential for a model API: not DLP-scanned by default. */
 export const DEFAULT_CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'cookie'] as const;
 const DEFAULT_MAX_INSPECT = 16 * 1024 * 1024;
@@ -138,9 +141,16 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
 
   // Honeytokens.
   const honeytokens: Honeytoken[] = [];
+  const honeyIds = new Map<string, number>();
   (raw.honeytokens ?? []).forEach((h, i) => {
     const p: ConfigPath = ['honeytokens', i];
+    const first = honeyIds.get(h.id);
+    if (first !== undefined) c.add([...p, 'id'], `duplicate id "${h.id}" (also honeytokens[${first}]): records name a honeytoken by its id`);
+    else honeyIds.set(h.id, i);
     if ((h.value === undefined) === (h.sha256 === undefined)) c.add(p, 'give exactly one of value or sha256');
+    // Matched anywhere in every request, and always a block with a critical alert: a short value
+    // ("ab") would fire on ordinary text. The value is never echoed (it is a secret).
+    if (h.value !== undefined && h.value.trim().length < MIN_HONEYTOKEN_CHARS) c.add([...p, 'value'], `a honeytoken value needs at least ${MIN_HONEYTOKEN_CHARS} characters (a shorter one matches ordinary text)`);
     const sha = h.sha256?.toLowerCase() ?? null;
     if (sha !== null && !/^[0-9a-f]{64}$/.test(sha)) c.add([...p, 'sha256'], 'must be 64 hex characters');
     honeytokens.push({ id: h.id, value: h.value ?? null, sha256: sha });
@@ -148,8 +158,12 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
 
   // Detection rules.
   const alerts: AlertRule[] = [];
+  const alertNames = new Map<string, number>();
   (raw.alerts ?? []).forEach((a, i) => {
     const p: ConfigPath = ['alerts', i];
+    const first = alertNames.get(a.name);
+    if (first !== undefined) c.add([...p, 'name'], `duplicate name "${a.name}" (also alerts[${first}]): records name a rule by it`);
+    else alertNames.set(a.name, i);
     const bytes = a.when === 'upload_bytes';
     const num = (key: 'over' | 'at_least'): number | null => {
       const v = a[key];
@@ -165,6 +179,7 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
     let atLeast = num('at_least');
     if (a.when === 'archive_upload' && over === null && atLeast === null) atLeast = 1;
     if ((over === null) === (atLeast === null)) c.add(p, 'give exactly one of over or at_least');
+    if (atLeast === 0) c.add([...p, 'at_least'], 'must be at least 1 (0 would fire on every event)');
     if (a.when === 'requests_to' && !(a.hosts ?? []).length) c.add([...p, 'hosts'], 'requests_to needs hosts (e.g. sts.amazonaws.com or oauth2.googleapis.com/token)');
     const targets = (a.hosts ?? []).map((h, j) => {
       const slash = h.indexOf('/');

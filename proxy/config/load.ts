@@ -123,11 +123,67 @@ export function compileConfigText(text: string, file: string): CompiledConfig {
   const parsed = rawConfigSchema.safeParse(raw);
   if (!parsed.success) {
     addZodIssues(c, parsed.error.issues);
-    throw new ConfigError(c.issues);
+    throw new ConfigError(byPosition([...c.issues, ...issuesBesides(raw, parsed.error.issues, file, doc, lines)]));
   }
   const compiled = compileConfig(parsed.data, resolve(file), c);
-  if (c.issues.length || !compiled) throw new ConfigError(c.issues);
+  if (c.issues.length || !compiled) throw new ConfigError(byPosition(c.issues));
   return deepFreeze(compiled);
+}
+
+/** Issues in file order (the schema's come first otherwise). */
+function byPosition(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+/**
+ * The compile-stage issues of a config that failed the schema, so that `warden check` lists
+ * every error in one run: the values the schema refused are cut out (the nearest object key
+ * holding them; a whole list when one of its items is refused, so that later items keep their
+ * index) until the rest passes, then the rest is compiled. Issues at, above or below a cut path
+ * are dropped: they would be consequences of the cut, not errors of the file.
+ */
+function issuesBesides(raw: unknown, issues: readonly z.core.$ZodIssue[], file: string, doc: Document, lines: LineCounter): ConfigIssue[] {
+  const pruned = structuredClone(raw);
+  const cut: string[] = [];
+  let pending = issues;
+  for (let round = 0; round < 8; round++) {
+    for (const issue of pending) {
+      const paths = issue.code === 'unrecognized_keys'
+        ? issue.keys.map((k): ConfigPath => [...(issue.path as ConfigPath), k])
+        : [issue.path as ConfigPath];
+      for (const p of paths) {
+        const at = cutAt(pruned, p);
+        if (at === null) return []; // the root itself: nothing left to compile
+        cut.push(formatPath(at));
+      }
+    }
+    const again = rawConfigSchema.safeParse(pruned);
+    if (again.success) {
+      const c = new IssueCollector(file, doc, lines);
+      compileConfig(again.data, resolve(file), c);
+      const under = (a: string, b: string): boolean => a.startsWith(`${b}.`) || a.startsWith(`${b}[`);
+      return c.issues.filter((i) => i.path !== '' && !cut.some((p) => i.path === p || under(i.path, p) || under(p, i.path)));
+    }
+    pending = again.error.issues;
+  }
+  return [];
+}
+
+/**
+ * Delete what `path` names from `root`: the object key holding it (the nearest one that exists),
+ * or the list holding it. Returns the path deleted, or null when that would be the root.
+ */
+function cutAt(root: unknown, path: ConfigPath): ConfigPath | null {
+  for (let end = path.length; end > 0; end--) {
+    let parent: unknown = root;
+    for (const seg of path.slice(0, end - 1)) parent = (parent as Record<string | number, unknown> | undefined)?.[seg];
+    const seg = path[end - 1] as string | number;
+    if (parent === null || typeof parent !== 'object' || Array.isArray(parent) || typeof seg !== 'string') continue;
+    if (!(seg in parent)) continue;
+    delete (parent as Record<string, unknown>)[seg];
+    return path.slice(0, end);
+  }
+  return null;
 }
 
 /**

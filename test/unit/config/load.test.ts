@@ -43,6 +43,10 @@ const broken: Array<[string, string, RegExp]> = [
   ['short token digest', `${OK_PROFILE}agents:\n  - { id: a1, token_sha256: "abc" }\n`, /agents\[0\]\.token_sha256: must be 64 hex/],
   ['bad CIDR', `${OK_PROFILE}upstream:\n  allow_private: ["10.0.0.0/33"]\n`, /:5:19 upstream\.allow_private\[0\]: /],
   ['honeytoken with both forms', `${OK_PROFILE}honeytokens:\n  - { id: h1, value: x, sha256: "${'0'.repeat(64)}" }\n`, /honeytokens\[0\]: give exactly one of value or sha256/],
+  ['honeytoken value too short', `${OK_PROFILE}honeytokens:\n  - { id: h1, value: ab }\n`, /:5:22 honeytokens\[0\]\.value: a honeytoken value needs at least 8 characters/],
+  ['duplicate honeytoken id', `${OK_PROFILE}honeytokens:\n  - { id: h1, value: canary-one-1 }\n  - { id: h1, value: canary-two-2 }\n`, /:6:11 honeytokens\[1\]\.id: duplicate id "h1" \(also honeytokens\[0\]\)/],
+  ['duplicate alert name', `${OK_PROFILE}alerts:\n  - { name: x, when: dlp_blocks, at_least: 2, within: 1m }\n  - { name: x, when: dlp_blocks, at_least: 3, within: 1m }\n`, /alerts\[1\]\.name: duplicate name "x"/],
+  ['alert at_least 0', `${OK_PROFILE}alerts:\n  - { name: x, when: dlp_blocks, at_least: 0, within: 1m }\n`, /alerts\[0\]\.at_least: must be at least 1/],
   ['alert without threshold', `${OK_PROFILE}alerts:\n  - { name: x, when: dlp_blocks, within: 1m }\n`, /alerts\[0\]: give exactly one of over or at_least/],
   ['alert with a bad action', `${OK_PROFILE}alerts:\n  - { name: x, when: dlp_blocks, at_least: 2, within: 1m, action: "quarantine" }\n`, /alerts\[0\]\.action: expected "alert" or "block <duration>"/],
   ['no default profile', 'profiles:\n  other:\n    allow: [a.example.com]\n', /profiles: a "default" profile is required/],
@@ -73,6 +77,39 @@ test('a plaintext token is never echoed in the error', () => {
 test('every error is reported, not only the first', () => {
   const got = issues(`${OK_PROFILE}lisen: x\nmode: nope\nauth: 5\n`);
   assert.ok(got.length >= 3, got.join('\n'));
+});
+
+test('errors the schema finds do not hide the others: every error in one run, in file order', () => {
+  // The schema's errors (unknown keys, wrong types) used to stop the check before the compile
+  // stage, so a `*.com` or a plaintext token showed only once those were fixed.
+  const yaml = [
+    'listen: "127.0.0.1:8080"',
+    'listen_typo: 1',
+    'profiles:',
+    '  default:',
+    '    allow: ["*.com", { host: a.example.com, inspekt: true }, { host: "a.*.b.com" }, 7]',
+    '  second:',
+    '    allow: [b.example.com]',
+    '    limits: { max_body: 10 parsecs }',
+    'agents:',
+    '  - { id: a1, token: "s3cr3t-value" }',
+    'mode: audit',
+  ].join('\n');
+  const got = issues(yaml).map((l) => l.replace('/etc/warden/test.yaml:', ''));
+  const expected = [
+    /^2:1 listen_typo: unknown key/,
+    /^5:\d+ profiles\.default\.allow\[3\]: /,
+    /^8:\d+ profiles\.second\.limits\.max_body: invalid size/,
+    /^10:15 agents\[0\]\.token: plaintext tokens are refused/,
+    /^11:7 mode: /,
+  ];
+  for (const e of expected) assert.ok(got.some((l) => e.test(l)), `no issue matched ${e}\n got:\n  ${got.join('\n  ')}`);
+  // Sorted by line, then column.
+  const pos = got.map((l) => l.split(' ')[0]!.split(':').map(Number) as [number, number]);
+  assert.deepEqual(pos, [...pos].sort((a, b) => a[0] - b[0] || a[1] - b[1]));
+  assert.ok(!got.join('\n').includes('s3cr3t-value'));
+  // What the cut list held is not reported again as a consequence ("a default profile is required").
+  assert.ok(!got.some((l) => /profiles: a "default" profile is required/.test(l)), got.join('\n'));
 });
 
 test('a valid config compiles with units parsed, hosts normalised and deep-frozen values', () => {
