@@ -7,9 +7,11 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CompiledConfig } from './config/types.js';
 import { loadOrCreateFingerprintKey } from './keys.js';
-import { isAddressAllowed } from './policy/address.js';
+import { WardenError } from './errors.js';
+import type { LimitUsage } from './limits/limiter.js';
 import { decideDestination, decideRequest } from './policy/decide.js';
-import { normalizeHost } from './policy/host-match.js';
+import { normalizeHost, parseHostPort } from './policy/host-match.js';
+import { createResolver } from './upstream/resolve.js';
 import { buildDlpEngine } from './server/proxy.js';
 
 export interface CommandIo {
@@ -107,11 +109,28 @@ export async function explainCommand(argv: string[], io: CommandIo): Promise<num
   const dest = decideDestination(profile, host.host, port);
   report['destination'] = { action: dest.action, reason: dest.reason, rule: dest.ruleId, inspect: dest.inspect };
   if (dest.action === 'deny') return finish('block', dest.reason, { rule: dest.ruleId });
-  if (host.kind !== 'name') {
-    const v = isAddressAllowed(host.host, cfg.upstream.allowPrivate);
-    if (!v.ok) return finish('block', 'private_address', { detail: `address class ${v.class}` });
-  } else {
+  // The address guard, as the proxy's resolver applies it, without a DNS lookup: IP literals and
+  // `connect_to` targets are checked here; names that need DNS are checked at connect time.
+  let needsDns = false;
+  const resolver = createResolver({
+    allowPrivate: cfg.upstream.allowPrivate,
+    connectTo: cfg.upstream.connectTo,
+    lookup: () => {
+      needsDns = true;
+      return Promise.reject(new Error('explain sends nothing'));
+    },
+  });
+  try {
+    const r = await resolver.resolve(host.host, port);
+    if (r.connectTo) report['address_guard'] = `connect_to ${r.dialHost}:${r.dialPort}: allowed`;
+  } catch (err) {
+    if (!needsDns) return finish('block', err instanceof WardenError ? err.code : 'private_address', { detail: (err as Error).message });
     report['address_guard'] = 'checked at connect time against the resolved addresses';
+  }
+  // Inside the CONNECT tunnel, the Host header must name the tunnel's host (forward-http.ts).
+  if (scheme === 'https' && headers['host'] !== undefined) {
+    const hp = parseHostPort(headers['host'], port);
+    if (!hp || hp.host !== host.host || hp.port !== port) return finish('block', 'host_mismatch');
   }
   const req = decideRequest(profile, host.host, port, method, url.pathname);
   report['rule'] = req.ruleId;
@@ -134,6 +153,14 @@ export async function explainCommand(argv: string[], io: CommandIo): Promise<num
     }
   }
   report['limits'] = limits;
+  // Live figures decide as the proxy would for this request now (limiter.ts).
+  const live = limits['live'] as { usage?: LimitUsage; quarantined?: unknown } | string | undefined;
+  if (typeof live === 'object' && live !== null) {
+    if (live.quarantined) return finish('block', 'quarantined');
+    const { requests, upload } = live.usage ?? { requests: null, upload: null };
+    if (requests && requests.used >= requests.limit) return finish('block', 'rate_limited');
+    if (upload && upload.usedBytes + body.length > upload.limitBytes) return finish('block', 'upload_budget');
+  }
   if (profile.limits.maxBodyBytes !== null && body.length > profile.limits.maxBodyBytes) return finish('block', 'body_too_large');
 
   if (scheme === 'https' && !dest.inspect) return finish('allow', 'allowlisted', { note: 'passthrough tunnel: not decrypted, no DLP' });
