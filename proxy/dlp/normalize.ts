@@ -1,6 +1,7 @@
 /**
  * Text normalisation applied to every view before the detectors see it (DLP.md §2.0 rule 2):
- * NFKC, invisible characters stripped, Unicode dashes → `-`, Unicode spaces → ` `.
+ * NFKC, invisible characters stripped, Unicode dashes → `-`, Unicode spaces → ` `, decimal digits
+ * of every script → ASCII digits.
  *
  * Redaction must edit the text as the client wrote it, so the normalised text comes with a
  * lazily built map from normalised offsets back to original offsets.
@@ -20,9 +21,28 @@ const STRIP = /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u
 const DASH = /[\u2010-\u2015\u2212\u2E3A\u2E3B\uFE58\uFE63\uFF0D]/;
 /** Spaces that NFKC leaves alone (NBSP and the U+2000 block are compatibility-mapped anyway). */
 const SPACE = /[\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/;
-/** Any character one of the three rules above changes. */
+/** Any character one of the three rules above changes (FOREIGN_DIGIT, below, is the fourth). */
 const SPECIAL = /[\u0085\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u2015\u2028-\u202F\u205F-\u206F\u2212\u2E3A\u2E3B\u3000\uFE00-\uFE0F\uFE58\uFE63\uFEFF\uFF0D]/;
 const NON_ASCII = /[^\x00-\x7F]/g;
+/**
+ * Decimal digits of other scripts (Arabic-Indic ٥٣٦, Devanagari ५३६, Bengali…), which NFKC leaves
+ * alone and RE2's `\d` does not match: an SSN written in them was read as no number at all.
+ */
+const FOREIGN_DIGIT = /(?![0-9])\p{Nd}/u;
+const DIGIT = /^\p{Nd}$/u;
+const digitValues = new Map<number, number>();
+
+/** Value of a decimal digit: Unicode puts each script's 0–9 in a contiguous run, in order. */
+function digitValue(cp: number): number {
+  let v = digitValues.get(cp);
+  if (v === undefined) {
+    let zero = cp;
+    while (zero > 0 && DIGIT.test(String.fromCodePoint(zero - 1))) zero--;
+    v = (cp - zero) % 10;
+    digitValues.set(cp, v);
+  }
+  return v;
+}
 
 /** The result of normalising one view's text. */
 export interface NormalizedText {
@@ -48,15 +68,21 @@ function isClusterContinuation(cp: number): boolean {
 }
 const MARK = /^\p{M}$/u;
 
-/** Normalised form of one cluster, with the three Warden rules applied after NFKC. */
+/** Whether normalising changes `run` (a run of non-ASCII characters). */
+function changedBy(run: string): boolean {
+  return run.normalize('NFKC') !== run || SPECIAL.test(run) || FOREIGN_DIGIT.test(run);
+}
+
+/** Normalised form of one cluster, with the four Warden rules applied after NFKC. */
 function normalizeCluster(cluster: string): string {
   const nfkc = cluster.normalize('NFKC');
-  if (!SPECIAL.test(nfkc)) return nfkc;
+  if (!SPECIAL.test(nfkc) && !FOREIGN_DIGIT.test(nfkc)) return nfkc;
   let out = '';
   for (const ch of nfkc) {
     if (STRIP.test(ch)) continue;
     if (DASH.test(ch)) out += '-';
     else if (SPACE.test(ch)) out += ' ';
+    else if (FOREIGN_DIGIT.test(ch)) out += String(digitValue(ch.codePointAt(0) ?? 0));
     else out += ch;
   }
   return out;
@@ -100,7 +126,7 @@ function normalizeCore(s: string, wantMap: boolean): Core {
     const first = s.codePointAt(runStart) ?? 0;
     if (runStart > copied && isClusterContinuation(first)) runStart--;
     const run = s.slice(runStart, runEnd);
-    if (run.normalize('NFKC') === run && !SPECIAL.test(run)) continue; // unchanged: copied later as identity
+    if (!changedBy(run)) continue; // unchanged: copied later as identity
     pushIdentity(copied, runStart);
     // Cluster by cluster so that each output character maps back to its source cluster.
     let i = runStart;
@@ -162,7 +188,7 @@ export function normalizeText(original: string): NormalizedText {
 
 /**
  * What normalisation does to a BMP character standing alone between ASCII, per code point
- * (filled on first sight): 0 not known yet; stable (NFKC-stable and none of the three rules);
+ * (filled on first sight): 0 not known yet; stable (NFKC-stable and none of the four rules);
  * replaced, by BMP_REPLACEMENT's text (an em dash by `-`); or a mark that joins the character
  * before it, which only the general path can handle.
  */
@@ -261,7 +287,7 @@ export function normalizeBytes(buf: Buffer, into?: Buffer): Buffer {
       const lead = buf.toString('utf8', start, Math.min(end, start + 4));
       if (start > 0 && isClusterContinuation(lead.codePointAt(0) ?? 0)) start--;
       const run = buf.toString('utf8', start, end);
-      if (run.normalize('NFKC') !== run || SPECIAL.test(run)) (edits ??= []).push([start, end, Buffer.from(normalizeCore(run, false).text, 'utf8')]);
+      if (changedBy(run)) (edits ??= []).push([start, end, Buffer.from(normalizeCore(run, false).text, 'utf8')]);
     }
     chunk = next;
   }

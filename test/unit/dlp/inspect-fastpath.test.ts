@@ -26,6 +26,7 @@ const perturbations: Array<[name: string, edit: (text: string, rand: () => numbe
   ['SSN', (t) => plant(t, 'ssn 123-45-6789'), false],
   ['SSN with Unicode dashes', (t) => plant(t, 'ssn 123\u201045\u20136789'), false],
   ['SSN in fullwidth digits', (t) => plant(t, 'ssn \uFF11\uFF12\uFF13-\uFF14\uFF15-\uFF16\uFF17\uFF18\uFF19'), false],
+  ['SSN in Arabic-Indic digits', (t) => plant(t, 'ssn \u0661\u0662\u0663-\u0664\u0665-\u0666\u0667\u0668\u0669'), false],
   ['card with zero-width spaces', (t) => plant(t, 'card 4111\u200B1111\u200B1111\u200B1111'), false],
   ['email percent-encoded', (t) => plant(t, 'https://x.test/?e=bob%40example.com'), false],
   ['email as a JSON \\u escape', (t) => plant(t, 'mail bob@example.com').replace('bob@example.com', 'bob\\u0040example.com'), false],

@@ -16,6 +16,11 @@ const cases: Array<[name: string, input: string, output: string]> = [
   ['combining accent composes with an ASCII base', 'cafe\u0301', 'café'],
   ['CJK and emoji stay', '東京 😀 ok', '東京 😀 ok'],
   ['bidi override stripped', 'abc\u202Edef', 'abcdef'],
+  ['Arabic-Indic digits in an SSN', 'ssn \u0665\u0663\u0666-\u0662\u0662-\u0668\u0661\u0664\u0663', 'ssn 536-22-8143'],
+  ['Persian (extended Arabic-Indic) digits', '\u06F5\u06F3\u06F6', '536'],
+  ['Devanagari and Bengali digits', '\u096B\u0969\u096C \u09EB\u09E9\u09EC', '536 536'],
+  ['Adlam digits (outside the BMP)', '\u{1E950}\u{1E959}', '09'],
+  ['letters of those scripts stay', '\u0633\u0644\u0627\u0645 \u0928\u092E', '\u0633\u0644\u0627\u0645 \u0928\u092E'],
 ];
 
 for (const [name, input, output] of cases) {
@@ -72,7 +77,8 @@ test('normalisation is local: a substring normalises to a substring of the norma
 test('normalizeBytes equals normalizeText over the decoded buffer (random text, 1 KiB chunk edges, every alignment)', () => {
   // Pieces that exercise every rule, across the chunk boundaries the byte version skips ASCII by.
   const pieces = ['a', 'bc ', '4111', '-', '"', '\n', 'e\u0301', '\u0301', 'x\u0301\u0302', '\u200B', '\u2013', '\u00A0',
-    '\uFF14', '\uFB01', '東京', '😀', '\u1100\u1161', 'A\u1161', '\uD55C\u11AB', '\u202E', 'é', '“', '\u3000', 'ñ'];
+    '\uFF14', '\uFB01', '東京', '😀', '\u1100\u1161', 'A\u1161', '\uD55C\u11AB', '\u202E', 'é', '“', '\u3000', 'ñ',
+    '\u0665\u0663', '\u096C', '\u{1E955}'];
   let x = 12345;
   const rand = (k: number): number => {
     x = (x * 1103515245 + 12345) % 2147483648;

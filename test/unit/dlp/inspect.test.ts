@@ -409,3 +409,22 @@ test('an empty body and a clean body allow with no findings', () => {
     assert.deepEqual([r.decision, r.reason, r.findings.length, r.body, r.url], ['allow', null, 0, null, null]);
   }
 });
+
+test('digits of other scripts are read as digits (real detectors): found and redacted where they were written', () => {
+  const real = compileDetectors({ honeytokens: [], fingerprintKey: Buffer.from('k') });
+  const pol = { packs: real.packNames };
+  const cases: Array<[name: string, text: string]> = [
+    ['Arabic-Indic', 'my ssn is \u0665\u0663\u0666-\u0662\u0662-\u0668\u0661\u0664\u0663 thanks'],
+    ['Persian', 'my ssn is \u06F5\u06F3\u06F6-\u06F2\u06F2-\u06F8\u06F1\u06F4\u06F3 thanks'],
+    ['Devanagari', 'my ssn is \u096B\u0969\u096C-\u0968\u0968-\u096E\u0967\u096A\u0969 thanks'],
+  ];
+  for (const [name, text] of cases) {
+    for (const req of [request(JSON.stringify({ messages: [{ role: 'user', content: text }] })), request(text, { 'content-type': 'text/plain' })]) {
+      const r = inspect(req, pol, real);
+      assert.equal(r.decision, 'redact', name);
+      assert.deepEqual(r.findings.map((f) => f.type), ['us_ssn'], name);
+      const out = r.body?.toString('utf8') ?? '';
+      assert.ok(out.includes('my ssn is [REDACTED:us_ssn] thanks'), `${name}: ${out}`);
+    }
+  }
+});
