@@ -277,18 +277,24 @@ function dropDuplicates(scanned: Scanned[]): void {
 
 /**
  * A body that is not plain UTF-8 is read several ways (declared charset, UTF-16 shape, NULs
- * removed, printable runs): alternative readings of the same bytes at the same place. A value
- * they all show is one occurrence, not one per reading: per (where, type, value), only the
- * reading that shows it most often keeps its matches.
+ * removed, printable runs), and a multipart part with a Content-Transfer-Encoding two ways (as
+ * sent, decoded): alternative readings of the same bytes at the same place. A value they all
+ * show is one occurrence, not one per reading: per (where, type, value), only the reading that
+ * shows it most often keeps its matches (the first on a tie). Confidence and default action are
+ * part of the key, so a reading that judges the value more severely (a hotword only the part
+ * as sent shows) is never dropped for one that merely logs it. Every such reading is opaque, so
+ * whichever keeps a match, the action is the same.
  */
+const ALTERNATIVE_READINGS: ReadonlySet<string> = new Set(['charset', 'binary', 'quoted-printable', 'undecoded-part']);
 function dropAlternativeReadings(scanned: Scanned[]): void {
-  const alt = scanned.filter((s) => s.node.derivation.kind === 'opaque' && (s.node.derivation.why === 'charset' || s.node.derivation.why === 'binary'));
+  const alt = scanned.filter((s) => s.node.derivation.kind === 'opaque' && ALTERNATIVE_READINGS.has(s.node.derivation.why));
   if (alt.length < 2) return;
+  const keyOf = (s: Scanned, m: Match): string => `${s.node.where}\u0000${m.type}\u0000${m.confidence}\u0000${m.defaultAction}\u0000${m.value}`;
   const best = new Map<string, { s: Scanned; n: number }>();
   for (const s of alt) {
     const counts = new Map<string, number>();
     for (const m of s.matches) {
-      const k = `${s.node.where}\u0000${m.type}\u0000${m.value}`;
+      const k = keyOf(s, m);
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
     for (const [k, n] of counts) {
@@ -297,7 +303,7 @@ function dropAlternativeReadings(scanned: Scanned[]): void {
     }
   }
   for (const s of alt) {
-    const kept = s.matches.filter((m) => best.get(`${s.node.where}\u0000${m.type}\u0000${m.value}`)?.s === s);
+    const kept = s.matches.filter((m) => best.get(keyOf(s, m))?.s === s);
     s.matches.splice(0, s.matches.length, ...kept);
   }
 }

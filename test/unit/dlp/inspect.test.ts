@@ -6,7 +6,7 @@ import { actionFor, createDlpEngine } from '../../../proxy/dlp/inspect.js';
 import type { Detectors, InspectRequest, InspectResult, Match, ScanView } from '../../../proxy/dlp/types.js';
 import { ViewBuilder } from '../../../proxy/dlp/views.js';
 import { compileDetectors } from '../../../proxy/dlp/detectors.js';
-import { FAKE_HONEYTOKEN, fakeDetectors, policy, request } from './inspect-helpers.js';
+import { cleanChatBody, FAKE_HONEYTOKEN, fakeDetectors, policy, request } from './inspect-helpers.js';
 
 const SSN = '123-45-6789';
 const CARD = '4111 1111 1111 1111';
@@ -238,6 +238,46 @@ test('multipart: file names are scanned (and never leak into where)', () => {
   assert.deepEqual(summary(long), ['us_ssn@part:f(*):blockx1']);
   assertNoPlaintext(long, '123-4');
 });
+
+// A part declaring Content-Transfer-Encoding is read as sent and decoded: servers that ignore the
+// header (busboy, PHP) keep the text as sent. Real detectors: AWS key ids and a configured canary.
+const CTE_CARD = '4556 7375 8689 9855';
+const CTE_CANARY = 'WardenCanary5b1f9e2aQx';
+const realWithCanary = compileDetectors({ honeytokens: [{ id: 'c1', value: CTE_CANARY, sha256: null }], fingerprintKey: Buffer.from('k') });
+const b64Lines = (s: string | Buffer): string => b64(s).match(/.{1,76}/g)?.join('\r\n') ?? '';
+const cteCases: Array<[name: string, cte: string, content: string, decision: string, expected: string[]]> = [
+  ['a card in the base64 alphabet, as sent', 'base64', CTE_CARD, 'block', ['credit_card@part:p:blockx1']],
+  ['an AWS key id, as sent', 'base64', 'AKIA7ZNGSOKPXYIZFMSR', 'block', ['aws_access_key_id@part:p:blockx1']],
+  ['an SSN with spaces, as sent', 'base64', '536 22 8143', 'block', ['us_ssn@part:p:blockx1']],
+  ['a configured honeytoken, as sent', 'base64', CTE_CANARY, 'block', ['honeytoken@part:p:blockx1']],
+  ['base64 of a card after a piece that shifts the decoding', 'base64', `x ${b64(`the card is ${CTE_CARD} ok`)}`, 'block', ['credit_card@part:p:blockx1']],
+  ['base64 of a card after `=` padding (decoding stops there)', 'base64', `QQ==\r\n${b64(`the card is ${CTE_CARD} ok`)}`, 'block', ['credit_card@part:p:blockx1']],
+  ['hex of a card in the base64 alphabet', 'base64', Buffer.from(`the card is ${CTE_CARD}`).toString('hex'), 'block', ['credit_card@part:p:blockx1']],
+  ['a card after `=45` under quoted-printable', 'quoted-printable', 'card=4556737586899855', 'block', ['credit_card@part:p:blockx1']],
+  ['a card both quoted-printable readings show, counted once', 'quoted-printable', `card ${CTE_CARD}`, 'block', ['credit_card@part:p:blockx1']],
+  // `=fa` decodes: only the part as sent shows the hotword, so only that reading redacts (blocks).
+  ['a phone both readings show, judged by the reading that sees its hotword', 'quoted-printable', '=fax (212) 555-0187', 'block', ['phone@part:p:logx1', 'phone@part:p:blockx1']],
+  ['a card encoded in base64: found once, in the decoded reading, redacted', 'base64', b64(`card ${CTE_CARD}`), 'redact', ['credit_card@part:p:redactx1']],
+  ['the same, wrapped at 76', 'base64', b64Lines(`notes for the order, with the card ${CTE_CARD} to charge, and more text to wrap the lines`), 'redact', ['credit_card@part:p:redactx1']],
+  // ~430 lines: read again line by line as base64 runs, they would be over MAX_BASE64_VIEWS (256).
+  ['a clean base64 file of some 430 lines', 'base64', b64Lines(cleanChatBody(24 * 1024)), 'allow', []],
+];
+for (const [name, cte, content, decision, expected] of cteCases) {
+  test(`multipart Content-Transfer-Encoding ${cte}: ${name}`, () => {
+    const r = createDlpEngine(realWithCanary).inspect(
+      multipart([`Content-Disposition: form-data; name="p"\r\nContent-Transfer-Encoding: ${cte}\r\n\r\n${content}`]),
+      policy({ packs: realWithCanary.packNames }));
+    assert.equal(r.decision, decision, r.uninspectableDetail ?? '');
+    assert.deepEqual(summary(r), expected);
+    assertNoPlaintext(r, CTE_CARD, '4556737586899855', 'AKIA7ZNGSOKPXYIZFMSR', '536 22 8143', CTE_CANARY);
+    if (decision === 'redact') {
+      // Re-encoded whole from the redacted decoded reading: the card is in neither reading.
+      const sent = /base64\r\n\r\n([^]*)\r\n--b0undary--/.exec(r.body?.toString('latin1') ?? '')?.[1] ?? '';
+      assert.ok(/^[A-Za-z0-9+/=\r\n]+$/.test(sent), 'still base64');
+      assert.match(Buffer.from(sent, 'base64').toString('utf8'), /card \*{4} \*{4} \*{4} 9855/);
+    }
+  });
+}
 
 test('multipart: malformed framing is uninspectable', () => {
   const r = inspect(request('--b\r\nno end', { 'content-type': 'multipart/form-data; boundary=b' }));
