@@ -124,7 +124,9 @@ function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
  *   archive magic;
  * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
  *   for each buffer after normalisation, which is local (normalize.ts), so each normalised leaf
- *   is a substring of the normalised buffer.
+ *   is a substring of the normalised buffer. The one view that is not a substring, the integer
+ *   a JSON number written with a fraction or an exponent stands for (views.ts), is covered by
+ *   the same pass: mightMatch is true wherever such a number may be (INTEGER_FORM_PREFILTER).
  *
  * Form and multipart bodies always take the full path, and so do bodies in another charset or
  * holding a NUL byte (the full path reads them decoded: views.ts addHiddenUtf16).
@@ -430,9 +432,10 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
       const [a, b] = r.s.norm.toOriginal(r.match.start, r.match.end);
       ok = pushEdit(r.s.node, a, b, detectors.replacement(r.match)) && ok;
     }
-    flushNumberEdits(resolved.map((r) => r.s.node));
+    ok = flushNumberEdits(resolved.map((r) => r.s.node)) && ok;
     if (!ok) {
-      // Unreachable while isRewritable() and pushEdit() agree; fail closed if they ever do not.
+      // A number whose two readings were redacted differently (flushNumberEdits); otherwise
+      // unreachable while isRewritable() and pushEdit() agree: fail closed if they ever do not.
       decision = 'block';
       reason = 'dlp';
     } else {

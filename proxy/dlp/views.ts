@@ -7,7 +7,8 @@
  *   body bytes ─► RootText (UTF-8 text of the body, a part, the path or the query)
  *                   ├─ offset        a JSON string without escapes (a plain substring)
  *                   ├─ json-string   a JSON string with escapes (escape map)
- *                   ├─ json-number   a JSON number (rewritten as a string when redacted)
+ *                   ├─ json-number   a JSON number, or the integer it stands for (rewritten as a
+ *                   │                string when redacted)
  *                   ├─ percent       %XX-decoded text (form fields, query values, any %-text)
  *                   └─ opaque        base64- or hex-decoded text, binary strings, headers, a transfer-
  *                                    encoded part as sent: not rewritable
@@ -19,7 +20,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { decodableRuns, decodeBase64, decodeRun, MIN_BASE64_RUN, textReading, type TextReading } from './decode-base64.js';
-import { looksLikeJson, memberSegment, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
+import { integerForm, looksLikeJson, memberSegment, MIN_NUMBER_VIEW, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
 import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
 import { isPrintableHex } from './decode-hex.js';
 import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart } from './decode-multipart.js';
@@ -398,8 +399,16 @@ export class ViewBuilder {
     let node: ViewNode;
     const label = t.kind === 'key';
     if (t.kind === 'number') {
-      node = makeNode(raw, t.where, t.key, depth, { kind: 'json-number', parent: holder, start: t.start, end: t.end });
-    } else if (!t.escaped) {
+      const derivation = { kind: 'json-number', parent: holder, start: t.start, end: t.end } as const;
+      if (raw.length >= MIN_NUMBER_VIEW) this.addView(makeNode(raw, t.where, t.key, depth, derivation));
+      // Written with a fraction or an exponent (`4.556737586899855e15`, `536228143.0`), it is read
+      // upstream as the integer it stands for: scanned in that form too, under the same key, and
+      // redacted the same way (the literal becomes a string).
+      const integer = integerForm(raw);
+      if (integer !== null) this.addView(makeNode(integer, t.where, t.key, depth, derivation));
+      return;
+    }
+    if (!t.escaped) {
       node = makeNode(raw, t.where, t.key, depth, { kind: 'offset', parent: holder, start: t.start }, label);
     } else {
       node = makeNode(unescapeJson(raw, false).text, t.where, t.key, depth,

@@ -11,6 +11,9 @@ import { cleanChatBody, FAKE_HONEYTOKEN, fakeDetectors, policy, request } from '
 const SSN = '123-45-6789';
 const CARD = '4111 1111 1111 1111';
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
+/** The shipped packs, and a canary written in the base64 alphabet. */
+const CTE_CANARY = 'WardenCanary5b1f9e2aQx';
+const realWithCanary = compileDetectors({ honeytokens: [{ id: 'c1', value: CTE_CANARY, sha256: null }], fingerprintKey: Buffer.from('k') });
 
 function inspect(req: InspectRequest, pol: Partial<CompiledDlpPolicy> = {}, det: Detectors = fakeDetectors()): InspectResult {
   return createDlpEngine(det).inspect(req, policy(pol));
@@ -115,6 +118,63 @@ test('view keys: JSON member, array inherits member, form field, header, query n
   assert.equal(keyOf('w'), 'email');
   assert.equal(keyOf('Card_Number'), null); // a key itself is free text
 });
+
+test('a JSON number written with a fraction or an exponent is scanned as the integer it stands for too, under its key', () => {
+  const cases: Array<[literal: string, views: string[]]> = [
+    ['4.556737586899855e15', ['4.556737586899855e15', '4556737586899855']],
+    ['536228143.0', ['536228143.0', '536228143']],
+    ['-4.556737586899855E+15', ['-4.556737586899855E+15', '-4556737586899855']],
+    ['45567375868998550e-1', ['45567375868998550e-1', '4556737586899855']],
+    ['536228143.00000000000001', ['536228143.00000000000001', '536228143']], // the fraction rounds away
+    ['1E5', ['100000']], // too short a literal to be a view of its own
+    ['100000.0', ['100000.0', '100000']],
+    ['123456', ['123456']], // a plain integer is its own form
+    ['12345.0', ['12345.0']], // an integer form too short to hold anything
+    ['-0.0000', ['-0.0000']],
+    ['1234567.5', ['1234567.5']],
+    ['9007199254740993.0', ['9007199254740993.0']], // past 2^53: JavaScript cannot hold it exactly
+    ['1.0e400', ['1.0e400']],
+    ['1e400', []],
+    ['0.7', []],
+  ];
+  for (const [literal, expected] of cases) {
+    const { det, views } = recording();
+    createDlpEngine(det, { fastPath: false, groupPrefilter: false }).inspect(request(`{"m":"x","n":${literal}}`), policy());
+    const scanned = views.filter((v) => v.where === 'body.n');
+    assert.deepEqual(scanned.map((v) => v.text), expected, literal);
+    assert.ok(scanned.every((v) => v.key === 'n'), literal);
+  }
+});
+
+// Fake detectors: a card 4ddd dddd dddd dddd; real ones for the SSN, undelimited: found by its key.
+const numberCases: Array<[name: string, body: string, real: boolean, decision: string, expected: string[], redacted: string | null]> = [
+  ['a card in exponent form', '{"card": 4.111111111111111e15, "n": 1.5}', false, 'redact',
+    ['credit_card@body.card:redactx1'], '{"card": "************1111", "n": 1.5}'],
+  ['negative, upper-case exponent, in an array', '{"cards":[1, -4.111111111111111E+15]}', false, 'redact',
+    ['credit_card@body.cards[1]:redactx1'], '{"cards":[1, "-************1111"]}'],
+  ['in nested tool-call arguments', '{"arguments":"{\\"card\\":4.111111111111111e15}"}', false, 'redact',
+    ['credit_card@body.arguments.card:redactx1'], '{"arguments":"{\\"card\\":\\"************1111\\"}"}'],
+  ['a whole body that is one number', '4.111111111111111e15', false, 'redact',
+    ['credit_card@body:redactx1'], '"************1111"'],
+  // The literal matches too (the fake card needs no digit-run boundary): two redactions of one
+  // number cannot both be written into one string.
+  ['both readings redacted differently: block', '{"card":4111111111111111.0}', false, 'block',
+    ['credit_card@body.card:redactx2'], null],
+  ['an SSN in exponent form, under its key', '{"ssn":5.36228143e8}', true, 'redact',
+    ['us_ssn@body.ssn:redactx1'], '{"ssn":"[REDACTED:us_ssn]"}'],
+  ['an SSN with a zero fraction, under its key', '{"ssn":536228143.0}', true, 'redact',
+    ['us_ssn@body.ssn:redactx1'], '{"ssn":"[REDACTED:us_ssn]"}'],
+];
+for (const [name, body, real, decision, expected, redacted] of numberCases) {
+  test(`JSON number read as an integer: ${name}`, () => {
+    const r = real ? createDlpEngine(realWithCanary).inspect(request(body), policy({ packs: realWithCanary.packNames })) : inspect(request(body));
+    assert.equal(r.decision, decision);
+    assert.deepEqual(summary(r), expected);
+    assert.equal(r.body?.toString('utf8') ?? null, redacted);
+    if (r.body !== null) JSON.parse(r.body.toString('utf8'));
+    assertNoPlaintext(r, '4111111111111111', '536228143');
+  });
+}
 
 test('headers: hop-by-hop, proxy and Connection-listed headers are not scanned; credential headers only for honeytokens', () => {
   const { det, views } = recording();
@@ -242,8 +302,6 @@ test('multipart: file names are scanned (and never leak into where)', () => {
 // A part declaring Content-Transfer-Encoding is read as sent and decoded: servers that ignore the
 // header (busboy, PHP) keep the text as sent. Real detectors: AWS key ids and a configured canary.
 const CTE_CARD = '4556 7375 8689 9855';
-const CTE_CANARY = 'WardenCanary5b1f9e2aQx';
-const realWithCanary = compileDetectors({ honeytokens: [{ id: 'c1', value: CTE_CANARY, sha256: null }], fingerprintKey: Buffer.from('k') });
 const b64Lines = (s: string | Buffer): string => b64(s).match(/.{1,76}/g)?.join('\r\n') ?? '';
 const cteCases: Array<[name: string, cte: string, content: string, decision: string, expected: string[]]> = [
   ['a card in the base64 alphabet, as sent', 'base64', CTE_CARD, 'block', ['credit_card@part:p:blockx1']],
