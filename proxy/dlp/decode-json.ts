@@ -26,7 +26,35 @@ export interface JsonToken {
 }
 
 /** Numbers shorter than this cannot hold any finding type we scan for (the shortest is a 9-digit SSN). */
-const MIN_NUMBER_VIEW = 6;
+export const MIN_NUMBER_VIEW = 6;
+
+/**
+ * The integer a JSON number literal written with a fraction or an exponent stands for, in
+ * decimal digits (`4.556737586899855e15` → `4556737586899855`, `536228143.0` → `536228143`,
+ * `1E5` → `100000`, `-0.0` → `0`), when JavaScript holds the value exactly (a safe integer) and
+ * it is at least MIN_NUMBER_VIEW characters long; else null (plain integers, which are their own
+ * form, fractions, values past 2^53, ±Infinity). Any JSON parser upstream reads such a literal as
+ * that integer, so views.ts scans this form as well as the literal.
+ */
+export function integerForm(literal: string): string | null {
+  if (!/[.eE]/.test(literal)) return null;
+  const value = Number(literal);
+  if (!Number.isSafeInteger(value)) return null;
+  const text = String(value);
+  return text.length >= MIN_NUMBER_VIEW ? text : null;
+}
+
+/**
+ * Where a JSON text may hold a number that integerForm reads (RE2 and JS syntax alike): at the
+ * start or after `:`, `,` or `[`, an exponent, or a fraction after at least 4 integer digits. A
+ * superset: a fraction after 3 digits or fewer cannot stand for an integer of MIN_NUMBER_VIEW
+ * characters (`-999.9…` rounds to `-1000` at most), and any fraction after 4 can round up
+ * (`-9999.99999999999999` reads `-10000`). The integer form is not in the text as written, so
+ * the fast path, which proves a body clean from its text alone, cannot pass such a body:
+ * detectors.mightMatch is true wherever this matches (inspect.ts isProvablyClean).
+ */
+export const INTEGER_FORM_PREFILTER = '(?:^|[:,\\[])[\\t\\n\\r ]*-?(?:[0-9]+(?:\\.[0-9]+)?[eE]|[0-9]{4,}\\.[0-9])';
+
 /** Key names longer than this are cut in `where` paths (audit lines stay bounded). */
 const MAX_SEGMENT = 64;
 
@@ -141,14 +169,17 @@ export function tokenizeJson(text: string, root: string): JsonToken[] | null {
       if (c === 0x2D || (c >= 0x30 && c <= 0x39)) {
         const start = i;
         i++;
+        let exponent = false;
         while (i < n) {
           const d = text.charCodeAt(i);
-          if ((d >= 0x30 && d <= 0x39) || d === 0x2E || d === 0x65 || d === 0x45 || d === 0x2B || d === 0x2D) i++;
+          if ((d >= 0x30 && d <= 0x39) || d === 0x2E || d === 0x2B || d === 0x2D) i++;
+          else if (d === 0x65 || d === 0x45) { exponent = true; i++; }
           else break;
         }
         const lit = text.slice(start, i);
         if (!/^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/.test(lit)) return null;
-        if (i - start >= MIN_NUMBER_VIEW) {
+        // A short literal can still stand for a long integer (`1E5`): views.ts reads it as one.
+        if (i - start >= MIN_NUMBER_VIEW || (exponent && integerForm(lit) !== null)) {
           tokens.push({ kind: 'number', start, end: i, escaped: false, where: valueWhere, key: valueKey });
         }
         state = State.After;

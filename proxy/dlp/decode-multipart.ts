@@ -124,6 +124,18 @@ export function encodeBase64Lines(bytes: Buffer, lineLength: number): string {
 }
 
 /**
+ * True when the body of a `Content-Transfer-Encoding: base64` part (already checked to hold only
+ * the alphabet, `=` and whitespace) decodes whole to the bytes its whitespace-separated pieces
+ * decode to one by one: every piece but the last is a whole number of 4-character groups, and
+ * only the last ends in `=` (Node stops decoding at the first `=`). What any encoder writes. Then
+ * a base64 run of the part as sent decodes to bytes the part decoded whole already holds.
+ */
+export function isWholeBase64(encoded: string): boolean {
+  const pieces = encoded.split(/\s+/).filter((p) => p.length > 0);
+  return pieces.every((p, i) => (i === pieces.length - 1 ? /^[^=]*={0,2}$/.test(p) : p.length % 4 === 0 && !p.includes('=')));
+}
+
+/**
  * A quoted-printable part (RFC 2045 §6.7) decoded: `=XX` escapes and soft line breaks (`=` at the
  * end of a line). A malformed escape is kept as written, as decoders do.
  */

@@ -126,7 +126,10 @@ function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
  *   for each buffer after normalisation, which is local (normalize.ts), so each normalised leaf
  *   is a substring of the normalised buffer. A key pattern reads the leaf's key, which is not in
  *   the leaf: over JSON the set holds it as the member `"<key>": <value>` (packs.ts
- *   keyedMemberForm), which the buffer holds wherever the full path would find it.
+ *   keyedMemberForm), which the buffer holds wherever the full path would find it. The one view
+ *   that is not a substring, the integer a JSON number written with a fraction or an exponent
+ *   stands for (views.ts), is covered by the same pass: mightMatch is true wherever such a
+ *   number may be (INTEGER_FORM_PREFILTER).
  *
  * Form and multipart bodies always take the full path, and so do bodies in another charset or
  * holding a NUL byte (the full path reads them decoded: views.ts addHiddenUtf16).
@@ -287,18 +290,24 @@ function dropDuplicates(scanned: Scanned[]): void {
 
 /**
  * A body that is not plain UTF-8 is read several ways (declared charset, UTF-16 shape, NULs
- * removed, printable runs): alternative readings of the same bytes at the same place. A value
- * they all show is one occurrence, not one per reading: per (where, type, value), only the
- * reading that shows it most often keeps its matches.
+ * removed, printable runs), and a multipart part with a Content-Transfer-Encoding two ways (as
+ * sent, decoded): alternative readings of the same bytes at the same place. A value they all
+ * show is one occurrence, not one per reading: per (where, type, value), only the reading that
+ * shows it most often keeps its matches (the first on a tie). Confidence and default action are
+ * part of the key, so a reading that judges the value more severely (a hotword only the part
+ * as sent shows) is never dropped for one that merely logs it. Every such reading is opaque, so
+ * whichever keeps a match, the action is the same.
  */
+const ALTERNATIVE_READINGS: ReadonlySet<string> = new Set(['charset', 'binary', 'quoted-printable', 'undecoded-part']);
 function dropAlternativeReadings(scanned: Scanned[]): void {
-  const alt = scanned.filter((s) => s.node.derivation.kind === 'opaque' && (s.node.derivation.why === 'charset' || s.node.derivation.why === 'binary'));
+  const alt = scanned.filter((s) => s.node.derivation.kind === 'opaque' && ALTERNATIVE_READINGS.has(s.node.derivation.why));
   if (alt.length < 2) return;
+  const keyOf = (s: Scanned, m: Match): string => `${s.node.where}\u0000${m.type}\u0000${m.confidence}\u0000${m.defaultAction}\u0000${m.value}`;
   const best = new Map<string, { s: Scanned; n: number }>();
   for (const s of alt) {
     const counts = new Map<string, number>();
     for (const m of s.matches) {
-      const k = `${s.node.where}\u0000${m.type}\u0000${m.value}`;
+      const k = keyOf(s, m);
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
     for (const [k, n] of counts) {
@@ -307,7 +316,7 @@ function dropAlternativeReadings(scanned: Scanned[]): void {
     }
   }
   for (const s of alt) {
-    const kept = s.matches.filter((m) => best.get(`${s.node.where}\u0000${m.type}\u0000${m.value}`)?.s === s);
+    const kept = s.matches.filter((m) => best.get(keyOf(s, m))?.s === s);
     s.matches.splice(0, s.matches.length, ...kept);
   }
 }
@@ -434,9 +443,10 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
       const [a, b] = r.s.norm.toOriginal(r.match.start, r.match.end);
       ok = pushEdit(r.s.node, a, b, detectors.replacement(r.match)) && ok;
     }
-    flushNumberEdits(resolved.map((r) => r.s.node));
+    ok = flushNumberEdits(resolved.map((r) => r.s.node)) && ok;
     if (!ok) {
-      // Unreachable while isRewritable() and pushEdit() agree; fail closed if they ever do not.
+      // A number whose two readings were redacted differently (flushNumberEdits); otherwise
+      // unreachable while isRewritable() and pushEdit() agree: fail closed if they ever do not.
       decision = 'block';
       reason = 'dlp';
     } else {

@@ -102,19 +102,35 @@ export function pushEdit(node: ViewNode, start: number, end: number, text: strin
   }
 }
 
-/** Replace each redacted JSON number by a JSON string holding its redacted text. */
-export function flushNumberEdits(nodes: readonly ViewNode[]): void {
+/**
+ * Replace each redacted JSON number by a JSON string holding its redacted text. A number written
+ * with a fraction or an exponent has two views (the literal and the integer it stands for:
+ * views.ts); when both are redacted to different texts, no one string holds both redactions and
+ * two would make the JSON invalid: returns false, and the caller blocks.
+ */
+export function flushNumberEdits(nodes: readonly ViewNode[]): boolean {
+  const flushed = new Map<ViewNode, Map<number, string>>(); // parent → literal start → its string
+  let ok = true;
   for (const n of nodes) {
     const d = n.derivation;
     if (d.kind !== 'json-number' || n.pending === null || n.pending.length === 0) continue;
     const edits = n.pending;
     n.pending = null;
     const literal = JSON.stringify(applyEdits(n.orig, edits));
+    let spans = flushed.get(d.parent);
+    if (spans === undefined) flushed.set(d.parent, (spans = new Map()));
+    const other = spans.get(d.start);
+    if (other !== undefined) {
+      ok &&= other === literal;
+      continue;
+    }
+    spans.set(d.start, literal);
     // The literal's span in the parent is `[d.start, d.end)`; route it through the parent chain
     // as an edit of the parent text (the parent is a root or a nested-JSON string).
     const holder: ViewNode = { ...n, derivation: { kind: 'offset', parent: d.parent, start: d.start } };
     pushEdit(holder, 0, d.end - d.start, literal);
   }
+  return ok;
 }
 
 /**

@@ -56,9 +56,10 @@ export interface Detectors {
   scan(view: ScanView, packs: readonly string[] | null, budget?: ScanBudget): Match[];
   /**
    * Cheap pre-check over raw bytes: false only when no pattern of the given packs can match
-   * anywhere in `raw` as written (an RE2.Set pass). Decoded views may still hide matches.
-   * `json`: `raw` is JSON text (or views written as JSON members), where a key pattern can
-   * match a member's value.
+   * anywhere in `raw` as written (an RE2.Set pass), and `raw` holds no JSON number that the view
+   * builder also reads as an integer (decode-json.ts INTEGER_FORM_PREFILTER). Other decoded views
+   * may still hide matches. `json`: `raw` is JSON text (or views written as JSON members), where
+   * a key pattern can match a member's value.
    */
   mightMatch(raw: Buffer, packs: readonly string[] | null, json?: boolean): boolean;
   /** Archive format by magic bytes at offset 0 (tar: 257), or null. */

@@ -7,9 +7,11 @@
  *   body bytes ─► RootText (UTF-8 text of the body, a part, the path or the query)
  *                   ├─ offset        a JSON string without escapes (a plain substring)
  *                   ├─ json-string   a JSON string with escapes (escape map)
- *                   ├─ json-number   a JSON number (rewritten as a string when redacted)
+ *                   ├─ json-number   a JSON number, or the integer it stands for (rewritten as a
+ *                   │                string when redacted)
  *                   ├─ percent       %XX-decoded text (form fields, query values, any %-text)
- *                   └─ opaque        base64- or hex-decoded text, binary strings, headers: not rewritable
+ *                   └─ opaque        base64- or hex-decoded text, binary strings, headers, a transfer-
+ *                                    encoded part as sent: not rewritable
  *
  * Budgets (all per request; exceeding one makes the body uninspectable, never silently
  * skipped): nesting depth ≤ MAX_DEPTH decoding layers, ≤ MAX_BASE64_VIEWS base64 candidates
@@ -18,9 +20,10 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { decodableRuns, decodeBase64, decodeRun, MIN_BASE64_RUN, textReading, type TextReading } from './decode-base64.js';
-import { looksLikeJson, memberSegment, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
+import { integerForm, looksLikeJson, memberSegment, MIN_NUMBER_VIEW, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
 import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
-import { decodeQuotedPrintable, parseHeaderParams, parseMultipart } from './decode-multipart.js';
+import { isPrintableHex } from './decode-hex.js';
+import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart } from './decode-multipart.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
 import type { Detectors } from './types.js';
 
@@ -59,7 +62,7 @@ export type Derivation =
   | { readonly kind: 'json-string'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'json-number'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'percent'; readonly parent: ViewNode; readonly start: number; readonly end: number; readonly plus: boolean }
-  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' };
+  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' };
 
 /** One view (or a container such as a JSON text that is walked rather than scanned). */
 export interface ViewNode {
@@ -272,8 +275,11 @@ export class ViewBuilder {
     return node;
   }
 
-  /** Add a view to scan, then the views decoded from it (percent, base64). */
-  addView(node: ViewNode): void {
+  /**
+   * Add a view to scan, then the views decoded from it (percent, base64). With `hexRunsOnly`,
+   * runs are read as hex only (see addUndecodedPart).
+   */
+  addView(node: ViewNode, hexRunsOnly = false): void {
     this.views.push(node);
     const s = node.orig;
     if (hasPercentEscape(s)) {
@@ -286,7 +292,10 @@ export class ViewBuilder {
     if (s.length < MIN_BASE64_RUN) return;
     // Outside the body (the URL, header names and values: short texts), also the parts of a run
     // that does not decode whole: path segments, hex after `-`/`_` (`x-<hex>`, `file-<hex>`).
-    for (const run of decodableRuns(s, (start, end) => this.readRun(s, start, end), outsideBody(node.where))) {
+    const read = hexRunsOnly
+      ? (start: number, end: number): 'hex' | null => (isPrintableHex(s, start, end) ? 'hex' : null)
+      : (start: number, end: number) => this.readRun(s, start, end);
+    for (const run of decodableRuns(s, read, outsideBody(node.where))) {
       // The same run shows up again in a percent-decoded child, or repeated in a body.
       const text = s.slice(run.start, run.end);
       if (this.seenRuns.has(text)) continue;
@@ -390,8 +399,16 @@ export class ViewBuilder {
     let node: ViewNode;
     const label = t.kind === 'key';
     if (t.kind === 'number') {
-      node = makeNode(raw, t.where, t.key, depth, { kind: 'json-number', parent: holder, start: t.start, end: t.end });
-    } else if (!t.escaped) {
+      const derivation = { kind: 'json-number', parent: holder, start: t.start, end: t.end } as const;
+      if (raw.length >= MIN_NUMBER_VIEW) this.addView(makeNode(raw, t.where, t.key, depth, derivation));
+      // Written with a fraction or an exponent (`4.556737586899855e15`, `536228143.0`), it is read
+      // upstream as the integer it stands for: scanned in that form too, under the same key, and
+      // redacted the same way (the literal becomes a string).
+      const integer = integerForm(raw);
+      if (integer !== null) this.addView(makeNode(integer, t.where, t.key, depth, derivation));
+      return;
+    }
+    if (!t.escaped) {
       node = makeNode(raw, t.where, t.key, depth, { kind: 'offset', parent: holder, start: t.start }, label);
     } else {
       node = makeNode(unescapeJson(raw, false).text, t.where, t.key, depth,
@@ -497,6 +514,22 @@ export class ViewBuilder {
     return { kind: 'text', root };
   }
 
+  /**
+   * A part with a Content-Transfer-Encoding, read as sent too. RFC 7578 §4.7 deprecates the
+   * header for form-data, and most servers (busboy, PHP) ignore it and keep the text as sent, so
+   * a value written in the base64 alphabet (`4556 7375 8689 9855`, `AKIA…`) or after something
+   * that reads as an escape (`card=4556…`: `=45` decodes to `E`) is garbled in the decoded
+   * reading and shows only here. Opaque: the part goes upstream as sent or re-encoded from its
+   * decoded reading, never rewritten here, so a finding here blocks. A value both readings show
+   * is one occurrence (inspect.ts dropAlternativeReadings). When the part decodes whole
+   * (isWholeBase64), each base64 run here decodes to bytes the decoded reading holds, and
+   * reading them again would count its findings twice and spend MAX_BASE64_VIEWS on a long
+   * file (one run a line): only hex runs are read.
+   */
+  private addUndecodedPart(sent: Buffer, where: string, key: string | null, depth: number, wholeBase64: boolean): void {
+    this.addView(makeNode(sent.toString('utf8'), where, key, depth, { kind: 'opaque', why: 'undecoded-part' }), wholeBase64);
+  }
+
   private addMultipart(bytes: Buffer, ct: ContentType, where: string, depth: number): BodyModel {
     if (depth + 1 > MAX_DEPTH) throw new UninspectableError(`multipart nested deeper than ${MAX_DEPTH} levels`);
     const parsed = parseMultipart(bytes, ct.params.get('boundary') ?? '');
@@ -514,7 +547,8 @@ export class ViewBuilder {
       if (part.filename !== null && part.filename.length > 0) {
         this.addView(makeNode(part.filename, partWhere, 'filename', depth + 1, { kind: 'opaque', why: 'filename' }, true));
       }
-      let partBytes = bytes.subarray(part.bodyStart, part.bodyEnd);
+      const sent = bytes.subarray(part.bodyStart, part.bodyEnd);
+      let partBytes = sent;
       let base64LineLength: number | null = null;
       const cte = (part.headers.get('content-transfer-encoding') ?? '').trim().toLowerCase();
       if (cte === 'quoted-printable') {
@@ -524,18 +558,22 @@ export class ViewBuilder {
         const charset = nonUtf8Charset(parseContentType(part.headers.get('content-type'))?.params);
         const text = charset !== null ? this.decodeDeclared(decoded, charset) : decoded.toString('utf8');
         this.addView(makeNode(text, partWhere, partKey, depth + 1, { kind: 'opaque', why: 'quoted-printable' }));
+        this.addUndecodedPart(sent, partWhere, partKey, depth + 1, false);
         parts.push({ bodyStart: part.bodyStart, bodyEnd: part.bodyEnd, model: { kind: 'opaque' }, base64LineLength: null });
         return;
       }
+      let wholeBase64 = false;
       if (cte === 'base64') {
         const encoded = partBytes.toString('latin1');
         if (!/^[A-Za-z0-9+/=\s]*$/.test(encoded)) throw new UninspectableError('malformed multipart body: invalid base64 part');
         const firstBreak = encoded.search(/\r?\n/);
         base64LineLength = firstBreak < 0 ? 0 : firstBreak;
+        wholeBase64 = isWholeBase64(encoded);
         partBytes = Buffer.from(encoded.replace(/\s+/g, ''), 'base64');
         this.charge(partBytes.length);
       }
       const model = this.addBody(partBytes, parseContentType(part.headers.get('content-type')), partWhere, partKey, depth + 1);
+      if (cte === 'base64') this.addUndecodedPart(sent, partWhere, partKey, depth + 1, wholeBase64);
       parts.push({ bodyStart: part.bodyStart, bodyEnd: part.bodyEnd, model, base64LineLength });
     });
     return { kind: 'multipart', bytes, parts };

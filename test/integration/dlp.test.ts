@@ -25,7 +25,9 @@ const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKe
 const HEX_HONEY = Buffer.from(HONEY).toString('hex');
 const B64_HONEY = Buffer.from(`canary ${HONEY}`).toString('base64url');
 const KEYED_SECRET = 'q8Zr2LmT7vXw4KpN9bYc'; // a secret by the name of its key only (generic_secret_key_view)
-const PLANTED = [SSN, CARD, HONEY, HEX_HONEY, B64_HONEY, PRIVATE_KEY.split('\n')[1]!, KEYED_SECRET];
+// A card written in the base64 alphabet (a multipart part may claim it is base64).
+const CTE_CARD = '4556 7375 8689 9855';
+const PLANTED = [SSN, CARD, HONEY, HEX_HONEY, B64_HONEY, PRIVATE_KEY.split('\n')[1]!, KEYED_SECRET, CTE_CARD, CTE_CARD.replaceAll(' ', '')];
 
 describe('DLP in the request path', () => {
   let up: Upstream;
@@ -126,6 +128,17 @@ describe('DLP in the request path', () => {
     assert.equal(upstreamSaw('dlp-zip'), undefined);
     const rec = h.audit.byId('dlp-zip').find((r) => r.event === 'request');
     assert.ok(rec?.findings?.some((f) => f.type === 'archive'));
+  });
+
+  test('a card sent as is in a part declaring Content-Transfer-Encoding: base64 is refused (servers keep the part as sent)', async () => {
+    const body = `--XyZ\r\nContent-Disposition: form-data; name="card"\r\nContent-Transfer-Encoding: base64\r\n\r\n${CTE_CARD}\r\n--XyZ--\r\n`;
+    const res = await post('/v1/files', body, { 'content-type': 'multipart/form-data; boundary=XyZ' }, 'dlp-cte');
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.headers['x-warden-reason'], 'dlp');
+    await res.body.dump();
+    assert.equal(upstreamSaw('dlp-cte'), undefined);
+    const rec = h.audit.byId('dlp-cte').find((r) => r.event === 'request');
+    assert.deepEqual(rec?.findings?.map((f) => [f.type, f.where, f.action]), [['credit_card', 'part:card', 'block']]);
   });
 
   test('a gzip-encoded body with a card number is caught and re-encoded', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { base64Head, findBase64Runs, isPrintableBase64 } from '../../../proxy/dlp/decode-base64.js';
-import { encodeBase64Lines, parseMultipart } from '../../../proxy/dlp/decode-multipart.js';
+import { encodeBase64Lines, isWholeBase64, parseMultipart } from '../../../proxy/dlp/decode-multipart.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from '../../../proxy/dlp/decode-percent.js';
 import { base64RunsOf } from './inspect-helpers.js';
 
@@ -128,3 +128,19 @@ test('encodeBase64Lines wraps at the given length', () => {
   assert.deepEqual(s.split('\r\n').map((l) => l.length), [76, 60]);
   assert.equal(encodeBase64Lines(Buffer.from('hi'), 0), 'aGk=');
 });
+
+// A part that decodes whole holds, decoded, every byte its base64 runs decode to one by one.
+const wholeCases: Array<[name: string, encoded: string, whole: boolean]> = [
+  ['one line', encodeBase64Lines(Buffer.from('card 4556 7375 8689 9855'), 0), true],
+  ['wrapped at 76, CRLF, last line short and padded', encodeBase64Lines(Buffer.alloc(200, 0x41), 76), true],
+  ['wrapped at 64, LF, trailing newline', `${encodeBase64Lines(Buffer.alloc(100, 0x41), 64).replace(/\r\n/g, '\n')}\n`, true],
+  ['last piece without padding', 'QUJD REVG RA', true],
+  ['empty', '', true],
+  ['a piece off a 4-character boundary before the last', 'x QUJDREVG', false],
+  ['an SSN with spaces', '536 22 8143', false],
+  ['padding before the last piece', 'QQ==\r\nQUJD', false],
+  ['padding inside one piece', 'QQ==QUJD', false],
+];
+for (const [name, encoded, whole] of wholeCases) {
+  test(`isWholeBase64: ${name} → ${whole}`, () => assert.equal(isWholeBase64(encoded), whole));
+}

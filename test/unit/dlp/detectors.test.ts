@@ -182,6 +182,8 @@ const might: Array<[string, string, boolean]> = [
   ['text with an email', '{"content":"mail jane.doe@example.org"}', true],
   ['text with a honeytoken literal', `{"x":"${CANARY}"}`, true],
   ['text with a sha256 honeytoken', `{"x":"${HASHED}"}`, true],
+  // Nothing to match as written, but the full path also scans the integer it stands for.
+  ['a JSON number written with an exponent', '{"role": "user", "n": 5.36228143e8}', true],
 ];
 for (const [name, text, expected] of might) {
   test(`mightMatch: ${name}`, () => assert.equal(d.mightMatch(Buffer.from(text), null), expected));

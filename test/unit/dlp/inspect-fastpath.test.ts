@@ -59,6 +59,12 @@ const perturbations: Array<[name: string, edit: (text: string, rand: () => numbe
   ['clean nested JSON with Windows paths and newlines', (t) => addToolCall(t, JSON.stringify({ path: 'C:\\Users\\dev\\src', note: 'first\nsecond "quoted"' })), true],
   ['clean code with \\n in a string literal', (t) => plant(t, 'print("a\\nb")  # C:\\temp'), true],
   ['SSN as a JSON number', (t) => t.replace('"temperature":0.2', '"temperature":123456789,"card":4111111111111111'), false],
+  // Read upstream as the integer it stands for, which the text does not hold as written.
+  ['card as a JSON number in exponent form', (t) => t.replace('"temperature":0.2', '"temperature":0.2,"card":4.111111111111111e15'), false],
+  ['card as a negative JSON number with an upper-case exponent, in an array', (t) => t.replace('"temperature":0.2', '"temperature":0.2,"n":[1,-4.111111111111111E+15]'), false],
+  ['card as a JSON number with a zero fraction', (t) => t.replace('"temperature":0.2', '"temperature":0.2,"card":4111111111111111.0'), false],
+  ['card as a JSON number in exponent form in nested tool-call arguments', (t) => addToolCall(t, '{"card":4.111111111111111e15}'), false],
+  ['clean with JSON numbers in other forms (1.0, 0.7, 1024, -3.5, 2023.10 in prose)', (t) => plant(t, 'in 2023.10 it cost 1234.5').replace('"temperature":0.2', '"temperature":0.7,"top_p":1.0,"max_tokens":1024,"bias":-3.5'), true],
 ];
 
 function addToolCall(text: string, args: string): string {
@@ -172,6 +178,40 @@ test('code with `::` (Rust, C++, PHP paths) takes the fast path with the real de
   for (const ip of ['2a00:1450:4001:81c::200e', 'fe80::1', '::ffff:192.0.2.7']) {
     const r = inspectWith(`the peer at ${ip} timed out`);
     assert.deepEqual(r.findings.map((f) => f.type), ['ip_address'], ip);
+  }
+});
+
+test('a JSON number that stands for an integer leaves the fast path; numbers as chat bodies hold them keep it (real detectors)', () => {
+  const real = compileDetectors({ honeytokens: [{ id: 'c1', value: '100000', sha256: null }], fingerprintKey: Buffer.from('k') });
+  let passes = 0;
+  const counting: Detectors = { ...real, mightMatch: (raw, packs) => { passes++; return real.mightMatch(raw, packs); } };
+  const pol = policy({ packs: real.packNames });
+  const full = createDlpEngine(real, { fastPath: false, groupPrefilter: false });
+  const base = cleanChatBody(24 * 1024, 7).toString('utf8');
+  const inspectWith = (members: string): [InspectResult, InspectResult] => {
+    const body = request(base.replace(/}$/, `,${members}}`));
+    passes = 0;
+    return [createDlpEngine(counting).inspect(body, pol), full.inspect(body, pol)];
+  };
+  inspectWith('"n":1');
+  const fastPasses = passes;
+  const cases: Array<[members: string, types: string[]]> = [
+    ['"card":4.556737586899855e15', ['credit_card']],
+    ['"ssn":5.36228143e8', ['us_ssn']],
+    ['"ssn":536228143.0', ['us_ssn']],
+    ['"n":[1,2,-4.556737586899855E+15]', ['credit_card']],
+    ['"n":1E5', ['honeytoken']],
+    ['"args":"{\\"ssn\\": 5.36228143e8}"', ['us_ssn']],
+  ];
+  for (const [members, types] of cases) {
+    const [fast, slow] = inspectWith(members);
+    assert.deepEqual(comparable(fast), comparable(slow), members);
+    assert.deepEqual(fast.findings.map((f) => f.type), types, members);
+  }
+  for (const members of ['"temperature":0.7,"top_p":1.0,"max_tokens":1024', '"penalty":-3.5,"seed":12345,"ratio":0.0001']) {
+    const [fast] = inspectWith(members);
+    assert.deepEqual(fast.findings, [], members);
+    assert.equal(passes, fastPasses, `${members}: the fast path stepped aside`);
   }
 });
 

@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import type { CompiledDlpPolicy } from '../../../proxy/config/types.js';
 import type { Detectors, InspectRequest, Match, ScanView } from '../../../proxy/dlp/types.js';
 import { base64Head, someBase64Run } from '../../../proxy/dlp/decode-base64.js';
+import { INTEGER_FORM_PREFILTER } from '../../../proxy/dlp/decode-json.js';
 
 /** Honeytoken literal the fake detectors know. */
 export const FAKE_HONEYTOKEN = 'CANARY-5b1f9e2a';
@@ -19,6 +20,8 @@ interface FakeRule {
   readonly confidence: Match['confidence'];
 }
 
+const INTEGER_FORM = new RegExp(INTEGER_FORM_PREFILTER);
+
 const FAKE_RULES: readonly FakeRule[] = [
   { re: /(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])/g, type: 'us_ssn', pack: 'pii', action: 'redact', confidence: 'medium' },
   { re: /(?<!\d)4\d{3}(?:[ -]?\d{4}){3}(?!\d)/g, type: 'credit_card', pack: 'pii', action: 'redact', confidence: 'high' },
@@ -30,8 +33,8 @@ const FAKE_RULES: readonly FakeRule[] = [
 /**
  * A Detectors double: finds `ddd-dd-dddd` (us_ssn), `4ddd dddd dddd dddd` (credit_card),
  * simple emails, `PRIVATEKEY…` (private_key, block), `maybe-dddd` (low confidence phone) and the
- * literal FAKE_HONEYTOKEN. `mightMatch` is the union of the same regexes over the raw bytes.
- * `calls` counts scan() calls (for prefilter tests).
+ * literal FAKE_HONEYTOKEN. `mightMatch` is the union of the same regexes over the raw bytes, and
+ * of INTEGER_FORM_PREFILTER, as the real one. `calls` counts scan() calls (for prefilter tests).
  */
 export function fakeDetectors(): Detectors & { calls: number } {
   const key = Buffer.from('test-key');
@@ -63,6 +66,7 @@ export function fakeDetectors(): Detectors & { calls: number } {
       const text = raw.toString('utf8');
       if (text.includes(FAKE_HONEYTOKEN)) return true;
       if (d.detectArchive(raw) !== null) return true;
+      if (INTEGER_FORM.test(text)) return true;
       return FAKE_RULES.some((r) => (packs === null || packs.includes(r.pack)) && new RegExp(r.re.source).test(text));
     },
     detectArchive(bytes: Buffer): string | null {

@@ -6,11 +6,14 @@ import { actionFor, createDlpEngine } from '../../../proxy/dlp/inspect.js';
 import type { Detectors, InspectRequest, InspectResult, Match, ScanView } from '../../../proxy/dlp/types.js';
 import { ViewBuilder } from '../../../proxy/dlp/views.js';
 import { compileDetectors } from '../../../proxy/dlp/detectors.js';
-import { FAKE_HONEYTOKEN, fakeDetectors, policy, request } from './inspect-helpers.js';
+import { cleanChatBody, FAKE_HONEYTOKEN, fakeDetectors, policy, request } from './inspect-helpers.js';
 
 const SSN = '123-45-6789';
 const CARD = '4111 1111 1111 1111';
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
+/** The shipped packs, and a canary written in the base64 alphabet. */
+const CTE_CANARY = 'WardenCanary5b1f9e2aQx';
+const realWithCanary = compileDetectors({ honeytokens: [{ id: 'c1', value: CTE_CANARY, sha256: null }], fingerprintKey: Buffer.from('k') });
 
 function inspect(req: InspectRequest, pol: Partial<CompiledDlpPolicy> = {}, det: Detectors = fakeDetectors()): InspectResult {
   return createDlpEngine(det).inspect(req, policy(pol));
@@ -115,6 +118,63 @@ test('view keys: JSON member, array inherits member, form field, header, query n
   assert.equal(keyOf('w'), 'email');
   assert.equal(keyOf('Card_Number'), null); // a key itself is free text
 });
+
+test('a JSON number written with a fraction or an exponent is scanned as the integer it stands for too, under its key', () => {
+  const cases: Array<[literal: string, views: string[]]> = [
+    ['4.556737586899855e15', ['4.556737586899855e15', '4556737586899855']],
+    ['536228143.0', ['536228143.0', '536228143']],
+    ['-4.556737586899855E+15', ['-4.556737586899855E+15', '-4556737586899855']],
+    ['45567375868998550e-1', ['45567375868998550e-1', '4556737586899855']],
+    ['536228143.00000000000001', ['536228143.00000000000001', '536228143']], // the fraction rounds away
+    ['1E5', ['100000']], // too short a literal to be a view of its own
+    ['100000.0', ['100000.0', '100000']],
+    ['123456', ['123456']], // a plain integer is its own form
+    ['12345.0', ['12345.0']], // an integer form too short to hold anything
+    ['-0.0000', ['-0.0000']],
+    ['1234567.5', ['1234567.5']],
+    ['9007199254740993.0', ['9007199254740993.0']], // past 2^53: JavaScript cannot hold it exactly
+    ['1.0e400', ['1.0e400']],
+    ['1e400', []],
+    ['0.7', []],
+  ];
+  for (const [literal, expected] of cases) {
+    const { det, views } = recording();
+    createDlpEngine(det, { fastPath: false, groupPrefilter: false }).inspect(request(`{"m":"x","n":${literal}}`), policy());
+    const scanned = views.filter((v) => v.where === 'body.n');
+    assert.deepEqual(scanned.map((v) => v.text), expected, literal);
+    assert.ok(scanned.every((v) => v.key === 'n'), literal);
+  }
+});
+
+// Fake detectors: a card 4ddd dddd dddd dddd; real ones for the SSN, undelimited: found by its key.
+const numberCases: Array<[name: string, body: string, real: boolean, decision: string, expected: string[], redacted: string | null]> = [
+  ['a card in exponent form', '{"card": 4.111111111111111e15, "n": 1.5}', false, 'redact',
+    ['credit_card@body.card:redactx1'], '{"card": "************1111", "n": 1.5}'],
+  ['negative, upper-case exponent, in an array', '{"cards":[1, -4.111111111111111E+15]}', false, 'redact',
+    ['credit_card@body.cards[1]:redactx1'], '{"cards":[1, "-************1111"]}'],
+  ['in nested tool-call arguments', '{"arguments":"{\\"card\\":4.111111111111111e15}"}', false, 'redact',
+    ['credit_card@body.arguments.card:redactx1'], '{"arguments":"{\\"card\\":\\"************1111\\"}"}'],
+  ['a whole body that is one number', '4.111111111111111e15', false, 'redact',
+    ['credit_card@body:redactx1'], '"************1111"'],
+  // The literal matches too (the fake card needs no digit-run boundary): two redactions of one
+  // number cannot both be written into one string.
+  ['both readings redacted differently: block', '{"card":4111111111111111.0}', false, 'block',
+    ['credit_card@body.card:redactx2'], null],
+  ['an SSN in exponent form, under its key', '{"ssn":5.36228143e8}', true, 'redact',
+    ['us_ssn@body.ssn:redactx1'], '{"ssn":"[REDACTED:us_ssn]"}'],
+  ['an SSN with a zero fraction, under its key', '{"ssn":536228143.0}', true, 'redact',
+    ['us_ssn@body.ssn:redactx1'], '{"ssn":"[REDACTED:us_ssn]"}'],
+];
+for (const [name, body, real, decision, expected, redacted] of numberCases) {
+  test(`JSON number read as an integer: ${name}`, () => {
+    const r = real ? createDlpEngine(realWithCanary).inspect(request(body), policy({ packs: realWithCanary.packNames })) : inspect(request(body));
+    assert.equal(r.decision, decision);
+    assert.deepEqual(summary(r), expected);
+    assert.equal(r.body?.toString('utf8') ?? null, redacted);
+    if (r.body !== null) JSON.parse(r.body.toString('utf8'));
+    assertNoPlaintext(r, '4111111111111111', '536228143');
+  });
+}
 
 test('headers: hop-by-hop, proxy and Connection-listed headers are not scanned; credential headers only for honeytokens', () => {
   const { det, views } = recording();
@@ -238,6 +298,44 @@ test('multipart: file names are scanned (and never leak into where)', () => {
   assert.deepEqual(summary(long), ['us_ssn@part:f(*):blockx1']);
   assertNoPlaintext(long, '123-4');
 });
+
+// A part declaring Content-Transfer-Encoding is read as sent and decoded: servers that ignore the
+// header (busboy, PHP) keep the text as sent. Real detectors: AWS key ids and a configured canary.
+const CTE_CARD = '4556 7375 8689 9855';
+const b64Lines = (s: string | Buffer): string => b64(s).match(/.{1,76}/g)?.join('\r\n') ?? '';
+const cteCases: Array<[name: string, cte: string, content: string, decision: string, expected: string[]]> = [
+  ['a card in the base64 alphabet, as sent', 'base64', CTE_CARD, 'block', ['credit_card@part:p:blockx1']],
+  ['an AWS key id, as sent', 'base64', 'AKIA7ZNGSOKPXYIZFMSR', 'block', ['aws_access_key_id@part:p:blockx1']],
+  ['an SSN with spaces, as sent', 'base64', '536 22 8143', 'block', ['us_ssn@part:p:blockx1']],
+  ['a configured honeytoken, as sent', 'base64', CTE_CANARY, 'block', ['honeytoken@part:p:blockx1']],
+  ['base64 of a card after a piece that shifts the decoding', 'base64', `x ${b64(`the card is ${CTE_CARD} ok`)}`, 'block', ['credit_card@part:p:blockx1']],
+  ['base64 of a card after `=` padding (decoding stops there)', 'base64', `QQ==\r\n${b64(`the card is ${CTE_CARD} ok`)}`, 'block', ['credit_card@part:p:blockx1']],
+  ['hex of a card in the base64 alphabet', 'base64', Buffer.from(`the card is ${CTE_CARD}`).toString('hex'), 'block', ['credit_card@part:p:blockx1']],
+  ['a card after `=45` under quoted-printable', 'quoted-printable', 'card=4556737586899855', 'block', ['credit_card@part:p:blockx1']],
+  ['a card both quoted-printable readings show, counted once', 'quoted-printable', `card ${CTE_CARD}`, 'block', ['credit_card@part:p:blockx1']],
+  // `=fa` decodes: only the part as sent shows the hotword, so only that reading redacts (blocks).
+  ['a phone both readings show, judged by the reading that sees its hotword', 'quoted-printable', '=fax (212) 555-0187', 'block', ['phone@part:p:logx1', 'phone@part:p:blockx1']],
+  ['a card encoded in base64: found once, in the decoded reading, redacted', 'base64', b64(`card ${CTE_CARD}`), 'redact', ['credit_card@part:p:redactx1']],
+  ['the same, wrapped at 76', 'base64', b64Lines(`notes for the order, with the card ${CTE_CARD} to charge, and more text to wrap the lines`), 'redact', ['credit_card@part:p:redactx1']],
+  // ~430 lines: read again line by line as base64 runs, they would be over MAX_BASE64_VIEWS (256).
+  ['a clean base64 file of some 430 lines', 'base64', b64Lines(cleanChatBody(24 * 1024)), 'allow', []],
+];
+for (const [name, cte, content, decision, expected] of cteCases) {
+  test(`multipart Content-Transfer-Encoding ${cte}: ${name}`, () => {
+    const r = createDlpEngine(realWithCanary).inspect(
+      multipart([`Content-Disposition: form-data; name="p"\r\nContent-Transfer-Encoding: ${cte}\r\n\r\n${content}`]),
+      policy({ packs: realWithCanary.packNames }));
+    assert.equal(r.decision, decision, r.uninspectableDetail ?? '');
+    assert.deepEqual(summary(r), expected);
+    assertNoPlaintext(r, CTE_CARD, '4556737586899855', 'AKIA7ZNGSOKPXYIZFMSR', '536 22 8143', CTE_CANARY);
+    if (decision === 'redact') {
+      // Re-encoded whole from the redacted decoded reading: the card is in neither reading.
+      const sent = /base64\r\n\r\n([^]*)\r\n--b0undary--/.exec(r.body?.toString('latin1') ?? '')?.[1] ?? '';
+      assert.ok(/^[A-Za-z0-9+/=\r\n]+$/.test(sent), 'still base64');
+      assert.match(Buffer.from(sent, 'base64').toString('utf8'), /card \*{4} \*{4} \*{4} 9855/);
+    }
+  });
+}
 
 test('multipart: malformed framing is uninspectable', () => {
   const r = inspect(request('--b\r\nno end', { 'content-type': 'multipart/form-data; boundary=b' }));
