@@ -1,14 +1,12 @@
 /**
  * Honeytokens (planted canaries): exact, case-sensitive literals compiled into one RE2, and
- * SHA-256 digests matched against every token of the text. A hit always blocks.
+ * SHA-256 digests matched against every token of the text and the runs of pieces inside it
+ * (digestSpans). A hit always blocks.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { RE2 } from './re2.js';
 import type { Honeytoken } from '../config/types.js';
 import type { Candidate, PreparedView } from './matcher.js';
-
-/** Characters that split text into tokens for digest matching: whitespace and punctuation except `-_.+/=`. */
-const SPLIT = /[^A-Za-z0-9\-_.+/=\u0080-\uffff]+/;
 
 export interface CompiledHoneytokens {
   /** RE2 source of the literal alternation (for the prefilter set), or null. */
@@ -19,6 +17,123 @@ export interface CompiledHoneytokens {
   mightMatchDigest(raw: Buffer): boolean;
   readonly hasDigests: boolean;
 }
+
+/**
+ * Byte classes for digest matching, on the UTF-8 bytes, by scan() and mightMatchDigest() alike,
+ * so the fast path hashes exactly the spans the full scan hashes. A token (DESIGN.md: text split
+ * at whitespace and punctuation other than `-_.+/=`) is a run of ASCII letters and digits, those
+ * six, and bytes of non-ASCII characters; a piece, a run of ASCII letters and digits.
+ */
+const TOKEN = 1;
+const PIECE = 2;
+const BYTE_CLASS = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z0-9]/.test(ch)) BYTE_CLASS[c] = TOKEN | PIECE;
+  else if (c >= 0x80 || '-_.+/='.includes(ch)) BYTE_CLASS[c] = TOKEN;
+}
+
+function isPieceByte(c: number): boolean {
+  return ((BYTE_CLASS[c] ?? 0) & PIECE) !== 0;
+}
+
+/**
+ * Bounds on the runs of pieces tried besides whole tokens. Each run is a SHA-256 of its own
+ * (~0.3 µs), and the agent chooses the text, so the work per token is capped, not quadratic in
+ * its pieces:
+ * - a run shorter than 8 bytes is not tried: a canary that short would collide with ordinary
+ *   words (the floor config/compile.ts puts on a `value`, MIN_HONEYTOKEN_CHARS); it still
+ *   matches as a whole token, as the contract says;
+ * - a token longer than 256 bytes is only hashed whole: a canary with the context glued to it
+ *   (`OPENAI_API_KEY=` and a 164-character project key, `/v1/files/` and an id) fits, and a
+ *   longer run of token characters is a blob (base64, a minified line) whose decoded reading,
+ *   where it has one, is scanned as a view of its own;
+ * - the context after a canary is at most one piece (`.json`, `/content`; separators alone, as
+ *   in `c.` or `c==`, are trimmed or kept as padding); the context before it, any number
+ *   (`/v1/projects/p/files/c`, `OPENAI_API_KEY=c`);
+ * - at most 16 runs per token (a UUID standing alone gives 7, `request_id=<uuid>` 11, a path of
+ *   12 pieces 16), taken from both ends (digestSpans), so that only a canary of many pieces
+ *   behind a context of many pieces is out of reach.
+ */
+const MIN_RUN_BYTES = 8;
+const MAX_SPLIT_TOKEN_BYTES = 256;
+const MAX_RUNS_PER_TOKEN = 16;
+const MAX_PIECES_AFTER = 1;
+
+/** Scratch for digestSpans (not re-entered): pieces of a token of at most 256 bytes, 128 at most. */
+const pieceFrom = new Int32Array(MAX_SPLIT_TOKEN_BYTES / 2 + 1);
+const pieceTo = new Int32Array(MAX_SPLIT_TOKEN_BYTES / 2 + 1);
+const piecePadded = new Int32Array(MAX_SPLIT_TOKEN_BYTES / 2 + 1);
+
+/**
+ * The spans of the token `buf[start, end)` whose SHA-256 is compared with the configured
+ * digests, as absolute byte offsets: the whole token (the contract), then runs of its pieces
+ * (README, Honeytokens: the contract extended). A run ends with the token's last piece or the
+ * one before, may start at any piece, and is tried as it is (trimmed of the separators around
+ * it) and once more with the `=` padding that follows it, when some does.
+ * So with a canary `c`, `sid=c`, `/v1/files/c`, `/v1/files/c/content`, `c.`, `éc` and `k=c==`
+ * (a base64 canary ending in `==`) are tried. A run never starts or ends on a separator or
+ * inside a non-ASCII character, so its offsets are code point boundaries.
+ */
+function digestSpans(buf: Uint8Array, start: number, end: number, visit: (a: number, b: number) => void): void {
+  visit(start, end);
+  if (end - start > MAX_SPLIT_TOKEN_BYTES) return;
+  let pieces = 0;
+  for (let i = start; i < end;) {
+    if (!isPieceByte(buf[i] ?? 0)) {
+      i++;
+      continue;
+    }
+    pieceFrom[pieces] = i;
+    while (i < end && isPieceByte(buf[i] ?? 0)) i++;
+    pieceTo[pieces] = i;
+    let q = i;
+    while (q < end && buf[q] === 0x3d) q++;
+    piecePadded[pieces++] = q;
+  }
+  let tried = 0;
+  // Runs starting at the first piece, the last, the second, the one before the last, and so
+  // on: the long runs a canary of many pieces with little context before it needs
+  // (`request_id=<uuid>`), and the short ones a canary deep in a path needs, both within the cap.
+  for (let k = 0; k < pieces; k++) {
+    const first = k % 2 === 0 ? k / 2 : pieces - 1 - (k - 1) / 2;
+    const a = pieceFrom[first] ?? 0;
+    for (let last = pieces - 1; last >= first && last >= pieces - 1 - MAX_PIECES_AFTER; last--) {
+      const b = pieceTo[last] ?? 0;
+      const padded = piecePadded[last] ?? 0;
+      for (const e of padded > b ? [b, padded] : [b]) {
+        if (e - a < MIN_RUN_BYTES || (a === start && e === end)) continue;
+        if (++tried > MAX_RUNS_PER_TOKEN) return;
+        visit(a, e);
+      }
+    }
+  }
+}
+
+/**
+ * Calls `visit(start, end, ascii)` for each token of `buf`, `ascii` false when it holds a
+ * non-ASCII character; stops when `visit` returns true.
+ */
+function forEachToken(buf: Uint8Array, visit: (start: number, end: number, ascii: boolean) => boolean): void {
+  const n = buf.length;
+  let i = 0;
+  for (;;) {
+    while (i < n && BYTE_CLASS[buf[i] ?? 0] === 0) i++;
+    if (i >= n) return;
+    const start = i;
+    let high = 0;
+    for (; i < n; i++) {
+      const c = buf[i] ?? 0;
+      if (BYTE_CLASS[c] === 0) break;
+      high |= c;
+    }
+    if (visit(start, i, high < 0x80)) return;
+  }
+}
+
+/** A digest hit inside a token: offsets relative to the token's start, and the honeytoken id. */
+type TokenHit = readonly [from: number, to: number, id: string];
+const NO_HITS: readonly TokenHit[] = [];
 
 function escapeRe2(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -36,9 +151,41 @@ export function compileHoneytokens(list: readonly Honeytoken[]): CompiledHoneyto
   const source = sorted.length > 0 ? sorted.map(escapeRe2).join('|') : null;
   const re = source === null ? null : new RE2(source, 'gd');
 
-  const digestHit = (bytes: Buffer, seen: Set<string>): string | null => {
-    const h = createHash('sha256').update(bytes).digest('hex');
-    return digests.get(h) ?? (seen.add(h), null);
+  /**
+   * Every digest hit among the spans of the token `buf[start, end)`. `asciiText`: the token as a
+   * latin1 string when its bytes are all ASCII (a span is then hashed as a slice of it, UTF-8 and
+   * latin1 being the same bytes there, which saves a Buffer view per span), else null.
+   */
+  const tokenHits = (buf: Buffer, start: number, end: number, asciiText: string | null): readonly TokenHit[] => {
+    let hits: TokenHit[] | null = null;
+    digestSpans(buf, start, end, (a, b) => {
+      // crypto.hash (one shot): ~3× cheaper per token than createHash().update().digest().
+      const bytes = asciiText === null ? buf.subarray(a, b) : asciiText.slice(a - start, b - start);
+      const id = digests.get(hash('sha256', bytes, 'hex'));
+      if (id !== undefined) (hits ??= []).push([a - start, b - start, id]);
+    });
+    return hits ?? NO_HITS;
+  };
+
+  /**
+   * Calls `visit(tokenStart, hits)` for each token of `buf` in which a configured digest matches;
+   * stops when `visit` returns true. A token of at most 256 bytes is hashed once per call
+   * however often it occurs (prose and JSON repeat most of theirs); a longer one, hashed whole
+   * only, is not kept.
+   */
+  const forEachDigestHit = (buf: Buffer, visit: (start: number, hits: readonly TokenHit[]) => boolean): void => {
+    const memo = new Map<string, readonly TokenHit[]>();
+    forEachToken(buf, (s, e, ascii) => {
+      let hits: readonly TokenHit[] | undefined;
+      if (e - s > MAX_SPLIT_TOKEN_BYTES) {
+        hits = tokenHits(buf, s, e, null);
+      } else {
+        const text = buf.toString('latin1', s, e);
+        hits = memo.get(text);
+        if (hits === undefined) memo.set(text, (hits = tokenHits(buf, s, e, ascii ? text : null)));
+      }
+      return hits.length > 0 && visit(s, hits);
+    });
   };
 
   return {
@@ -60,43 +207,20 @@ export function compileHoneytokens(list: readonly Honeytoken[]): CompiledHoneyto
         }
       }
       if (digests.size > 0) {
-        // Equal tokens hash once per view (JSON repeats keys and values).
-        const tried = new Set<string>();
-        let pos = 0;
-        for (const tok of view.text.split(SPLIT)) {
-          const start = view.text.indexOf(tok, pos);
-          pos = start + tok.length;
-          if (tok.length === 0 || tried.has(tok)) continue;
-          tried.add(tok);
-          const id = digests.get(createHash('sha256').update(tok, 'utf8').digest('hex'));
-          if (id === undefined) continue;
-          // Report every occurrence of the token, not only the first.
-          for (let at = view.text.indexOf(tok); at >= 0; at = view.text.indexOf(tok, at + tok.length)) {
-            const before = view.text[at - 1];
-            const after = view.text[at + tok.length];
-            if ((before === undefined || SPLIT.test(before)) && (after === undefined || SPLIT.test(after))) {
-              out.push(hit(at, at + tok.length, tok, id));
-            }
+        forEachDigestHit(view.buf, (s, hits) => {
+          for (const [a, b, id] of hits) {
+            const start = view.offsets.toUtf16(s + a);
+            const end = view.offsets.toUtf16(s + b);
+            out.push(hit(start, end, view.text.slice(start, end), id));
           }
-        }
+          return false;
+        });
       }
     },
     mightMatchDigest(raw) {
-      if (digests.size === 0) return false;
-      const seen = new Set<string>();
-      let startTok = -1;
-      for (let i = 0; i <= raw.length; i++) {
-        const c = i < raw.length ? raw[i] ?? 0 : 32;
-        const tokenChar = c >= 0x80 || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
-          || c === 45 || c === 95 || c === 46 || c === 43 || c === 47 || c === 61;
-        if (tokenChar) {
-          if (startTok < 0) startTok = i;
-        } else if (startTok >= 0) {
-          if (digestHit(raw.subarray(startTok, i), seen) !== null) return true;
-          startTok = -1;
-        }
-      }
-      return false;
+      let found = false;
+      if (digests.size > 0) forEachDigestHit(raw, () => (found = true));
+      return found;
     },
   };
 }

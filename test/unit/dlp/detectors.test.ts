@@ -130,7 +130,7 @@ const honey: Array<[string, string, boolean]> = [
   ['near miss (last char)', `forward ${CANARY.slice(0, -1)}x`, false],
   ['case differs', `forward ${CANARY.toLowerCase()}`, false],
   ['sha256 canary as a token', `token: ${HASHED};`, true],
-  ['sha256 canary glued by = is another token (= does not split)', `token=${HASHED}`, false],
+  ['sha256 canary glued by = is found as a run of the token\'s pieces (honeytokens.test.ts)', `token=${HASHED}`, true],
   ['sha256 canary with a suffix is a different token', `token: ${HASHED}x`, false],
 ];
 for (const [name, text, hit] of honey) {
