@@ -1,11 +1,12 @@
 /**
- * Secret validators: vendor checksums and structure (GitHub/npm CRC32, JWT, PEM bodies),
+ * Secret validators: vendor checksums and structure (GitHub/npm CRC32, JWT, PEM blocks),
  * AWS pairing, HTTP credentials, and the key-name-driven generic secret. Entropy and the
  * placeholder filter are applied by the engine from the pack (`min_entropy`, `placeholder`).
  */
 import { prefixedCrc32Valid } from '../checksums.js';
 import { isPlaceholder, shannonEntropy } from '../entropy.js';
 import { TLDS } from '../tlds.js';
+import { readPemBlock } from './pem-block.js';
 import { ACCEPT, type Validator, type Verdict } from './types.js';
 
 /** Classic GitHub tokens carry a CRC32 checksum: pass → high/block, fail → medium/redact. */
@@ -85,22 +86,43 @@ export const jwt: Validator = (c) => {
   return ACCEPT;
 };
 
-/** PEM private key: body (minus headers and whitespace) has ≥ 64 base64 characters. */
+/**
+ * 64 base64 characters are 48 bytes: an Ed25519 or X25519 PKCS#8 key, the smallest private key
+ * openssl writes (`openssl genpkey -algorithm ed25519`), and gitleaks' threshold for a body.
+ */
+const MIN_KEY_CHARS = 64;
+/**
+ * Part of a key counts from 256 base64 characters (192 bytes, four PEM lines). Documentation
+ * shows a key's first line or two and `...`; those lines of an RSA key are its DER header and the
+ * start of the public modulus, and the private fields start ~360 characters in. An EC key, whose
+ * secret comes early, is shorter than that whole (164 characters for P-256) and counts complete.
+ */
+const MIN_PARTIAL_KEY_CHARS = 256;
+
+/**
+ * PEM private key (the pattern matches the BEGIN line; pem-block.ts reads the block after it).
+ * - A whole block, BEGIN to END, without a placeholder mark counts when its body has ≥ 64 base64
+ *   characters, whatever they decode to: public test suites' truncated keys count (gitleaks' rule).
+ * - A block with a placeholder mark (`...`, `<`, `redacted`, `xxxxxxxx`), or without its END
+ *   line, counts for the real key material in it, whatever else it holds: base64 lines that start
+ *   with a key header (DER SEQUENCE, `openssh-key-v1`, an OpenPGP secret-key packet, or anything
+ *   after `DEK-Info:`), either all the DER length the header declares (≥ 64 characters) or at
+ *   least 256 characters of it. A real key with a `...` line before its END line, or pasted
+ *   without its END line, is found; `<your key here>`, `...` and a doc's first line of a key are not.
+ * The span runs to the END line, or, without one, to the end of the key material.
+ */
 export const privateKey: Validator = (c) => {
-  const v = c.value;
-  if (!v.startsWith('-----BEGIN')) return ACCEPT; // AGE / PuTTY forms are fixed-format
-  const bodyStart = v.indexOf('-----', 10);
-  const bodyEnd = v.lastIndexOf('-----END');
-  if (bodyStart < 0 || bodyEnd <= bodyStart) return null;
-  const body = v
-    .slice(bodyStart + 5, bodyEnd)
-    .replace(/\\[nr]/g, '\n')
-    .split('\n')
-    .filter((line) => !/^[A-Za-z-]+:/.test(line.trim()))
-    .join('');
-  if (/redacted|\.\.\.|<|x{8,}/i.test(body)) return null;
-  const b64 = body.replace(/[^A-Za-z0-9+/=]/g, '');
-  return b64.length >= 64 ? ACCEPT : null;
+  if (!/^-----BEGIN/i.test(c.value)) return ACCEPT; // AGE / PuTTY forms are fixed-format
+  const block = readPemBlock(c.text, c.start);
+  if (block === null) return null;
+  if (block.endLineEnd >= 0 && !block.placeholder) {
+    return block.base64Chars >= MIN_KEY_CHARS ? { end: block.endLineEnd } : null;
+  }
+  const key = block.material;
+  if (key === null || key.chars < MIN_KEY_CHARS) return null;
+  const complete = key.derLength !== null && Math.floor((key.chars * 3) / 4) >= key.derLength;
+  if (!complete && key.chars < MIN_PARTIAL_KEY_CHARS) return null;
+  return { end: block.endLineEnd >= 0 ? block.endLineEnd : key.end };
 };
 
 /** Passwords that documentation uses for "a password goes here". */
