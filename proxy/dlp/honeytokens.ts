@@ -139,12 +139,41 @@ function escapeRe2(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** The shortest encoded form matched: shorter ones could turn up by chance in a long base64 body. */
+const MIN_ENCODED_CHARS = 10;
+
+/**
+ * What a canary looks like encoded, as literals matched like the value itself: its hex (lower and
+ * upper case), and its base64 (standard and URL-safe) at each of the three offsets it can have in
+ * the encoded stream, keeping only the characters that hold its bits alone (so the text around it
+ * does not matter). Decoded views cover long runs; these also catch a canary whose encoded run is
+ * too short to be decoded (a 17-byte `user:canary` in `Authorization: Basic`, which is
+ * honeytokens-only) or that sits in a run which does not decode as a whole (misaligned by a prefix).
+ * A base64 form holds the first and last bytes of the value only in part, so a text differing from
+ * the canary in a few bits of those also matches: canaries are random, ordinary text is not.
+ */
+export function encodedForms(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  const forms = new Set<string>([bytes.toString('hex'), bytes.toString('hex').toUpperCase()]);
+  for (let offset = 0; offset < 3; offset++) {
+    // Character k holds bits [6k, 6k + 6) of the stream; the value's are [8·offset, 8·(offset + n)).
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes, Buffer.alloc(2)]).toString('base64');
+    const core = encoded.slice(Math.ceil((8 * offset) / 6), Math.floor((8 * (offset + bytes.length)) / 6));
+    forms.add(core);
+    forms.add(core.replaceAll('+', '-').replaceAll('/', '_'));
+  }
+  return [...forms].filter((f) => f.length >= MIN_ENCODED_CHARS && f !== value);
+}
+
 /** Compile the registry. Literals longest-first so the leftmost-first alternation prefers them. */
 export function compileHoneytokens(list: readonly Honeytoken[]): CompiledHoneytokens {
   const literals = new Map<string, string>();
   const digests = new Map<string, string>();
   for (const h of list) {
-    if (h.value !== null && h.value.length > 0) literals.set(h.value, h.id);
+    if (h.value !== null && h.value.length > 0) {
+      literals.set(h.value, h.id);
+      for (const form of encodedForms(h.value)) if (!literals.has(form)) literals.set(form, h.id);
+    }
     if (h.sha256 !== null && h.sha256.length > 0) digests.set(h.sha256.toLowerCase(), h.id);
   }
   const sorted = [...literals.keys()].sort((a, b) => b.length - a.length);

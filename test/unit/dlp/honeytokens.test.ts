@@ -122,3 +122,27 @@ test('sha256 honeytokens configured: a clean chat body is still allowed', () => 
     assert.deepEqual(r.findings, []);
   }
 });
+
+test('a literal honeytoken is found encoded, whatever the text around it: base64 at each offset (standard, URL-safe, too short to be decoded), hex', () => {
+  // A 17-byte canary base64-encoded is a 24-character run (23 with padding off), under the
+  // 18-byte minimum of a decoded run: `Authorization: Basic <base64 of it>` went through.
+  const SHORT = 'canaryDocXyz-2024';
+  const det = compileDetectors({ honeytokens: [{ id: 'short', value: SHORT, sha256: null }, { id: 'other', value: OTHER, sha256: null }], fingerprintKey: Buffer.from('k') });
+  const engine = createDlpEngine(det);
+  const b64 = (s: string, url = false): string => Buffer.from(s).toString(url ? 'base64url' : 'base64');
+  const hex = (s: string): string => Buffer.from(s).toString('hex');
+  const cases: Array<[name: string, req: InspectRequest, found: boolean]> = [
+    ['Basic credential, the canary alone', { ...request('{}'), headers: { authorization: `Basic ${b64(SHORT)}` }, skipHeaders: ['authorization'] }, true],
+    ['Basic credential, user:canary', { ...request('{}'), headers: { authorization: `Basic ${b64(`u:${SHORT}`)}` }, skipHeaders: ['authorization'] }, true],
+    ['base64 after one byte, in a body', request(JSON.stringify({ a: `see ${b64(`x${SHORT}`)} ok` })), true],
+    ['base64 after two bytes, URL-safe, in a path', request('{}', {}, `/v1/files/${b64(`xy${SHORT}?>`, true)}`), true],
+    ['base64 glued to a prefix that misaligns the run', request('{}', { 'x-note': `x-${b64(SHORT)}` }), true],
+    ['hex, upper case, in a query value', request('{}', {}, `/v1/x?q=${hex(SHORT).toUpperCase()}`), true],
+    ['another value encoded is not this one', request(JSON.stringify({ a: b64('canaryDocXyZ-2024') })), false],
+  ];
+  for (const [name, req, found] of cases) {
+    const r = engine.inspect(req, policy({ packs: [] }));
+    assert.equal(r.findings.some((f) => f.type === 'honeytoken'), found, name);
+    if (found) assert.equal(r.decision, 'block', name);
+  }
+});
