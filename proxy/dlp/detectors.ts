@@ -92,11 +92,10 @@ function checkExamples(p: CompiledPattern): void {
       p.prefilterRe.lastIndex = 0;
       if (!p.prefilterRe.test(view.buf)) throw new PackError(p.file, p.id, `prefilter does not match examples.match[${i}]`);
     }
-    if (p.memberRe !== null && view.key !== null) {
-      p.memberRe.lastIndex = 0;
-      if (!p.memberRe.test(Buffer.from(JSON.stringify({ [view.key]: view.text }), 'utf8'))) {
-        throw new PackError(p.file, p.id, `JSON member form does not match examples.match[${i}]`);
-      }
+    // What the fast path and the group prefilter test a value with must hold for the example,
+    // as a view's text and as a JSON string (with its opening quote).
+    if (p.valueStartRe !== null && !(p.valueStartRe.test(view.text) && p.valueStartRe.test(JSON.stringify(view.text)))) {
+      throw new PackError(p.file, p.id, `value start does not match examples.match[${i}]`);
     }
   });
   p.examples.noMatch.forEach((e, i) => {
@@ -171,19 +170,14 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
     }
   };
   const set = build(sources);
-  // A second automaton for JSON text, where key patterns stand as members (packs.ts
-  // keyedMemberForm). Not one set for all: the member forms cost ~17% of a set pass over prose
-  // (a key word opens a state that lasts to the next quote), which text bodies need not pay.
-  const jsonSet = patterns.some((p) => p.member !== null)
-    ? build(sources.map((src, i) => (patterns[i]?.member ? `(?:${src})|(?:${patterns[i].member})` : src)))
-    : set;
+  const keyPatterns = patterns.filter((p) => p.key !== null);
   const packNames = packs.map((p) => p.name);
   const fingerprintKey = Buffer.from(opts.fingerprintKey);
 
-  const candidateIndices = (input: Buffer, automaton = set): number[] => {
-    if (automaton === null) return sources.map((_, i) => i);
+  const candidateIndices = (input: Buffer): number[] => {
+    if (set === null) return sources.map((_, i) => i);
     try {
-      return automaton.match(input);
+      return set.match(input);
     } catch {
       return sources.map((_, i) => i);
     }
@@ -213,17 +207,27 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
       return claimSpans(out).map(toMatch);
     },
 
-    mightMatch(raw: Buffer, packsFilter: readonly string[] | null, json = false): boolean {
+    mightMatch(raw: Buffer, packsFilter: readonly string[] | null): boolean {
       // set.match() rather than set.test(), although test() stops at the first hit: RE2's
       // earliest-match DFA is slower per byte (4 MiB clean chat: 9.1 vs 8.2 ms; 20 KiB: 42 vs
       // 38 µs), and clean bodies, which scan to the end either way, are the common case.
-      for (const i of candidateIndices(raw, json ? jsonSet : set)) {
+      for (const i of candidateIndices(raw)) {
         if (i === honeyIndex || i === integerFormIndex) return true;
         const p = patterns[i];
         if (p !== undefined && wants(packsFilter, p.pack)) return true;
       }
       if (packs.some((p) => p.magics.length > 0 && wants(packsFilter, p.name)) && matchMagic(magics, raw) !== null) return true;
       return honey.hasDigests && honey.mightMatchDigest(raw);
+    },
+
+    readsKey(key: string, packsFilter: readonly string[] | null): boolean {
+      const k = key.toLowerCase();
+      return keyPatterns.some((p) => wants(packsFilter, p.pack) && p.key!.test(k));
+    },
+
+    keyedMightMatch(key: string, value: string, packsFilter: readonly string[] | null): boolean {
+      const k = key.toLowerCase();
+      return keyPatterns.some((p) => wants(packsFilter, p.pack) && p.key!.test(k) && p.valueStartRe!.test(value));
     },
 
     detectArchive(bytes: Buffer): string | null {

@@ -111,6 +111,41 @@ function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
   return true;
 }
 
+/** Longest value start read for a key pattern (valueStart): the value regexes need at most 9 characters. */
+const VALUE_START_BYTES = 600;
+
+/**
+ * Whether JSON text `t` has a member whose key a key pattern reads and whose value it may match
+ * (Detectors.keyedMightMatch): the fast path's check for what the set cannot see, a value found
+ * by the name of its key (`{"api_key": "<secret>"}`). Every `"…"` followed by whitespace and `:`
+ * is taken for a key (a superset: text inside a string can look like one), its value read from
+ * its first character after whitespace and `[`s, normalised as the full path normalises a view.
+ * Linear: each colon looks back over its own key and forward over its own whitespace.
+ */
+function someKeyedMember(t: Buffer, detectors: Detectors, packs: readonly string[] | null): boolean {
+  const memo = new Map<string, boolean>();
+  for (let colon = t.indexOf(0x3A); colon !== -1; colon = t.indexOf(0x3A, colon + 1)) {
+    let close = colon - 1;
+    while (close >= 0 && isJsonSpace(t[close] as number)) close--;
+    if (close <= 0 || t[close] !== 0x22) continue;
+    const open = t.lastIndexOf(0x22, close - 1);
+    if (open === -1) continue;
+    const key = t.toString('utf8', open + 1, close);
+    let reads = memo.get(key);
+    if (reads === undefined) memo.set(key, (reads = detectors.readsKey(key, packs)));
+    if (!reads) continue;
+    let v = colon + 1;
+    while (v < t.length && (isJsonSpace(t[v] as number) || t[v] === 0x5B)) v++;
+    const value = normalizeText(t.toString('utf8', v, Math.min(t.length, v + VALUE_START_BYTES))).text;
+    if (detectors.keyedMightMatch(key, value, packs)) return true;
+  }
+  return false;
+}
+
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0A || c === 0x0D;
+}
+
 /**
  * The fast path (product target: ≥ 300 MB/s on clean JSON). True only when the full path
  * provably finds nothing in the body:
@@ -125,8 +160,8 @@ function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
  * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
  *   for each buffer after normalisation, which is local (normalize.ts), so each normalised leaf
  *   is a substring of the normalised buffer. A key pattern reads the leaf's key, which is not in
- *   the leaf: over JSON the set holds it as the member `"<key>": <value>` (packs.ts
- *   keyedMemberForm), which the buffer holds wherever the full path would find it. The one view
+ *   the leaf: over JSON, each member whose key a key pattern reads has its value checked
+ *   (someKeyedMember), from the same decoded buffers, which hold every key as written. The one view
  *   that is not a substring, the integer a JSON number written with a fraction or an exponent
  *   stands for (views.ts), is covered by the same pass: mightMatch is true wherever such a
  *   number may be (INTEGER_FORM_PREFILTER).
@@ -163,7 +198,8 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
     // passes).
     // 1 KiB of headroom: normalising can lengthen text (a bigger result gets its own buffer).
     const scanBuf = normalizeBytes(t, normalizedScratch(t.length + 1024));
-    if (detectors.mightMatch(scanBuf, policy.packs, maybeJson)) return false;
+    if (detectors.mightMatch(scanBuf, policy.packs)) return false;
+    if (maybeJson && someKeyedMember(t, detectors, policy.packs)) return false;
     if (hasPercentBytes(t)) return false;
     const decodesToSomething = (start: number, end: number): boolean =>
       isPrintableHex(t, start, end) || isPrintableBase64(t, start, end) || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
@@ -232,32 +268,33 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
     // A copy: dropDuplicates() edits the list of one view.
     out.push({ node, norm, matches: [...matches], inBody: i >= bodyFrom });
   };
+  // A key pattern (`{"password": "…"}`) reads a view's key, which a group's text does not hold:
+  // a view it may match is scanned alone. Keys repeat (`role`, `content`): tested once each.
+  const readsKey = new Map<string, boolean>();
+  const alone = (v: ViewNode, k: number): boolean => {
+    if (v.honeytokensOnly) return true; // an agent's real API key would make its group's prefilter fire
+    if (v.key === null) return false;
+    let reads = readsKey.get(v.key);
+    if (reads === undefined) readsKey.set(v.key, (reads = detectors.readsKey(v.key, policy.packs)));
+    return reads && detectors.keyedMightMatch(v.key, norms[k]?.text ?? '', policy.packs);
+  };
   let i = 0;
   while (i < views.length) {
-    if (views[i]!.honeytokensOnly) {
-      // Alone, never in a group: an agent's real API key would make its group's prefilter fire.
+    if (alone(views[i]!, i)) {
       scanOne(i++);
       continue;
     }
     let j = i;
     let chars = 0;
-    while (j < views.length && !views[j]!.honeytokensOnly && (chars === 0 || chars + (norms[j]?.text.length ?? 0) <= GROUP_CHARS)) {
-      chars += (norms[j]?.text.length ?? 0) + (views[j]!.key?.length ?? 0) + 6;
+    while (j < views.length && !alone(views[j]!, j) && (chars === 0 || chars + (norms[j]?.text.length ?? 0) <= GROUP_CHARS)) {
+      chars += (norms[j]?.text.length ?? 0) + 3;
       j++;
     }
     let might = true;
     if (group && j - i > 1) {
       const parts: string[] = [];
-      let keyed = false;
-      for (let k = i; k < j; k++) {
-        // A keyed view is written as the JSON member it stands for, so that key patterns
-        // (`{"password": "…"}`) fire here as they would in the body (packs.ts keyedMemberForm).
-        const key = views[k]!.key;
-        const text = norms[k]?.text ?? '';
-        keyed ||= key !== null;
-        parts.push(key === null ? text : `${key.replaceAll('"', "'")}":"${text}`);
-      }
-      might = detectors.mightMatch(Buffer.from(`"${parts.join('"\n"')}"`, 'utf8'), policy.packs, keyed);
+      for (let k = i; k < j; k++) parts.push(norms[k]?.text ?? '');
+      might = detectors.mightMatch(Buffer.from(`"${parts.join('"\n"')}"`, 'utf8'), policy.packs);
     }
     if (might) for (let k = i; k < j && budget.remaining >= 0; k++) scanOne(k);
     if (budget.remaining < 0) break;

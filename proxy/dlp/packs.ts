@@ -139,12 +139,12 @@ export interface CompiledPattern {
   /** The prefilter source compiled alone (the example check runs it). */
   readonly prefilterRe: RE2Instance;
   /**
-   * For a key pattern: what it contributes to the set run over JSON text, where the key is
-   * beside the value (keyedMemberForm); null for the others.
+   * For a key pattern, the start of a value it may match, from the value's first character (a
+   * JSON string's opening quote, a number, a view's text): its `^…$` source unanchored at the
+   * end, a superset. The fast path and the group prefilter test a value under a key the pattern
+   * reads with it (Detectors.keyedMightMatch): their set passes never see key and value together.
    */
-  readonly member: string | null;
-  /** `member` compiled alone (the example check runs it). */
-  readonly memberRe: RE2Instance | null;
+  readonly valueStartRe: RE2Instance | null;
   /** Global + indices RE2, run on UTF-8 Buffers. */
   readonly re: RE2Instance;
   readonly group: number;
@@ -243,14 +243,13 @@ export function compilePack(
         throw new PackError(file, p.id, `prefilter does not compile with RE2 (${(err as Error).message})`);
       }
     }
-    let member: string | null = null;
-    let memberRe: RE2Instance | null = null;
+    let valueStartRe: RE2Instance | null = null;
     if (p.key !== undefined) {
-      member = keyedMemberForm(file, p.id, source, p.key);
+      const start = valueStart(file, p.id, source);
       try {
-        memberRe = new RE2(member, 'g');
+        valueStartRe = new RE2(start);
       } catch (err) {
-        throw new PackError(file, p.id, `key or pattern does not compile as a JSON member (${(err as Error).message})`);
+        throw new PackError(file, p.id, `pattern does not compile as a value start (${(err as Error).message})`);
       }
     }
     const groupCount = countGroups(source);
@@ -285,8 +284,7 @@ export function compilePack(
       source,
       prefilter,
       prefilterRe,
-      member,
-      memberRe,
+      valueStartRe,
       re,
       group,
       validator,
@@ -309,37 +307,13 @@ export function compilePack(
 }
 
 /**
- * What stands for a key-restricted pattern (`key:`) in JSON text, where the key is beside the
- * value: a member `"<name containing the key>": <value>`, the value (a string, a number, or the
- * first item of arrays) starting with what the pattern matches. A key pattern matches a whole
- * value (`^…$`) and its view has the key beside it, not in its text, so its own source never
- * fires in the set runs over JSON text: the fast path (inspect.ts `isProvablyClean`, over the
- * body) and the group prefilter (over views written as members). Without this form both passed
- * `{"api_key": "<secret>"}` as clean. Any whitespace is allowed where JSON allows it; the key
- * regex is made case-insensitive (the view's key is lower-cased, the body's is as written).
+ * The source of valueStartRe: `^"?` and the pattern's `^…$` source without its `$`, flags kept.
+ * A key pattern must be written `^…$`: it matches a whole value.
  */
-export function keyedMemberForm(file: string, id: string, source: string, key: string): string {
-  const m = /^(\(\?[imsU]+\))?\^([\s\S]*[^\\])\$$/.exec(source);
+export function valueStart(file: string, id: string, source: string): string {
+  const m = /^(?:\(\?([imsU]+)\))?\^([\s\S]*[^\\])\$$/.exec(source);
   if (m === null) throw new PackError(file, id, 'a pattern with `key` matches a whole value: write it as ^…$');
-  const ws = String.raw`[\t\n\r ]*`;
-  return `${m[1] ?? ''}"[^"]*(?i:${unanchoredKey(file, id, key)})[^"]*"${ws}:${ws}(?:\[${ws})*"?${m[2]}`;
-}
-
-/**
- * A key regex without the `^` / `$` at its ends, for use inside a longer pattern: what matches
- * the key matches a substring of it. An anchor anywhere else would anchor to the start of the
- * body instead, so it is refused.
- */
-function unanchoredKey(file: string, id: string, key: string): string {
-  const flags = /^\(\?[imsU]+\)/.exec(key)?.[0] ?? '';
-  let body = key.slice(flags.length);
-  if (body.startsWith('^')) body = body.slice(1);
-  for (const i of operators(body)) {
-    const ch = body[i];
-    if (ch === '$' && i === body.length - 1) return flags + body.slice(0, -1);
-    if (ch === '^' || ch === '$') throw new PackError(file, id, 'key regex: anchors (^, $) only at its ends');
-  }
-  return flags + body;
+  return `^"?${m[1] === undefined ? `(?:${m[2]!})` : `(?${m[1]}:${m[2]!})`}`;
 }
 
 /** Indices of the characters of an RE2 source that are syntax: not escaped, not in a class. */

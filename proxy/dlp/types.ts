@@ -58,10 +58,17 @@ export interface Detectors {
    * Cheap pre-check over raw bytes: false only when no pattern of the given packs can match
    * anywhere in `raw` as written (an RE2.Set pass), and `raw` holds no JSON number that the view
    * builder also reads as an integer (decode-json.ts INTEGER_FORM_PREFILTER). Other decoded views
-   * may still hide matches. `json`: `raw` is JSON text (or views written as JSON members), where
-   * a key pattern can match a member's value.
+   * may still hide matches. Key patterns (a value found by the name of its key) never match
+   * here: see readsKey and keyedMightMatch.
    */
-  mightMatch(raw: Buffer, packs: readonly string[] | null, json?: boolean): boolean;
+  mightMatch(raw: Buffer, packs: readonly string[] | null): boolean;
+  /** Whether a key pattern of the given packs reads views under `key` (as the full scan tests it). */
+  readsKey(key: string, packs: readonly string[] | null): boolean;
+  /**
+   * False only when no key pattern of the given packs can find anything in a value under `key`
+   * that starts with `value` (a JSON string with its opening quote, a number, a view's text).
+   */
+  keyedMightMatch(key: string, value: string, packs: readonly string[] | null): boolean;
   /** Archive format by magic bytes at offset 0 (tar: 257), or null. */
   detectArchive(bytes: Buffer): string | null;
   /** The same for the bytes a base64 run `[start, end)` of `src` decodes to (archives.ts base64ArchiveProbe). */

@@ -6,6 +6,7 @@
  *   - the same body with one SSN planted (fast path fails; group prefilter localises),
  *   - a ~4 MiB JSON body dense with findings (SSN, card, email in every message),
  *   - a 1 MiB multipart/form-data upload,
+ *   - a chat JSON body holding a 3 MiB base64 image (random bytes),
  * beside a naive baseline: every pattern of the packs as its own RE2 over the whole body, one
  * after another (no validators, no decoding: a lower bound on what naive scanning costs), and
  * the same with JS RegExp for the patterns JS can compile.
@@ -24,7 +25,7 @@ import { compileDetectors, loadPacks } from '../../proxy/dlp/detectors.js';
 import { createDlpEngine, type DlpEngineOptions } from '../../proxy/dlp/inspect.js';
 import type { InspectRequest } from '../../proxy/dlp/types.js';
 import { PATTERNS_DIR } from '../../proxy/paths.js';
-import { cleanChatBody, denseChatBody, multipartUpload, policy } from '../unit/dlp/inspect-helpers.js';
+import { cleanChatBody, denseChatBody, multipartUpload, policy, prng } from '../unit/dlp/inspect-helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -96,6 +97,15 @@ function main(): void {
   const typographic = Buffer.from(cleanStr.replaceAll(' the ', ' the “').replaceAll(' to ', '” to ').replaceAll(' and ', ' — and '), 'utf8');
   const dense = denseChatBody(4 * MiB);
   const mp = multipartUpload(MiB);
+  // A vision request: one long base64 string (random bytes, as a compressed image is), where key
+  // words turn up by chance: the member form of the key patterns once blew up RE2's automaton here.
+  const rand = prng(7);
+  const image = Buffer.alloc(3 * MiB);
+  for (let i = 0; i < image.length; i++) image[i] = Math.floor(rand() * 256);
+  const vision = Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: [
+    { type: 'text', text: 'What is in this picture?' },
+    { type: 'image_url', image_url: { url: `data:image/png;base64,${image.toString('base64')}` } },
+  ] }] }));
   const json = { 'content-type': 'application/json' };
   const req = (body: Buffer, headers: Record<string, string>): InspectRequest =>
     ({ method: 'POST', url: '/v1/chat/completions', headers, body, skipHeaders: [] });
@@ -111,6 +121,7 @@ function main(): void {
     ['same with one SSN planted', req(planted, json)],
     [`dense findings JSON ${(dense.length / MiB).toFixed(2)} MiB`, req(dense, json)],
     [`multipart upload ${(mp.body.length / MiB).toFixed(2)} MiB`, req(mp.body, { 'content-type': mp.contentType })],
+    [`chat JSON with a base64 image ${(vision.length / MiB).toFixed(2)} MiB`, req(vision, json)],
   ];
 
   console.log(`# DLP inspect benchmark\n`);

@@ -82,7 +82,7 @@ describe('DLP in the request path', () => {
 
   test('a value that is a secret by the name of its key arrives redacted, in a JSON body, a form and a query', async () => {
     // `{"password": "…"}` was passed as clean: the fast path and the group prefilter never saw
-    // key and value together (packs.ts keyedMemberForm).
+    // key and value together (inspect.ts someKeyedMember).
     const json = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'connect to the db' }] }).replace(/}$/, `, "db" : { "password"  :  "${KEYED_SECRET}" }}`);
     const res = await post('/v1/chat/completions', json, { 'content-type': 'application/json' }, 'dlp-keyed');
     assert.equal(res.statusCode, 200);

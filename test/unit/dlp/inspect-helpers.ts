@@ -69,6 +69,9 @@ export function fakeDetectors(): Detectors & { calls: number } {
       if (INTEGER_FORM.test(text)) return true;
       return FAKE_RULES.some((r) => (packs === null || packs.includes(r.pack)) && new RegExp(r.re.source).test(text));
     },
+    // No key patterns among the fake rules.
+    readsKey: (): boolean => false,
+    keyedMightMatch: (): boolean => false,
     detectArchive(bytes: Buffer): string | null {
       if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4B && bytes[2] === 0x03 && bytes[3] === 0x04) return 'zip';
       if (bytes.length >= 3 && bytes[0] === 0x1F && bytes[1] === 0x8B && bytes[2] === 0x08) return 'gzip';

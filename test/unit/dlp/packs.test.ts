@@ -93,14 +93,6 @@ patterns:
     key: 'acme'
     examples: {match: [{text: '${SECRETISH}', key: acme_token}]}
 `, /acme_key_unanchored\.yaml pattern acme_k: a pattern with `key` matches a whole value/],
-  ['key regex anchored inside', 'acme_key_anchor', `pack: acme9
-patterns:
-  - id: acme_k
-    type: generic_secret
-    pattern: '^([A-Za-z0-9-]{12,})$'
-    key: '^acme|^token'
-    examples: {match: [{text: '${SECRETISH}', key: acme_token}]}
-`, /acme_key_anchor\.yaml pattern acme_k: key regex: anchors/],
   ['duplicate pack name', 'acme_dup', `pack: secrets
 patterns: []
 `, /acme_dup\.yaml: pack name "secrets" is already loaded/],
