@@ -111,16 +111,28 @@ function nestedLevels(json: Buffer, level: number, out: Buffer[]): boolean {
   return true;
 }
 
-/** Longest value start read for a key pattern (valueStart): the value regexes need at most 9 characters. */
-const VALUE_START_BYTES = 600;
+/** How much of a string value is read for a key pattern (valueStart), at most. */
+const VALUE_START_BYTES = 4096;
+/**
+ * Characters other than whitespace a string value's start must hold before valueStart is trusted
+ * on it. A key pattern's value regex needs a few characters after its leading whitespace (a
+ * scheme, a space, 6 of a token: `Basic` plus whitespace of any length is the longest); with
+ * fewer, the member is left to the full path.
+ */
+const VALUE_START_CHARS = 64;
 
 /**
  * Whether JSON text `t` has a member whose key a key pattern reads and whose value it may match
  * (Detectors.keyedMightMatch): the fast path's check for what the set cannot see, a value found
  * by the name of its key (`{"api_key": "<secret>"}`). Every `"…"` followed by whitespace and `:`
- * is taken for a key (a superset: text inside a string can look like one), its value read from
- * its first character after whitespace and `[`s, normalised as the full path normalises a view.
- * Linear: each colon looks back over its own key and forward over its own whitespace.
+ * is taken for a key (a superset: text inside a string can look like one); its value is read from
+ * its first character after whitespace and `[`s. A number is read whole. A string (`t` may be
+ * decoded JSON, where a quote inside a value is bare) is read to its first quote, at most
+ * VALUE_START_BYTES, normalised as the full path normalises a view; when that holds fewer than
+ * VALUE_START_CHARS characters besides whitespace (a short value, or padding of spaces or
+ * zero-width characters before the secret), the member may match. An object, `true`, `false` or
+ * `null` is no view of this key. Linear: each colon looks back over its own key and forward over
+ * its own whitespace and value start.
  */
 function someKeyedMember(t: Buffer, detectors: Detectors, packs: readonly string[] | null): boolean {
   const memo = new Map<string, boolean>();
@@ -136,10 +148,28 @@ function someKeyedMember(t: Buffer, detectors: Detectors, packs: readonly string
     if (!reads) continue;
     let v = colon + 1;
     while (v < t.length && (isJsonSpace(t[v] as number) || t[v] === 0x5B)) v++;
-    const value = normalizeText(t.toString('utf8', v, Math.min(t.length, v + VALUE_START_BYTES))).text;
+    const c = t[v] ?? 0;
+    let value: string;
+    if (c === 0x22) {
+      const quote = t.indexOf(0x22, v + 1);
+      const end = quote === -1 ? Math.min(t.length, v + 1 + VALUE_START_BYTES) : Math.min(quote, v + 1 + VALUE_START_BYTES);
+      const text = normalizeText(t.toString('utf8', v + 1, end)).text;
+      if (text.replace(/\s+/g, '').length < VALUE_START_CHARS) return true;
+      value = `"${text}`;
+    } else if (c === 0x2D || (c >= 0x30 && c <= 0x39)) {
+      let e = v + 1;
+      while (e < t.length && isNumberByte(t[e] as number)) e++;
+      value = t.toString('latin1', v, e);
+    } else {
+      continue;
+    }
     if (detectors.keyedMightMatch(key, value, packs)) return true;
   }
   return false;
+}
+
+function isNumberByte(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2E || c === 0x2B || c === 0x2D || c === 0x65 || c === 0x45;
 }
 
 function isJsonSpace(c: number): boolean {
