@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { RE2, type RE2SetInstance } from './re2.js';
 import { PATTERNS_DIR } from '../paths.js';
 import { archiveBase64Validator, base64ArchiveProbe, matchMagic } from './archives.js';
@@ -144,6 +145,10 @@ function toMatch(c: Candidate): Match {
   return c.honeytokenId === undefined ? m : { ...m, honeytokenId: c.honeytokenId };
 }
 
+/** Keys remembered by readsKey and keyedMightMatch, and the longest one remembered. */
+const KEY_CACHE_MAX = 1024;
+const KEY_CACHE_MAX_CHARS = 128;
+
 /**
  * Build the detectors. Throws (PackError) when a pack is malformed, a pattern does not
  * compile with RE2, names an unknown validator, or fails one of its own examples.
@@ -171,6 +176,19 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
   };
   const set = build(sources);
   const keyPatterns = patterns.filter((p) => p.key !== null);
+  // Which key patterns read a key, by key: JSON bodies repeat a handful of keys (`role`,
+  // `content`, `max_tokens`), and each test is a call into RE2 per pattern (~25 µs a 20 KiB chat
+  // request without this). Keys are agent-chosen: bounded, least recently used dropped first.
+  const keyReaders = new LRUCache<string, readonly CompiledPattern[]>({ max: KEY_CACHE_MAX });
+  const readersOf = (key: string): readonly CompiledPattern[] => {
+    let readers = keyReaders.get(key);
+    if (readers === undefined) {
+      const k = key.toLowerCase();
+      readers = keyPatterns.filter((p) => p.key!.test(k));
+      if (key.length <= KEY_CACHE_MAX_CHARS) keyReaders.set(key, readers);
+    }
+    return readers;
+  };
   const packNames = packs.map((p) => p.name);
   const fingerprintKey = Buffer.from(opts.fingerprintKey);
 
@@ -221,13 +239,11 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
     },
 
     readsKey(key: string, packsFilter: readonly string[] | null): boolean {
-      const k = key.toLowerCase();
-      return keyPatterns.some((p) => wants(packsFilter, p.pack) && p.key!.test(k));
+      return readersOf(key).some((p) => wants(packsFilter, p.pack));
     },
 
     keyedMightMatch(key: string, value: string, packsFilter: readonly string[] | null): boolean {
-      const k = key.toLowerCase();
-      return keyPatterns.some((p) => wants(packsFilter, p.pack) && p.key!.test(k) && p.valueStartRe!.test(value));
+      return readersOf(key).some((p) => wants(packsFilter, p.pack) && p.valueStartRe!.test(value));
     },
 
     detectArchive(bytes: Buffer): string | null {
