@@ -167,14 +167,12 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
   sources.push(INTEGER_FORM_PREFILTER);
   // One automaton over every pattern. If it cannot be built (or later runs out of memory)
   // we fall back to running every pattern: slower, never blind (fail closed).
-  const build = (srcs: readonly string[]): RE2SetInstance | null => {
-    try {
-      return srcs.length > 0 ? new RE2.Set(srcs) : null;
-    } catch {
-      return null;
-    }
-  };
-  const set = build(sources);
+  let set: RE2SetInstance | null = null;
+  try {
+    set = sources.length > 0 ? new RE2.Set(sources) : null;
+  } catch {
+    set = null;
+  }
   const keyPatterns = patterns.filter((p) => p.key !== null);
   // Which key patterns read a key, by key: JSON bodies repeat a handful of keys (`role`,
   // `content`, `max_tokens`), and each test is a call into RE2 per pattern (~25 µs a 20 KiB chat

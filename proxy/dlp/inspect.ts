@@ -135,7 +135,6 @@ const VALUE_START_CHARS = 64;
  * its own whitespace and value start.
  */
 function someKeyedMember(t: Buffer, detectors: Detectors, packs: readonly string[] | null): boolean {
-  const memo = new Map<string, boolean>();
   for (let colon = t.indexOf(0x3A); colon !== -1; colon = t.indexOf(0x3A, colon + 1)) {
     let close = colon - 1;
     while (close >= 0 && isJsonSpace(t[close] as number)) close--;
@@ -143,9 +142,7 @@ function someKeyedMember(t: Buffer, detectors: Detectors, packs: readonly string
     const open = t.lastIndexOf(0x22, close - 1);
     if (open === -1) continue;
     const key = t.toString('utf8', open + 1, close);
-    let reads = memo.get(key);
-    if (reads === undefined) memo.set(key, (reads = detectors.readsKey(key, packs)));
-    if (!reads) continue;
+    if (!detectors.readsKey(key, packs)) continue;
     let v = colon + 1;
     while (v < t.length && (isJsonSpace(t[v] as number) || t[v] === 0x5B)) v++;
     const c = t[v] ?? 0;
@@ -299,14 +296,10 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
     out.push({ node, norm, matches: [...matches], inBody: i >= bodyFrom });
   };
   // A key pattern (`{"password": "…"}`) reads a view's key, which a group's text does not hold:
-  // a view it may match is scanned alone. Keys repeat (`role`, `content`): tested once each.
-  const readsKey = new Map<string, boolean>();
+  // a view it may match is scanned alone.
   const alone = (v: ViewNode, k: number): boolean => {
     if (v.honeytokensOnly) return true; // an agent's real API key would make its group's prefilter fire
-    if (v.key === null) return false;
-    let reads = readsKey.get(v.key);
-    if (reads === undefined) readsKey.set(v.key, (reads = detectors.readsKey(v.key, policy.packs)));
-    return reads && detectors.keyedMightMatch(v.key, norms[k]?.text ?? '', policy.packs);
+    return v.key !== null && detectors.keyedMightMatch(v.key, norms[k]?.text ?? '', policy.packs);
   };
   let i = 0;
   while (i < views.length) {

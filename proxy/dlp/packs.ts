@@ -316,25 +316,19 @@ export function valueStart(file: string, id: string, source: string): string {
   return `^"?${m[1] === undefined ? `(?:${m[2]!})` : `(?${m[1]}:${m[2]!})`}`;
 }
 
-/** Indices of the characters of an RE2 source that are syntax: not escaped, not in a class. */
-function* operators(source: string): Generator<number> {
+/** Number of capturing groups in an RE2 source (named and unnamed). */
+function countGroups(source: string): number {
+  let n = 0;
   let inClass = false;
   for (let i = 0; i < source.length; i++) {
     const ch = source[i];
     if (ch === '\\') { i++; continue; }
     if (inClass) { if (ch === ']') inClass = false; continue; }
     if (ch === '[') { inClass = true; continue; }
-    yield i;
-  }
-}
-
-/** Number of capturing groups in an RE2 source (named and unnamed). */
-function countGroups(source: string): number {
-  let n = 0;
-  for (const i of operators(source)) {
-    if (source[i] !== '(') continue;
-    if (source[i + 1] !== '?') n++;
-    else if (source[i + 2] === 'P' || (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!')) n++;
+    if (ch === '(') {
+      if (source[i + 1] !== '?') n++;
+      else if (source[i + 2] === 'P' || (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!')) n++;
+    }
   }
   return n;
 }
