@@ -18,6 +18,7 @@ import { PATTERNS_DIR } from '../paths.js';
 import { archiveBase64Validator, base64ArchiveProbe, matchMagic } from './archives.js';
 import { INTEGER_FORM_PREFILTER } from './decode-json.js';
 import { compileHoneytokens } from './honeytokens.js';
+import { looksRandom } from './random-text.js';
 import { fingerprintValue, maskMatch, replacementFor } from './mask.js';
 import { runPattern, type Candidate, type PreparedView } from './matcher.js';
 import { Utf8Offsets } from './offsets.js';
@@ -145,6 +146,9 @@ function toMatch(c: Candidate): Match {
   return c.honeytokenId === undefined ? m : { ...m, honeytokenId: c.honeytokenId };
 }
 
+/** Sets the patterns are dealt into for random-looking input (random-text.ts). */
+const PARTITION_SETS = 3;
+
 /** Keys remembered by readsKey and keyedMightMatch, and the longest one remembered. */
 const KEY_CACHE_MAX = 1024;
 const KEY_CACHE_MAX_CHARS = 128;
@@ -173,6 +177,20 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
   } catch {
     set = null;
   }
+  // The same sources dealt into PARTITION_SETS sets, for random-looking input (base64 images):
+  // there the one set's automaton outgrows its memory budget, three smaller ones do not
+  // (random-text.ts). The same indices come out either way.
+  let partition: { readonly set: RE2SetInstance; readonly index: readonly number[] }[] | null = null;
+  if (set !== null && sources.length >= 2 * PARTITION_SETS) {
+    try {
+      partition = Array.from({ length: PARTITION_SETS }, (_, g) => {
+        const index = sources.flatMap((_, i) => (i % PARTITION_SETS === g ? [i] : []));
+        return { set: new RE2.Set(index.map((i) => sources[i] as string)), index };
+      });
+    } catch {
+      partition = null;
+    }
+  }
   const keyPatterns = patterns.filter((p) => p.key !== null);
   // Which key patterns read a key, by key: JSON bodies repeat a handful of keys (`role`,
   // `content`, `max_tokens`), and each test is a call into RE2 per pattern (~25 µs a 20 KiB chat
@@ -193,6 +211,11 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
   const candidateIndices = (input: Buffer): number[] => {
     if (set === null) return sources.map((_, i) => i);
     try {
+      if (partition !== null && looksRandom(input)) {
+        const out: number[] = [];
+        for (const part of partition) for (const j of part.set.match(input)) out.push(part.index[j] as number);
+        return out.sort((a, b) => a - b);
+      }
       return set.match(input);
     } catch {
       return sources.map((_, i) => i);

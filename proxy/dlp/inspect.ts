@@ -25,6 +25,7 @@ import { backslashStringTokens, bytesLookLikeJson, tokenMayBeJson, unescapeJsonB
 import { hexVal } from './decode-percent.js';
 import { aggregateFindings, type ResolvedArchive, type ResolvedMatch } from './findings.js';
 import { normalizeBytes, normalizeText, type NormalizedText } from './normalize.js';
+import { looksRandom } from './random-text.js';
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
@@ -203,6 +204,10 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
   if (nonUtf8Charset(ct?.params) !== null) return false;
   if (bytes.indexOf(0) !== -1) return false;
   if (archivesOn && detectors.detectArchive(bytes) !== null) return false;
+  // Random-looking text (a base64 image) is all but certain to hold something a pattern's
+  // prefilter takes by chance (`+` and three digits, a base58 run): the full path would follow
+  // this pass over the whole body anyway.
+  if (looksRandom(bytes)) return false;
   const texts: Buffer[] = [];
   const maybeJson = cls === 'json' || (cls === 'sniff' && bytesLookLikeJson(bytes));
   if (cls !== 'json') texts.push(bytes);

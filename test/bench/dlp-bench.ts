@@ -6,7 +6,7 @@
  *   - the same body with one SSN planted (fast path fails; group prefilter localises),
  *   - a ~4 MiB JSON body dense with findings (SSN, card, email in every message),
  *   - a 1 MiB multipart/form-data upload,
- *   - a chat JSON body holding a 3 MiB base64 image (random bytes),
+ *   - a chat JSON body holding a 3 MiB base64 image (random bytes), a new one each call,
  * beside a naive baseline: every pattern of the packs as its own RE2 over the whole body, one
  * after another (no validators, no decoding: a lower bound on what naive scanning costs), and
  * the same with JS RegExp for the patterns JS can compile.
@@ -99,13 +99,17 @@ function main(): void {
   const mp = multipartUpload(MiB);
   // A vision request: one long base64 string (random bytes, as a compressed image is), where key
   // words turn up by chance: the member form of the key patterns once blew up RE2's automaton here.
+  // A new image each call, as a running proxy sees them: RE2's automaton caches what it built for
+  // the last input, and the same random text twice in a row runs ~3× faster than new text.
   const rand = prng(7);
-  const image = Buffer.alloc(3 * MiB);
-  for (let i = 0; i < image.length; i++) image[i] = Math.floor(rand() * 256);
-  const vision = Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: [
-    { type: 'text', text: 'What is in this picture?' },
-    { type: 'image_url', image_url: { url: `data:image/png;base64,${image.toString('base64')}` } },
-  ] }] }));
+  const visions = Array.from({ length: 6 }, () => {
+    const image = Buffer.alloc(3 * MiB);
+    for (let i = 0; i < image.length; i++) image[i] = Math.floor(rand() * 256);
+    return Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: [
+      { type: 'text', text: 'What is in this picture?' },
+      { type: 'image_url', image_url: { url: `data:image/png;base64,${image.toString('base64')}` } },
+    ] }] }));
+  });
   const json = { 'content-type': 'application/json' };
   const req = (body: Buffer, headers: Record<string, string>): InspectRequest =>
     ({ method: 'POST', url: '/v1/chat/completions', headers, body, skipHeaders: [] });
@@ -115,13 +119,15 @@ function main(): void {
     ['no fast path, group prefilter', { fastPath: false }],
     ['no fast path, no prefilter', { fastPath: false, groupPrefilter: false }],
   ];
-  const inputs: [string, InspectRequest][] = [
+  let nextVision = 0;
+  const inputs: [string, InspectRequest | (() => InspectRequest)][] = [
     [`clean chat JSON ${(clean.length / MiB).toFixed(2)} MiB`, req(clean, json)],
     [`clean chat JSON, typographic prose ${(typographic.length / MiB).toFixed(2)} MiB`, req(typographic, json)],
     ['same with one SSN planted', req(planted, json)],
     [`dense findings JSON ${(dense.length / MiB).toFixed(2)} MiB`, req(dense, json)],
     [`multipart upload ${(mp.body.length / MiB).toFixed(2)} MiB`, req(mp.body, { 'content-type': mp.contentType })],
-    [`chat JSON with a base64 image ${(vision.length / MiB).toFixed(2)} MiB`, req(vision, json)],
+    [`chat JSON with a base64 image ${((visions[0]?.length ?? 0) / MiB).toFixed(2)} MiB, a new image each call`,
+      () => req(visions[nextVision++ % visions.length] as Buffer, json)],
   ];
 
   console.log(`# DLP inspect benchmark\n`);
@@ -129,11 +135,13 @@ function main(): void {
   console.log('MiB/s throughout (the issue\'s 300 MB/s target is 286 MiB/s).\n');
   console.log('| input | engine | decision | findings | wall ms | MiB/s (wall) | CPU ms | MiB/s (CPU) |');
   console.log('|---|---|---|---|---:|---:|---:|---:|');
-  for (const [name, r] of inputs) {
+  for (const [name, input] of inputs) {
+    const next = typeof input === 'function' ? input : () => input;
+    const r = next();
     for (const [ename, opts] of engines) {
       const engine = createDlpEngine(detectors, opts);
       const res = engine.inspect(r, pol);
-      const m = measure(() => engine.inspect(r, pol), r.body.length);
+      const m = measure(() => engine.inspect(next(), pol), r.body.length);
       console.log(`| ${name} | ${ename} | ${res.decision} | ${res.findings.reduce((a, f) => a + f.count, 0)} | ${row(m)} |`);
     }
     const text = r.body.toString('utf8');

@@ -1,0 +1,57 @@
+/**
+ * Whether a buffer looks like random printable text: a base64 image in a chat request, key
+ * material, a compressed file sent as base64. It chooses how the detectors' RE2.Set pass runs
+ * (detectors.ts), never what it finds: both ways report the same patterns.
+ *
+ * One RE2.Set over every pattern runs at ~2 ms per MiB on prose and code, but at 30–80 ms per
+ * MiB on random base64 or random printable text: there the states its lazy automaton needs
+ * (one per combination of the patterns' partial matches) outgrow its fixed memory budget
+ * (re2 8 MiB, not settable through node-re2), and it rebuilds states all along the input.
+ * Three sets over a third of the patterns each stay within theirs: ~15–20 ms per MiB there,
+ * ~5.5 on prose (test/bench/dlp-bench.ts).
+ *
+ * The test samples WINDOWS windows of WIDTH bytes spread over the buffer: a window is dense
+ * when it holds only printable ASCII without a space and at least MIN_DISTINCT distinct bytes
+ * (prose has a space every few bytes; hex, at most 16 distinct, and other small alphabets are
+ * fast on the one set; UTF-8 text of other scripts has bytes ≥ 0x80). 24 bytes of random
+ * base64 hold ~20 distinct. A quarter of dense windows is
+ * enough: taking prose for random costs ~2.5× on its set pass, random for prose ~15×.
+ */
+
+/** Shorter inputs always take the one set: a few windows say little, and the pass is cheap. */
+export const RANDOM_MIN_BYTES = 64 * 1024;
+const WINDOWS = 64;
+const WIDTH = 24;
+const MIN_DISTINCT = 17;
+
+const seen = new Uint32Array(256);
+let generation = 0;
+
+export function looksRandom(buf: Uint8Array): boolean {
+  if (buf.length < RANDOM_MIN_BYTES) return false;
+  const step = Math.floor((buf.length - WIDTH) / (WINDOWS - 1));
+  let dense = 0;
+  for (let w = 0; w < WINDOWS; w++) {
+    if (generation === 0xffffffff) {
+      seen.fill(0);
+      generation = 0;
+    }
+    const gen = ++generation;
+    const at = w * step;
+    let distinct = 0;
+    let printable = true;
+    for (let j = at; j < at + WIDTH; j++) {
+      const b = buf[j] as number;
+      if (b <= 0x20 || b >= 0x7f) {
+        printable = false;
+        break;
+      }
+      if (seen[b] !== gen) {
+        seen[b] = gen;
+        distinct++;
+      }
+    }
+    if (printable && distinct >= MIN_DISTINCT) dense++;
+  }
+  return dense * 4 >= WINDOWS;
+}
