@@ -75,7 +75,10 @@ async function start(configFile: string | undefined): Promise<number> {
   if (!created) log.info({ ca: join(cfg.caDir, 'ca.pem') }, 'loaded CA');
   const fingerprintKey = loadOrCreateFingerprintKey(cfg.caDir);
   const metrics = createMetrics();
-  const audit = await openAuditLog(cfg.audit, { log });
+  // Another process taking over the audit lock (lock.ts) means this one can no longer write the
+  // chain alone: it stops, with exit status 1.
+  let lockLost: (why: string) => void = () => {};
+  const audit = await openAuditLog(cfg.audit, { log, onLockLost: (why) => lockLost(why) });
   const counted: AuditWriter = {
     write: (rec) => {
       metrics.auditRecords.inc({ event: rec.event });
@@ -137,7 +140,7 @@ async function start(configFile: string | undefined): Promise<number> {
 
   return await new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (sig: string): void => {
+    const stop = (sig: string, code = 0): void => {
       if (stopping) return;
       stopping = true;
       log.info({ signal: sig }, 'draining');
@@ -149,8 +152,12 @@ async function start(configFile: string | undefined): Promise<number> {
         await audit.close();
         log.info('stopped');
         log.flush();
-        resolve(0);
+        resolve(code);
       })();
+    };
+    lockLost = (why) => {
+      log.error({ why }, 'audit lock lost: another process writes this audit stream; stopping');
+      stop('audit lock lost', 1);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

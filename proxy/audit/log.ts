@@ -24,6 +24,8 @@ import { FileBackfill } from './backfill.js';
 import { GENESIS_HASH, sealRecord } from './chain.js';
 import type { ChainHead } from './chain.js';
 import { listRotated } from './files.js';
+import { acquireLock } from './lock.js';
+import type { HeldLock, LockTuning } from './lock.js';
 import { checkpointMessage, loadOrCreateSignKey, signCheckpoint } from './keys.js';
 import type { SignKey } from './keys.js';
 import { Spool } from './spool.js';
@@ -54,6 +56,13 @@ export interface OpenAuditLogOptions {
   readonly http?: HttpSinkTuning;
   /** Environment holding the SIEM token (default: process.env). */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Called once if another process takes over the lock on the audit file or the spool while
+   * this log holds it (lock.ts). Default: logged only; `warden start` stops the proxy.
+   */
+  readonly onLockLost?: (why: string) => void;
+  /** Lock timing (tests). */
+  readonly lockTuning?: Partial<LockTuning>;
 }
 
 /** Counters for /readyz and metrics. */
@@ -116,18 +125,23 @@ export class AuditLog implements AuditWriter {
   private readonly key: SignKey;
   private readonly sinks: readonly AuditSink[];
   private readonly http: HttpSink | null;
+  private readonly locks: readonly HeldLock[];
   private head: ChainHead;
   private sinceCheckpoint = 0;
   private checkpointFirstSeq: number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
+  /** Why another process now writes this stream (a lock was lost): nothing more is written. */
+  private orphaned: string | null = null;
+  private dropped = 0;
   private readonly sinkErrors: Record<string, number> = {};
   private readonly lastSinkErrorLog = new Map<string, number>();
 
   /** @internal use openAuditLog */
-  constructor(cfg: AuditConfig, log: Logger, now: () => Date, key: SignKey, head: ChainHead, sinks: readonly AuditSink[], http: HttpSink | null) {
+  constructor(cfg: AuditConfig, log: Logger, now: () => Date, key: SignKey, head: ChainHead, sinks: readonly AuditSink[], http: HttpSink | null, locks: readonly HeldLock[] = []) {
     this.cfg = cfg;
+    this.locks = locks;
     this.log = log;
     this.now = now;
     this.key = key;
@@ -171,6 +185,11 @@ export class AuditLog implements AuditWriter {
   write(input: AuditRecordInput): void {
     if (this.closed) {
       this.log.error({ event: input.event, id: input.id }, 'audit record written after close; dropped');
+      return;
+    }
+    if (this.orphaned !== null) {
+      // Appending now would fork the other process's chain (same seq, other prev).
+      if (this.dropped++ % 1000 === 0) this.log.error({ why: this.orphaned, event: input.event, id: input.id, dropped: this.dropped }, 'audit record dropped: another process now writes this audit stream');
       return;
     }
     try {
@@ -226,7 +245,18 @@ export class AuditLog implements AuditWriter {
     if (!this.closed && this.sinceCheckpoint > 0) this.writeCheckpoint();
   }
 
+  /**
+   * @internal A lock on the audit file or the spool was taken over (lock.ts): stop writing
+   * anything, checkpoints included. The proxy stops when this happens (cli.ts).
+   */
+  orphan(why: string): void {
+    this.orphaned = why;
+    if (this.timer) clearInterval(this.timer);
+    this.http?.abandon();
+  }
+
   private writeCheckpoint(): void {
+    if (this.orphaned !== null) return;
     const first = this.checkpointFirstSeq;
     const last = this.head.seq;
     const signature = signCheckpoint(this.key.privateKey, checkpointMessage(first, last, this.head.hash));
@@ -277,7 +307,7 @@ export class AuditLog implements AuditWriter {
     };
   }
 
-  /** Final checkpoint, flush and close every sink (the file is fsynced). Idempotent. */
+  /** Final checkpoint, flush and close every sink (the file is fsynced), then release the locks. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.timer) clearInterval(this.timer);
@@ -291,6 +321,7 @@ export class AuditLog implements AuditWriter {
           this.sinkFailed(sink, err);
         }
       }
+      for (const lock of this.locks) lock.release();
     })();
     return this.closing;
   }
@@ -308,31 +339,46 @@ export async function openAuditLog(cfg: AuditConfig, opts: OpenAuditLogOptions):
   if (key.created) log.info({ path: cfg.signKeyPath, key_id: key.keyId }, 'created the audit signing key');
   if (key.looseMode) log.warn({ path: cfg.signKeyPath }, 'audit signing key is readable by group or others; chmod 600 it');
 
+  // One writer per chain: the audit file and the spool are locked before their head is read.
+  const locks: HeldLock[] = [];
+  let auditLog: AuditLog | null = null;
+  const onLost = (why: string): void => {
+    auditLog?.orphan(why);
+    opts.onLockLost?.(why);
+  };
+  const lockOpts = (what: string) => ({ what, log, onLost, tuning: opts.lockTuning });
   let head: ChainHead = { seq: 0, hash: GENESIS_HASH };
   const sinks: AuditSink[] = [];
   let spool: Spool | null = null;
-  if (cfg.file) {
-    const rec = recoverFromFile(cfg.file.path, log, now);
-    head = rec.head;
-    sinks.push(new FileSink({ cfg: cfg.file, log, now, state: rec.active }));
-  }
-  if (cfg.http) {
-    const segmentMaxBytes = Math.max(16 * 1024, Math.min(4 * 1024 * 1024, Math.floor(cfg.http.spoolMaxBytes / 8)));
-    spool = Spool.open({
-      dir: cfg.http.spoolDir,
-      maxBytes: cfg.http.spoolMaxBytes,
-      segmentMaxRecords: Math.max(cfg.http.batchSize, 1000),
-      segmentMaxBytes,
-      head,
-      log,
-    });
-    if (!cfg.file) head = spool.head() ?? head;
+  try {
+    if (cfg.file) {
+      locks.push(await acquireLock(cfg.file.path, lockOpts('audit file')));
+      const rec = recoverFromFile(cfg.file.path, log, now);
+      head = rec.head;
+      sinks.push(new FileSink({ cfg: cfg.file, log, now, state: rec.active }));
+    }
+    if (cfg.http) {
+      locks.push(await acquireLock(cfg.http.spoolDir, lockOpts('audit spool')));
+      const segmentMaxBytes = Math.max(16 * 1024, Math.min(4 * 1024 * 1024, Math.floor(cfg.http.spoolMaxBytes / 8)));
+      spool = Spool.open({
+        dir: cfg.http.spoolDir,
+        maxBytes: cfg.http.spoolMaxBytes,
+        segmentMaxRecords: Math.max(cfg.http.batchSize, 1000),
+        segmentMaxBytes,
+        head,
+        log,
+      });
+      if (!cfg.file) head = spool.head() ?? head;
+    }
+  } catch (err) {
+    for (const s of sinks) await s.close?.().catch(() => {});
+    for (const lock of locks) lock.release();
+    throw err;
   }
   if (head.seq > 0) log.info({ seq: head.seq }, 'audit chain continues');
   if (cfg.stdout) sinks.push(new StdoutSink(opts.stdout));
 
   let http: HttpSink | null = null;
-  let auditLog: AuditLog | null = null;
   if (cfg.http && spool) {
     const filePath = cfg.file?.path;
     http = new HttpSink({
@@ -349,7 +395,7 @@ export async function openAuditLog(cfg: AuditConfig, opts: OpenAuditLogOptions):
     sinks.push(http);
   }
   sinks.push(...(opts.sinks ?? []));
-  auditLog = new AuditLog(cfg, log, now, key, head, sinks, http);
+  auditLog = new AuditLog(cfg, log, now, key, head, sinks, http, locks);
   http?.start();
   return auditLog;
 }

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -160,6 +160,38 @@ describe('warden CLI end to end', () => {
     v = await warden(['audit', 'verify', '--config', file, audit]);
     assert.equal(v.code, 1);
     assert.match(v.stdout + v.stderr, new RegExp(`${audit.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:${idx + 1} seq \\d+: `));
+  });
+
+  test('two processes on one audit file: the second waits until the first has drained, then continues its chain', async () => {
+    const d2 = join(dir, 'overlap');
+    mkdirSync(d2);
+    writeFileSync(join(d2, 'up.pem'), readFileSync(join(dir, 'up.pem')));
+    const f2 = join(d2, 'warden.yaml');
+    writeFileSync(f2, configYaml(d2, up.port));
+    const caFile = join(d2, 'ca', 'ca.pem');
+    const a = await startWardenProcess(f2);
+    let b: Running | null = null;
+    try {
+      assert.equal(await curl(a.port, caFile, 'https://api.test.local/1k'), '200');
+      b = new Running(spawn(process.execPath, [CLI, 'start', '--config', f2], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      await b.waitFor(/audit file is locked by another Warden process; waiting for it to finish/);
+      assert.doesNotMatch(b.out, /warden listening/);
+      assert.equal(await curl(a.port, caFile, 'https://api.test.local/1k?again'), '200');
+      assert.equal(await a.stop(), 0);
+      const m = await b.waitFor(/"listen":"127\.0\.0\.1:(\d+)"/);
+      assert.equal(await curl(Number(m[1]), caFile, 'https://api.test.local/1k?b'), '200');
+      assert.equal(await b.stop(), 0);
+    } finally {
+      await a.stop();
+      await b?.stop();
+    }
+    const audit = join(d2, 'audit', 'audit.jsonl');
+    const v = await warden(['audit', 'verify', '--config', f2, audit]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    const recs = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; event: string; url?: string });
+    assert.deepEqual(recs.map((r) => r.seq), recs.map((_, i) => i + 1), 'one chain, no seq written twice');
+    assert.equal(recs.filter((r) => r.event === 'config').length, 2, 'both processes wrote to it');
+    assert.ok(!readdirSync(join(d2, 'audit')).some((n) => n.endsWith('.lock')), 'the lock is gone after both stopped');
   });
 
   test('a Kubernetes ConfigMap update (the ..data symlink swapped) reloads the running proxy', async () => {

@@ -106,6 +106,7 @@ export class HttpSink implements AuditSink {
   /** Highest seq given up as lost for the SIEM (in memory; see reportLost). */
   private lostThrough = 0;
   private closing = false;
+  private abandoned = false;
   /** Aborted at the end of close(): stops retries, sleeps and the request in flight. */
   private readonly stop = new AbortController();
   private wake: (() => void) | null = null;
@@ -471,6 +472,17 @@ export class HttpSink implements AuditSink {
   }
 
   /**
+   * Stop sending at once (another process took over the spool: lock.ts); close() then only
+   * releases what the sink holds.
+   */
+  abandon(): void {
+    this.abandoned = true;
+    this.stop.abort();
+    this.signal();
+    this.roomWaiter?.();
+  }
+
+  /**
    * Deliver what is pending for up to closeTimeoutMs, then stop (aborting a request still in
    * flight). Undelivered records stay in the spool and go out after the next start.
    */
@@ -480,7 +492,7 @@ export class HttpSink implements AuditSink {
     this.urgent = true;
     this.signal();
     const head = this.opts.headSeq();
-    if (!this.gap && this.spool.deliveredSeq < head) {
+    if (!this.abandoned && !this.gap && this.spool.deliveredSeq < head) {
       const ok = await this.waitDelivered(this.spool.lastSeq, this.closeTimeoutMs);
       if (!ok) this.log.warn({ pending: this.spool.pending, spool_dir: this.opts.cfg.spoolDir }, 'audit SIEM not fully delivered at close; the rest stays spooled for the next start');
     }

@@ -1,0 +1,225 @@
+/**
+ * An exclusive lock on what the audit stream writes (the audit file, the SIEM spool folder), so
+ * that two Warden processes never write one chain. Without it, a second process on the same
+ * volume (a second replica, a restart whose old process is still draining) recovers the same
+ * chain head, and both append records with the same seq: the file no longer verifies, and the
+ * spool sends records twice and out of order.
+ *
+ * The lock is a folder `<path>.lock`, made with mkdir (atomic, also on network file systems),
+ * holding `owner.json` ({pid, host, token, since}). Its holder touches the folder every
+ * `heartbeatMs`. A process that finds it waits (up to `waitMs`) for it to go away, and takes
+ * it over at once when its holder is gone:
+ *   - on the same host, the holder's pid no longer runs, or it is the new process's own pid
+ *     (a restarted container's pid 1; this process does not hold it);
+ *   - anywhere, the folder was not touched for `staleMs` (a holder on another machine, or one
+ *     that died between mkdir and writing owner.json).
+ * A holder whose lock is removed or taken over learns it at its next heartbeat and is told
+ * through `onLost` (the proxy then stops: it can no longer write the chain alone).
+ *
+ * Two processes taking over the same stale lock at the same moment can both believe they hold
+ * it; the one whose owner.json was overwritten learns it at its next heartbeat.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+
+/** How long to wait for a lock, and when a lock counts as abandoned. */
+export interface LockTuning {
+  /** Give up (LockBusyError) after waiting this long for a live holder. */
+  readonly waitMs: number;
+  /** A lock not touched for this long is abandoned. */
+  readonly staleMs: number;
+  /** How often the holder touches its lock (and checks it still holds it). */
+  readonly heartbeatMs: number;
+  /** How often a waiting process looks again. */
+  readonly pollMs: number;
+}
+
+export const DEFAULT_LOCK_TUNING: LockTuning = { waitMs: 60_000, staleMs: 10_000, heartbeatMs: 2_000, pollMs: 250 };
+
+export interface LockOptions {
+  /** What the lock guards, for messages: "audit file", "audit spool". */
+  readonly what: string;
+  readonly log: Logger;
+  /** Called once if the lock is removed or taken over while held. */
+  readonly onLost: (why: string) => void;
+  readonly tuning?: Partial<LockTuning>;
+}
+
+interface Owner {
+  readonly pid: number;
+  readonly host: string;
+  readonly token: string;
+  readonly since: string;
+}
+
+/** A held lock. */
+export interface HeldLock {
+  /** The lock folder. */
+  readonly path: string;
+  /** Stop the heartbeat and remove the lock (if still ours). Idempotent. */
+  release(): void;
+}
+
+/** The lock stayed held by a live process for `waitMs`. */
+export class LockBusyError extends Error {
+  readonly lockPath: string;
+  constructor(message: string, lockPath: string) {
+    super(message);
+    this.name = 'LockBusyError';
+    this.lockPath = lockPath;
+  }
+}
+
+const OWNER = 'owner.json';
+/** Lock folders this process holds, released on exit if still held. */
+const held = new Map<string, () => void>();
+let exitHook = false;
+
+function readOwner(dir: string): Owner | null {
+  try {
+    const o = JSON.parse(readFileSync(join(dir, OWNER), 'utf8')) as Partial<Owner>;
+    if (typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.token === 'string') {
+      return { pid: o.pid, host: o.host, token: o.token, since: String(o.since ?? '') };
+    }
+  } catch {
+    /* missing (being written, or its writer died first) or unreadable */
+  }
+  return null;
+}
+
+function pidRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // runs, as another user
+  }
+}
+
+function describeHolder(o: Owner | null): string {
+  return o === null ? 'a process that has not said who it is yet' : `pid ${o.pid} on host ${o.host}, since ${o.since}`;
+}
+
+/** Why the lock at `dir` is abandoned, or null while its holder may be alive. */
+function abandoned(dir: string, staleMs: number): string | null {
+  let mtimeMs: number;
+  try {
+    mtimeMs = statSync(dir).mtimeMs;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'released';
+    throw e;
+  }
+  const owner = readOwner(dir);
+  if (owner !== null && owner.host === hostname() && !held.has(dir)) {
+    if (owner.pid === process.pid) return `left by an earlier process with this process's pid (${owner.pid})`;
+    if (!pidRuns(owner.pid)) return `its holder, pid ${owner.pid}, no longer runs`;
+  }
+  const age = Date.now() - mtimeMs;
+  return age > staleMs ? `not renewed for ${Math.round(age / 1000)} s` : null;
+}
+
+function tryCreate(dir: string, owner: Owner): boolean {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    writeFileSync(join(dir, OWNER), `${JSON.stringify(owner)}\n`, { mode: 0o600 });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true }); // not left for others to wait on
+    throw e;
+  }
+  return true;
+}
+
+/**
+ * Take the lock on `target` (its folder is `<target>.lock`), waiting while a live process
+ * holds it. Throws LockBusyError after `waitMs`, or the file system's error (EACCES…).
+ */
+export async function acquireLock(target: string, opts: LockOptions): Promise<HeldLock> {
+  const t: LockTuning = { ...DEFAULT_LOCK_TUNING, ...opts.tuning };
+  const dir = `${resolve(target)}.lock`; // resolve: a spool_dir written with a trailing slash
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+  const owner: Owner = { pid: process.pid, host: hostname(), token: randomUUID(), since: new Date().toISOString() };
+  const deadline = Date.now() + t.waitMs;
+  let told = false;
+  while (!tryCreate(dir, owner)) {
+    const why = abandoned(dir, t.staleMs);
+    if (why !== null) {
+      if (why !== 'released') opts.log.warn({ lock: dir, why }, `${opts.what}: taking over an abandoned lock`);
+      rmSync(dir, { recursive: true, force: true });
+      continue;
+    }
+    const holder = describeHolder(readOwner(dir));
+    if (Date.now() >= deadline) {
+      throw new LockBusyError(
+        `${opts.what} ${target} is in use by another Warden process (${holder}; lock ${dir}): ` +
+        'give each Warden process its own audit.file and audit.http.spool_dir, or stop the other one',
+        dir,
+      );
+    }
+    if (!told) {
+      opts.log.warn({ lock: dir, holder, wait_s: Math.round(t.waitMs / 1000) }, `${opts.what} is locked by another Warden process; waiting for it to finish`);
+      told = true;
+    }
+    await sleep(t.pollMs);
+  }
+  if (told) opts.log.info({ lock: dir }, `${opts.what}: lock acquired`);
+
+  let released = false;
+  let lastRenewed = Date.now();
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    clearInterval(timer);
+    held.delete(dir);
+    if (readOwner(dir)?.token === owner.token) rmSync(dir, { recursive: true, force: true });
+  };
+  const lost = (why: string): void => {
+    if (released) return;
+    released = true;
+    clearInterval(timer);
+    held.delete(dir);
+    opts.log.error({ lock: dir, why }, `${opts.what}: lock lost`);
+    opts.onLost(why);
+  };
+  const timer = setInterval(() => {
+    const now = readOwner(dir);
+    if (now === null || now.token !== owner.token) {
+      let exists = true;
+      try {
+        statSync(dir);
+      } catch {
+        exists = false;
+      }
+      // owner.json unreadable while the folder is ours: a transient error, unless it lasts.
+      if (!exists || now !== null || Date.now() - lastRenewed > t.staleMs) {
+        lost(exists && now !== null ? `taken over by ${describeHolder(now)}` : 'the lock was removed');
+      }
+      return;
+    }
+    try {
+      const d = new Date();
+      utimesSync(dir, d, d);
+      lastRenewed = Date.now();
+    } catch (e) {
+      if (Date.now() - lastRenewed > t.staleMs) lost(`cannot renew it (${(e as Error).message})`);
+    }
+  }, t.heartbeatMs);
+  timer.unref();
+  held.set(dir, release);
+  if (!exitHook) {
+    exitHook = true;
+    // A process that exits without closing its audit log (an uncaught error) frees its locks.
+    process.on('exit', () => {
+      for (const r of [...held.values()]) r();
+    });
+  }
+  return { path: dir, release };
+}
