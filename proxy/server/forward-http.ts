@@ -247,7 +247,10 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     decision = 'block';
     reason = code;
     refuseResponse(res, code, id, o);
-    record(res.statusCode);
+    // The refusal's own sentence (what was uninspectable, what was malformed) is written by
+    // Warden; checked anyway, as everything agent-near that an audit record holds.
+    const detail = o.extra?.['detail'];
+    record(res.statusCode, typeof detail === 'string' ? { detail: { error: rt.sensitive(detail) ? 'withheld: it holds a sensitive value' : detail } } : {});
     return true;
   };
 

@@ -194,6 +194,9 @@ describe('DLP in the request path', () => {
     assert.equal(res.statusCode, 403);
     assert.equal(res.headers['x-warden-reason'], 'uninspectable');
     await res.body.dump();
+    // An agent-chosen name is not recorded as sent (it could be anything).
+    const rec = h.audit.byId('dlp-enc').find((r) => r.event === 'request');
+    assert.deepEqual(rec?.detail, { error: 'unknown content-encoding (not a registered coding)' });
   });
 
   test('data after the end of a deflate stream is refused as uninspectable and never forwarded', async () => {
@@ -208,6 +211,7 @@ describe('DLP in the request path', () => {
     const rec = h.audit.byId('dlp-ce-tail').find((r) => r.event === 'request');
     assert.equal(rec?.decision, 'block');
     assert.equal(rec?.reason, 'uninspectable');
+    assert.deepEqual(rec?.detail, { error: 'data after the end of the deflate stream' }, 'the audit record says why');
   });
 
   test('the URL query and headers are scanned, the agent\'s own Authorization is not', async () => {
