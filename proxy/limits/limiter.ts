@@ -23,7 +23,13 @@ import { check, newBucket, available, take, type BucketRate, type BucketState } 
 /** Result of {@link Limiter.admitRequest}. `retryAfterSeconds` is whole seconds, at least 1. */
 export type Admission =
   | { readonly ok: true }
-  | { readonly ok: false; readonly code: 'rate_limited' | 'upload_budget'; readonly retryAfterSeconds: number };
+  | {
+    readonly ok: false;
+    readonly code: 'rate_limited' | 'upload_budget';
+    readonly retryAfterSeconds: number;
+    /** The config key whose limit refused it: the audit `rule` (see {@link limitRule}). */
+    readonly rule: string;
+  };
 
 /** Result of {@link Limiter.recordUpload}. `retryAfterSeconds` is 0 while within budget. */
 export interface UploadStatus {
@@ -48,6 +54,14 @@ export interface LimiterOptions {
 }
 
 const DEFAULT_MAX_KEYS = 50_000;
+
+/**
+ * The config key of one of a profile's limits (`profiles.default.limits.upload`): the audit
+ * `rule` of a refusal it caused, as an allow entry's key is of a request it allowed.
+ */
+export function limitRule(profile: CompiledProfile, limit: 'max_body' | 'upload' | 'requests'): string {
+  return `profiles.${profile.name}.limits.${limit}`;
+}
 
 /** Retry-After is whole seconds (RFC 9110 §10.2.3); round up so a client never retries early. */
 export function toRetryAfterSeconds(ms: number): number {
@@ -86,20 +100,24 @@ export class Limiter {
     if (upload) {
       const window = this.uploadWindow(agentKey, upload.windowMs, false);
       if (window && window.total(nowMs) >= upload.bytes) {
-        return { ok: false, code: 'upload_budget', retryAfterSeconds: toRetryAfterSeconds(window.retryAfterMs(nowMs, upload.bytes)) };
+        return { ok: false, code: 'upload_budget', retryAfterSeconds: toRetryAfterSeconds(window.retryAfterMs(nowMs, upload.bytes)), rule: limitRule(profile, 'upload') };
       }
     }
 
-    const due: Array<[BucketState, BucketRate]> = [];
-    if (profile.limits.requests) due.push([this.bucket(profileKey(agentKey), profile.limits.requests, nowMs), profile.limits.requests]);
-    if (rule?.requests) due.push([this.bucket(ruleKey(agentKey, rule.id), rule.requests, nowMs), rule.requests]);
+    const due: Array<[BucketState, BucketRate, string]> = [];
+    if (profile.limits.requests) due.push([this.bucket(profileKey(agentKey), profile.limits.requests, nowMs), profile.limits.requests, limitRule(profile, 'requests')]);
+    if (rule?.requests) due.push([this.bucket(ruleKey(agentKey, rule.id), rule.requests, nowMs), rule.requests, `${rule.id}.requests`]);
 
     let waitMs = 0;
-    for (const [state, rate] of due) {
+    let refusedBy = '';
+    for (const [state, rate, key] of due) {
       const result = check(state, rate, nowMs);
-      if (!result.ok) waitMs = Math.max(waitMs, result.retryAfterMs);
+      if (!result.ok && result.retryAfterMs > waitMs) {
+        waitMs = result.retryAfterMs;
+        refusedBy = key;
+      }
     }
-    if (waitMs > 0) return { ok: false, code: 'rate_limited', retryAfterSeconds: toRetryAfterSeconds(waitMs) };
+    if (waitMs > 0) return { ok: false, code: 'rate_limited', retryAfterSeconds: toRetryAfterSeconds(waitMs), rule: refusedBy };
     for (const [state, rate] of due) take(state, rate, nowMs);
     return { ok: true };
   }

@@ -11,6 +11,7 @@ import type { AuditRecordInput } from '../audit/events.js';
 import type { CertCache } from '../tls/cert-cache.js';
 import { REFUSALS, WardenError, type RefusalCode } from '../errors.js';
 import { decideDestination } from '../policy/decide.js';
+import { limitRule } from '../limits/limiter.js';
 import { parseHostPort } from '../policy/host-match.js';
 import { parseClientHello } from './client-hello.js';
 import { baseRecord, hostHoldsFinding, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
@@ -67,18 +68,26 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
     if (!report) return refuse(identity, 'dlp', { host, port, rule: d.ruleId, detail: { error: 'the host name holds sensitive data' } });
     wouldBlock = 'dlp';
   }
+  // The config key that would refuse, when it is not the allow entry (an alert's quarantine, a limit).
+  let wouldRule: string | null = null;
   const q = core.detection.isQuarantined(identity.agentKey);
   if (q) {
-    if (!report) return refuse(identity, 'quarantined', { host, port });
-    wouldBlock ??= 'quarantined';
+    if (!report) return refuse(identity, 'quarantined', { host, port, rule: `alerts.${q.rule}` });
+    if (wouldBlock === null) {
+      wouldBlock = 'quarantined';
+      wouldRule = `alerts.${q.rule}`;
+    }
   }
   // Passthrough tunnels are one "request" for the rate limit; intercepted ones count each request inside.
   const inspect = d.action === 'allow' ? d.inspect : false;
   if (!inspect) {
     const adm = core.limiter.admitRequest(identity.agentKey, profile, d.rule);
     if (!adm.ok) {
-      if (!report) return refuse(identity, adm.code, { host, port, rule: d.ruleId }, adm.retryAfterSeconds);
-      wouldBlock ??= adm.code;
+      if (!report) return refuse(identity, adm.code, { host, port, rule: adm.rule }, adm.retryAfterSeconds);
+      if (wouldBlock === null) {
+        wouldBlock = adm.code;
+        wouldRule = adm.rule;
+      }
     }
   }
   // In report mode a CONNECT refused anyway (the name does not resolve, a private address) is
@@ -92,17 +101,17 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
       resolved = await rt.resolver.resolve(host, port);
     } catch (err) {
       const code = err instanceof WardenError ? err.code : 'dns_error';
-      return refuse(identity, code, { host, port, rule: d.ruleId, ...asReported(code) });
+      return refuse(identity, code, { host, port, rule: wouldRule ?? d.ruleId, ...asReported(code) });
     }
     if (socket.destroyed) return;
     connectRecord(identity, {
       host, port, dest_ip: resolved.dialHost, decision: wouldBlock ? 'block' : 'allow', reason: wouldBlock ?? 'allowlisted',
-      rule: d.ruleId, status: 200, ...(wouldBlock ? { mode: 'report' as const } : {}),
+      rule: wouldRule ?? d.ruleId, status: 200, ...(wouldBlock ? { mode: 'report' as const } : {}),
       detail: { inspect },
     });
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length) socket.unshift(head);
-    const tunnel: TunnelInfo = { id, host, port, identity, sni: null, scheme: 'https', wouldBlock };
+    const tunnel: TunnelInfo = { id, host, port, identity, sni: null, scheme: 'https', wouldBlock, rule: wouldRule ?? d.ruleId };
     if (inspect) intercept(deps, socket, tunnel, startedMs);
     else passthrough(deps, socket, tunnel, resolved.dialHost, resolved.dialPort, startedMs);
   })();
@@ -217,6 +226,7 @@ function passthrough(deps: ConnectDeps, client: Socket, tunnel: TunnelInfo, dial
     core.audit.write({
       event: 'tunnel_close', ...baseRecord(tunnel.id, tunnel.identity, tunnel.identity.profileName),
       host: tunnel.host, port: tunnel.port, dest_ip: dialHost, decision: closeDecision, reason: closeReason,
+      rule: closeReason === 'upload_budget' && profile ? limitRule(profile, 'upload') : (tunnel.rule ?? null),
       bytes_up: bytesUp, bytes_down: bytesDown, duration_ms: Math.round(performance.now() - startedMs),
       ...(report && closeDecision === 'block' ? { mode: 'report' as const } : {}), ...(detail ? { detail } : {}),
     });

@@ -56,6 +56,8 @@ export interface TunnelInfo {
   readonly sni: string | null;
   /** In report mode: the refusal enforce mode would have given the CONNECT (null: none). */
   readonly wouldBlock?: RefusalCode | null;
+  /** The config key that decided the CONNECT (the allow entry, or what would refuse it): the tunnel_close record's `rule`. */
+  readonly rule?: string | null;
 }
 
 /** The shared services handlers use. */

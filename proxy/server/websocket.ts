@@ -13,6 +13,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WardenError, type RefusalCode } from '../errors.js';
+import { limitRule } from '../limits/limiter.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
@@ -150,10 +151,11 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     }
     wouldHave('block', 'dlp');
   }
-  if (core.detection.isQuarantined(identity.agentKey)) {
+  const q = core.detection.isQuarantined(identity.agentKey);
+  if (q) {
     if (!report) {
       refuseSocket(client, 'quarantined', id);
-      return rec('block', 'quarantined');
+      return rec('block', 'quarantined', { rule: `alerts.${q.rule}` });
     }
     wouldHave('block', 'quarantined');
   }
@@ -161,7 +163,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   if (!adm.ok) {
     if (!report) {
       refuseSocket(client, adm.code, id, { retryAfterSeconds: adm.retryAfterSeconds });
-      return rec('block', adm.code);
+      return rec('block', adm.code, { rule: adm.rule });
     }
     wouldHave('block', adm.code);
   }
@@ -198,6 +200,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   let done = false;
   let closing = false; // refused: close frames sent, waiting for the sockets to close
   let detail: string | null = null;
+  let refusedBy: string | null = null; // the config key that refused, when not the allow entry (a limit)
   let reserved = 0; // bytes of an unfinished message held against the global inspection cap
   const finish = (status: number): void => {
     if (done) return;
@@ -208,7 +211,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     reserved = 0;
     const outcome = report && wouldBe ? { decision: wouldBe.decision, reason: wouldBe.reason, mode: 'report' as const } : { decision, reason };
     rec(outcome.decision, outcome.reason, {
-      rule: d.ruleId, dest_ip: dial.dialHost, bytes_up: bytesUp, bytes_down: bytesDown, status,
+      rule: refusedBy ?? d.ruleId, dest_ip: dial.dialHost, bytes_up: bytesUp, bytes_down: bytesDown, status,
       ...(findings.size ? { findings: findings.list() } : {}), ...('mode' in outcome ? { mode: outcome.mode } : {}),
       ...(detail ? { detail: { error: detail } } : {}),
     });
@@ -222,6 +225,8 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     decision = 'block';
     reason = code;
     detail = why;
+    if (code === 'body_too_large') refusedBy = limitRule(profile, 'max_body');
+    else if (code === 'upload_budget') refusedBy = limitRule(profile, 'upload');
     client.pause();
     up.pause();
     if (!up.destroyed && up.writable) up.end(clientClose(closeCode, ''));

@@ -79,6 +79,8 @@ alerts:
     assert.equal(res.headers['x-warden-reason'], 'body_too_large');
     await res.body.dump();
     assert.equal(up.seen.find((s) => s.headers['x-request-id'] === 'lim-413a'), undefined);
+    // The audit `rule` names the config key that refused: the limit, not the allow entry.
+    assert.equal(h.audit.find((x) => x.id === 'lim-413a' && x.event === 'request')?.rule, 'profiles.default.limits.max_body');
   });
 
   test('a chunked body crossing max_body is a 413 and the upstream receives nothing', async () => {
@@ -96,7 +98,7 @@ alerts:
       await agent.close();
     }
     assert.equal(up.seen.find((s) => s.headers['x-request-id'] === 'lim-413b'), undefined);
-    assert.ok(h.audit.find((x) => x.id === 'lim-413b' && x.reason === 'body_too_large'));
+    assert.equal(h.audit.find((x) => x.id === 'lim-413b' && x.reason === 'body_too_large')?.rule, 'profiles.builder.limits.max_body');
   });
 
   test('past the request cap: 429 with Retry-After', async () => {
@@ -115,7 +117,7 @@ alerts:
     }
     assert.deepEqual(statuses, [200, 200, 200, 429]);
     assert.ok(Number(retryAfter) >= 1);
-    assert.ok(h.audit.find((x) => x.agent === 'alice' && x.reason === 'rate_limited'));
+    assert.equal(h.audit.find((x) => x.agent === 'alice' && x.reason === 'rate_limited')?.rule, 'profiles.default.limits.requests');
   });
 
   test('a passthrough tunnel that crosses the upload budget is closed', async () => {
@@ -138,6 +140,7 @@ alerts:
     await closed;
     const rec = h.audit.find((x) => x.event === 'tunnel_close' && x.agent === 'bob' && x.reason === 'upload_budget');
     assert.ok(rec, 'tunnel_close with upload_budget');
+    assert.equal(rec.rule, 'profiles.builder.limits.upload');
     assert.ok((rec.bytes_up ?? 0) > 64 * 1024 && (rec.bytes_up ?? 0) < 200 * 1024);
     // New requests of that agent are refused with 429 + Retry-After while the window lasts
     // (intercepted tunnels are admitted; each request inside is checked).
@@ -148,6 +151,7 @@ alerts:
       assert.equal(res.headers['x-warden-reason'], 'upload_budget');
       assert.ok(Number(res.headers['retry-after']) >= 1);
       await res.body.dump();
+      assert.equal(h.audit.find((x) => x.event === 'request' && x.agent === 'bob' && x.reason === 'upload_budget')?.rule, 'profiles.builder.limits.upload');
     } finally {
       await agent.close();
     }
@@ -170,6 +174,7 @@ alerts:
       const q = await rawConnect(h.port, 'builder.test.local:443', bobAuth);
       assert.equal(q.status, 403);
       assert.equal(header(q.head, 'x-warden-reason'), 'quarantined');
+      assert.equal(h.audit.find((x) => x.event === 'connect' && x.agent === 'bob' && x.reason === 'quarantined')?.rule, 'alerts.repeated_dlp_blocks');
       clock += 31_000;
       assert.equal((await rawConnect(h.port, 'builder.test.local:443', bobAuth)).status, 200);
       const fresh = new ProxyAgent({ uri: h.url, requestTls: { ca: [h.wardenCa] }, keepAliveTimeout: 100, token: `Basic ${Buffer.from('bob:bob-token').toString('base64')}` });

@@ -324,7 +324,9 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     assert.equal(seenOn('/too-big').length, 0);
     // Refused on the frame's declared length: none of it went upstream, only Warden's close frame.
     assert.ok(Buffer.concat(rawUp.get('/too-big') ?? []).length <= 8, 'no payload byte reached the upstream');
-    assert.equal((await waitFor(() => record('/too-big'))).reason, 'body_too_large');
+    const tooBig = await waitFor(() => record('/too-big'));
+    assert.equal(tooBig.reason, 'body_too_large');
+    assert.equal(tooBig.rule, 'profiles.loose.limits.max_body');
   });
 
   test('past the global inspection buffer (server.max_inspect_buffer) a message is refused with 1013', async () => {

@@ -26,8 +26,10 @@ function fakeClock(startMs = 1_000_000): { now: () => number; set: (ms: number) 
 }
 
 const OK: Admission = { ok: true };
-const rateLimited = (retryAfterSeconds: number): Admission => ({ ok: false, code: 'rate_limited', retryAfterSeconds });
-const budgetSpent = (retryAfterSeconds: number): Admission => ({ ok: false, code: 'upload_budget', retryAfterSeconds });
+// `rule`: the config key that refused, the audit record's `rule` (the profile's limit unless an entry's own).
+const rateLimited = (retryAfterSeconds: number, rule = 'profiles.default.limits.requests'): Admission => ({ ok: false, code: 'rate_limited', retryAfterSeconds, rule });
+const budgetSpent = (retryAfterSeconds: number, rule = 'profiles.default.limits.upload'): Admission => ({ ok: false, code: 'upload_budget', retryAfterSeconds, rule });
+const ENTRY0 = 'profiles.default.allow[0].requests';
 
 // Steps: advance the clock to `atMs` (relative), then either admit a request (optionally
 // through `rule`) or record an upload; compare with the expected value.
@@ -62,10 +64,10 @@ const cases: Array<[name: string, prof: CompiledProfile, steps: Step[]]> = [
   ]],
   ['per-entry override: 1 per minute on that entry only', HUNDRED_PER_MINUTE, [
     { atMs: 0, admit: ONE_PER_MINUTE_RULE, expect: OK },
-    { atMs: 0, admit: ONE_PER_MINUTE_RULE, expect: rateLimited(60) },
+    { atMs: 0, admit: ONE_PER_MINUTE_RULE, expect: rateLimited(60, ENTRY0) },
     { atMs: 0, admit: NO_OVERRIDE_RULE, expect: OK },
     { atMs: 0, admit: null, expect: OK },
-    { atMs: 59_999, admit: ONE_PER_MINUTE_RULE, expect: rateLimited(1) },
+    { atMs: 59_999, admit: ONE_PER_MINUTE_RULE, expect: rateLimited(1, ENTRY0) },
     { atMs: 60_000, admit: ONE_PER_MINUTE_RULE, expect: OK },
   ]],
   ['both buckets must pass: the profile bucket runs out first', TWO_PER_MINUTE, [
@@ -75,8 +77,8 @@ const cases: Array<[name: string, prof: CompiledProfile, steps: Step[]]> = [
   ]],
   ['a refusal by the entry bucket spends no profile token', TWO_PER_MINUTE, [
     { atMs: 0, admit: ONE_PER_MINUTE_RULE, expect: OK },
-    { atMs: 0, admit: ONE_PER_MINUTE_RULE, expect: rateLimited(60) },
-    { atMs: 0, admit: ONE_PER_MINUTE_RULE, expect: rateLimited(60) },
+    { atMs: 0, admit: ONE_PER_MINUTE_RULE, expect: rateLimited(60, ENTRY0) },
+    { atMs: 0, admit: ONE_PER_MINUTE_RULE, expect: rateLimited(60, ENTRY0) },
     { atMs: 0, admit: null, expect: OK }, // the second profile token is still there
     { atMs: 0, admit: null, expect: rateLimited(30) },
   ]],
