@@ -10,6 +10,10 @@
  * the spool write, a full spool) can be repaired from it. `write` is synchronous and never
  * throws into the request path; failures go to the operational log.
  *
+ * One writer: the audit file and the spool folder are locked before the head is read (lock.ts);
+ * a second process waits for the first to close. If the lock is taken over anyway, this log
+ * writes nothing more (`orphan`).
+ *
  * Restart: the chain head (last seq and hash) is recovered from the tail of the active audit
  * file, or of the newest rotated file when the active one is missing or empty, or (without a
  * file sink) from the SIEM spool. Without either, a new chain starts at seq 1. A torn last line

@@ -195,7 +195,8 @@ function isJsonSpace(c: number): boolean {
  *   number may be (INTEGER_FORM_PREFILTER).
  *
  * Form and multipart bodies always take the full path, and so do bodies in another charset or
- * holding a NUL byte (the full path reads them decoded: views.ts addHiddenUtf16).
+ * holding a NUL byte (the full path reads them decoded: views.ts addHiddenUtf16), and
+ * random-looking ones (random-text.ts), on which the pass above would fail by chance.
  */
 function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, detectors: Detectors, policy: CompiledDlpPolicy, archivesOn: boolean): boolean {
   if (cls === 'form' || cls === 'multipart') return false;
