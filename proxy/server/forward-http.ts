@@ -441,6 +441,8 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       if (code === 'upstream_tls') core.metrics?.tlsHandshakeFailures.inc({ side: 'upstream' });
       decision = 'block';
       reason = code;
+      // A limit crossed while the body streamed (concatStream) refused it, not the allow entry.
+      if (code === 'upload_budget' || code === 'body_too_large') rule = limitRule(profile, code === 'upload_budget' ? 'upload' : 'max_body');
       refuseResponse(res, code, id);
       record(res.statusCode, { detail: { error: upstreamErrorDetail(err) } });
       return;

@@ -258,7 +258,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
         wouldHave('block', code);
         return payload;
       }
-      refuse(CLOSE.policyViolation, code);
+      refuse(CLOSE.policyViolation, code, r.uninspectableDetail ?? null);
       return null;
     }
     if (r.decision === 'redact') {
@@ -293,7 +293,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       oversizeBytes = ev.payload.length;
       if (maxBody !== null && ev.declared > maxBody && !report) return refuse(CLOSE.tooBig, 'body_too_large');
       if (profile.dlp.uninspectable === 'block') {
-        if (!report) return refuse(CLOSE.tooBig, 'uninspectable');
+        if (!report) return refuse(CLOSE.tooBig, 'uninspectable', 'message exceeds the inspection cap');
         wouldHave('block', 'uninspectable');
       } else if (decision === 'allow') reason = 'uninspectable';
       write(clientFrame(ev.opcode, ev.payload, false));

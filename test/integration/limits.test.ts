@@ -234,6 +234,9 @@ describe('bodies streamed past the inspection cap', () => {
       assert.equal(h.audit.find((r) => r.id === 'stream-1' && r.event === 'request')?.bytes_up, 3 * 1024);
       await post('stream-2'); // crosses the 4 KiB budget part-way: aborted
       assert.notEqual(up.seen.find((s) => s.headers['x-request-id'] === 'stream-2')?.body.length, 3 * 1024, 'never a complete body past the budget');
+      const aborted = h.audit.find((r) => r.id === 'stream-2' && r.event === 'request');
+      assert.equal(aborted?.reason, 'upload_budget');
+      assert.equal(aborted?.rule, 'profiles.default.limits.upload');
       const third = await post('stream-3');
       assert.equal(third.statusCode, 429);
       assert.equal(third.headers['x-warden-reason'], 'upload_budget');

@@ -309,6 +309,7 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
     const rec = await waitFor(() => record('/big'));
     assert.equal(rec.decision, 'block');
     assert.equal(rec.reason, 'uninspectable');
+    assert.deepEqual(rec.detail, { error: 'message exceeds the inspection cap' });
   });
 
   test('with uninspectable: allow, a larger message streams through unscanned, and max_body still closes with 1009', async () => {
