@@ -53,10 +53,14 @@ function groupingOk(groups: readonly string[]): boolean {
   return last >= 1 && last <= 4;
 }
 
+/**
+ * Checked as a PAN: one separator throughout (`-`, `.`, `/`, `_`, a space or tab or two, ` - `;
+ * the pattern finds the groups), human grouping, IIN and length, Luhn.
+ */
 function checkCard(value: string): 'ok' | 'test' | null {
-  const seps = value.match(/[ -]/g);
+  const seps = value.match(/\D+/g);
   if (seps !== null && !seps.every((s) => s === seps[0])) return null;
-  const groups = value.split(/[ -]/);
+  const groups = value.split(/\D+/);
   if (!groupingOk(groups)) return null;
   const digits = groups.join('');
   if (digits.length < 12 || digits.length > 19 || isRepeatedChar(digits)) return null;
@@ -86,7 +90,8 @@ export const creditCard: Validator = (c) => {
   if (insideUuid(c.text, c.start, c.end)) return null;
   const tryAt = (s: number, e: number): Verdict | null => {
     if (!leftBoundaryOk(c.text, s, 'digits') || !rightBoundaryOk(c.text, e, 'digits')) return null;
-    if (/[ ]/.test(c.text.slice(s, e)) && insideDigitGroups(c.text, s, e)) return null;
+    const sep = /\D+/.exec(c.text.slice(s, e))?.[0];
+    if (sep !== undefined && (insideDigitGroups(c.text, s, e, sep) || gluedBySep(c.text, s, e, sep))) return null;
     const r = checkCard(c.text.slice(s, e));
     if (r === null) return null;
     return r === 'test' ? { start: s, end: e, action: 'log', confidence: 'low' } : { start: s, end: e };
@@ -95,16 +100,20 @@ export const creditCard: Validator = (c) => {
   if (direct !== null) return direct;
   // A greedy candidate can swallow a neighbouring number group ("ref 7 4111 …"): retry
   // without the first or the last separated group before giving up.
-  const firstSep = c.value.search(/[ -]/);
-  if (firstSep > 0 && firstSep <= 4) {
-    const r = checkCard(c.value.slice(firstSep + 1));
+  // Only across a space or a dash, as people write a number beside a card: `0.4556737586899855`
+  // is a decimal number, and a group glued by a tab or two spaces is a column of the same table.
+  const seps = [...c.value.matchAll(/\D+/g)].filter((m) => m[0] === ' ' || m[0] === '-');
+  const first = seps[0];
+  if (first !== undefined && first.index > 0 && first.index <= 4) {
+    const after = first.index + first[0].length;
+    const r = checkCard(c.value.slice(after));
     if (r !== null && rightBoundaryOk(c.text, c.end, 'digits')) {
-      const s = c.start + firstSep + 1;
+      const s = c.start + after;
       return r === 'test' ? { start: s, action: 'log', confidence: 'low' } : { start: s };
     }
   }
-  const lastSep = Math.max(c.value.lastIndexOf(' '), c.value.lastIndexOf('-'));
-  if (lastSep > 0 && c.value.length - lastSep <= 5) return tryAt(c.start, c.start + lastSep);
+  const last = seps.at(-1);
+  if (last !== undefined && c.value.length - (last.index + last[0].length) <= 4) return tryAt(c.start, c.start + last.index);
   return null;
 };
 
@@ -123,7 +132,16 @@ function ssnDigitsOk(d: string): boolean {
 /** US SSN: issuable area/group/serial, not a published sample, digit-run boundaries. */
 export const usSsn: Validator = (c) => {
   if (!leftBoundaryOk(c.text, c.start, 'digits') || !rightBoundaryOk(c.text, c.end, 'digits')) return null;
-  return ssnDigitsOk(c.value.replace(/\D/g, '')) ? ACCEPT : null;
+  // Written with separators: the same one twice (`536-22-8143`, `536 22 8143`, `536/22/8143`).
+  const seps = c.value.match(/\D+/g);
+  if (seps !== null && (seps.length !== 2 || seps[0] !== seps[1])) return null;
+  if (seps !== null && gluedBySep(c.text, c.start, c.end, seps[0]!)) return null;
+  if (!ssnDigitsOk(c.value.replace(/\D/g, ''))) return null;
+  // Nine digits in a 3-2-4 shape say little beyond the area and group ranges: written with a
+  // separator people rarely use for an SSN (`/`, `_`, a tab, two spaces), it counts only beside
+  // a hotword, and is logged otherwise.
+  const usual = seps === null || seps[0] === '-' || seps[0] === ' ' || seps[0] === '.';
+  return usual || c.hasContext ? ACCEPT : { confidence: 'low' };
 };
 
 /** US ITIN: 9xx area with the ITIN group ranges (checked by the regex), digit-run boundaries. */
@@ -235,14 +253,31 @@ export const email: Validator = (c) => {
 const NANP_REGIONS: readonly CountryCode[] = ['US', 'CA'];
 
 /**
- * True when the span is one part of a longer run of space-separated digit groups
- * (`AL47 2121 1009 0000 …`, card or IBAN groups): the neighbour group glues it to the run.
+ * True when `sep`, a separator other than one space or a dash, also joins the span to an
+ * alphanumeric neighbour: a path (`/files/536/22/8143`), a dotted or underscored name, a row of
+ * a tab-separated table. A space or a dash between a label and a number is ordinary prose
+ * (`id 536 90 4399`), and stays allowed.
  */
-export function insideDigitGroups(text: string, start: number, end: number): boolean {
-  const before = text.slice(Math.max(0, start - 6), start);
-  const after = text.slice(end, end + 6);
+function gluedBySep(text: string, start: number, end: number, sep: string): boolean {
+  if (sep === ' ' || sep === '-') return false;
+  const b = start - sep.length;
+  const before = b >= 1 && text.slice(b, start) === sep && /[A-Za-z0-9]/.test(text[b - 1] ?? '');
+  const after = text.slice(end, end + sep.length) === sep && /[A-Za-z0-9]/.test(text[end + sep.length] ?? '');
+  return before || after;
+}
+
+/**
+ * True when the span is one part of a longer run of digit groups joined by `sep` (a space by
+ * default: `AL47 2121 1009 0000 …`, card or IBAN groups; a card's own separator, so a row of a
+ * tab-separated table of 4-digit numbers is not read as a card): the neighbour group glues it
+ * to the run.
+ */
+export function insideDigitGroups(text: string, start: number, end: number, sep = ' '): boolean {
+  const before = text.slice(Math.max(0, start - 5 - sep.length), start);
+  const after = text.slice(end, end + 5 + sep.length);
   const group = '(?=[A-Za-z0-9]{0,3}\\d)[A-Za-z0-9]{1,4}';
-  return new RegExp(`(?:^|\\s)${group} $`).test(before) || new RegExp(`^ ${group}(?:\\s|$)`).test(after);
+  const s = sep.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  return new RegExp(`(?:^|\\s)${group}${s}$`).test(before) || new RegExp(`^${s}${group}(?:\\s|$)`).test(after);
 }
 
 const PHONE_REGIONS: readonly CountryCode[] = ['US', 'CA', 'GB', 'DE', 'FR', 'IN', 'BR', 'IL', 'JP', 'CN', 'IT', 'ES', 'AU'];

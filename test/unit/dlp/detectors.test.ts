@@ -224,3 +224,36 @@ test('private IPs are labelled but only logged; public IPs are redacted', () => 
   assert.equal(scan('host 10.1.2.3').find((m) => m.type === 'ip_address')?.defaultAction, 'log');
   assert.equal(scan('host 8.8.4.4').find((m) => m.type === 'ip_address')?.defaultAction, 'redact');
 });
+
+// Separators besides one space and a dash (red team, session 12): the same number found, a
+// path, a dotted name or a table row not taken for one, and a 3-2-4 SSN shape with a rare
+// separator counted only beside a hotword.
+const separators: Array<[string, string, string | null, string | null]> = [
+  // name, text, expected type, expected confidence (null: nothing of the card/SSN types)
+  ['card with dots', 'ref 4556.7375.8689.9855', 'credit_card', 'medium'],
+  ['card with slashes', 'ref 4556/7375/8689/9855', 'credit_card', 'medium'],
+  ['card with underscores', 'ref 4556_7375_8689_9855', 'credit_card', 'medium'],
+  ['card with tabs', 'ref 4556\t7375\t8689\t9855', 'credit_card', 'medium'],
+  ['card with two spaces', 'ref 4556  7375  8689  9855', 'credit_card', 'medium'],
+  ['card with spaced dashes', 'ref 4556 - 7375 - 8689 - 9855', 'credit_card', 'medium'],
+  ['card in a URL path', '/orders/4556/7375/8689/9855', null, null],
+  ['card in a tab-separated row of 4-digit numbers', '1234\t4556\t7375\t8689\t9855\t1234', null, null],
+  ['card groups, mixed separators', 'ref 4556.7375/8689.9855', null, null],
+  ['a decimal number', 'x 12.4556737586899855', null, null],
+  ['a decimal number with dotted groups', 'x 0.4556.7375.8689.9855', null, null],
+  ['ssn with slashes beside a hotword', 'ssn 536/22/8143', 'us_ssn', 'high'],
+  ['ssn with slashes alone: logged', 'id 536/22/8143 on file', 'us_ssn', 'low'],
+  ['ssn with tabs beside a hotword', 'SSN:\t536\t22\t8143', 'us_ssn', 'high'],
+  ['ssn with two spaces alone: logged', 'id 536  22  8143', 'us_ssn', 'low'],
+  ['ssn with dots alone, as before', 'id 536.22.8143', 'us_ssn', 'medium'],
+  ['ssn shape in a URL path', 'GET /files/536/22/8143', null, null],
+  ['ssn shape in a dotted name', 'pkg 1.536.22.8143', null, null],
+  ['ssn with two separators', 'ssn 536/22-8143', null, null],
+];
+for (const [name, text, type, confidence] of separators) {
+  test(`separators: ${name}`, () => {
+    const got = scan(text).filter((m) => m.type === 'credit_card' || m.type === 'us_ssn');
+    if (type === null) assert.deepEqual(got.map((m) => m.type), []);
+    else assert.deepEqual(got.map((m) => [m.type, m.confidence]), [[type, confidence]]);
+  });
+}
