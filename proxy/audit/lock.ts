@@ -11,8 +11,10 @@
  * it over at once when its holder is gone:
  *   - on the same host, the holder's pid no longer runs, or it is the new process's own pid
  *     (a restarted container's pid 1; this process does not hold it);
- *   - anywhere, the folder was not touched for `staleMs` (a holder on another machine, or one
- *     that died between mkdir and writing owner.json).
+ *   - anywhere, the folder is not touched (nor its owner changed) while the waiting process
+ *     watches it for `staleMs`, by the waiting process's own clock, so hosts sharing the volume
+ *     need not agree on the time (a holder on another machine, or one that died between mkdir
+ *     and writing owner.json).
  * A holder whose lock is removed or taken over learns it at its next heartbeat and is told
  * through `onLost` (the proxy then stops: it can no longer write the chain alone).
  *
@@ -104,22 +106,35 @@ function describeHolder(o: Owner | null): string {
   return o === null ? 'a process that has not said who it is yet' : `pid ${o.pid} on host ${o.host}, since ${o.since}`;
 }
 
-/** Why the lock at `dir` is abandoned, or null while its holder may be alive. */
-function abandoned(dir: string, staleMs: number): string | null {
+/** What a waiting process last saw of a lock, and since when (by its own clock). */
+interface Sighting {
+  readonly mtimeMs: number;
+  readonly token: string | null;
+  readonly sinceMs: number;
+}
+
+/**
+ * Why the lock at `dir` is abandoned (null while its holder may be alive), and what was seen of
+ * it: a lock is stale once it has not changed for `staleMs` since the caller first saw it so.
+ */
+function abandoned(dir: string, staleMs: number, last: Sighting | null): { why: string | null; seen: Sighting | null } {
   let mtimeMs: number;
   try {
     mtimeMs = statSync(dir).mtimeMs;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'released';
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { why: 'released', seen: null };
     throw e;
   }
   const owner = readOwner(dir);
   if (owner !== null && owner.host === hostname() && !held.has(dir)) {
-    if (owner.pid === process.pid) return `left by an earlier process with this process's pid (${owner.pid})`;
-    if (!pidRuns(owner.pid)) return `its holder, pid ${owner.pid}, no longer runs`;
+    if (owner.pid === process.pid) return { why: `left by an earlier process with this process's pid (${owner.pid})`, seen: null };
+    if (!pidRuns(owner.pid)) return { why: `its holder, pid ${owner.pid}, no longer runs`, seen: null };
   }
-  const age = Date.now() - mtimeMs;
-  return age > staleMs ? `not renewed for ${Math.round(age / 1000)} s` : null;
+  const now = Date.now();
+  const token = owner?.token ?? null;
+  if (last === null || last.mtimeMs !== mtimeMs || last.token !== token) return { why: null, seen: { mtimeMs, token, sinceMs: now } };
+  const still = now - last.sinceMs;
+  return { why: still > staleMs ? `not renewed for ${Math.round(still / 1000)} s` : null, seen: last };
 }
 
 function tryCreate(dir: string, owner: Owner): boolean {
@@ -149,9 +164,13 @@ export async function acquireLock(target: string, opts: LockOptions): Promise<He
   const owner: Owner = { pid: process.pid, host: hostname(), token: randomUUID(), since: new Date().toISOString() };
   const deadline = Date.now() + t.waitMs;
   let told = false;
+  let seen: Sighting | null = null;
   while (!tryCreate(dir, owner)) {
-    const why = abandoned(dir, t.staleMs);
+    const look = abandoned(dir, t.staleMs, seen);
+    const why = look.why;
+    seen = look.seen;
     if (why !== null) {
+      seen = null;
       if (why !== 'released') opts.log.warn({ lock: dir, why }, `${opts.what}: taking over an abandoned lock`);
       rmSync(dir, { recursive: true, force: true });
       continue;

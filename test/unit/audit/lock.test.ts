@@ -22,7 +22,7 @@ function leaveLock(target: string, owner: { pid: number; host: string }, ageMs =
   const dir = `${target}.lock`;
   mkdirSync(dir);
   writeFileSync(join(dir, 'owner.json'), JSON.stringify({ ...owner, token: 'someone-else', since: '2026-11-23T00:00:00.000Z' }));
-  if (ageMs > 0) {
+  if (ageMs !== 0) {
     const t = new Date(Date.now() - ageMs);
     utimesSync(dir, t, t);
   }
@@ -81,13 +81,17 @@ test('a waiting acquire gets the lock once the holder releases it', async (t) =>
   assert.ok(owner.token.length > 0);
 });
 
-const abandonedCases: Array<[string, () => { pid: number; host: string }, number, RegExp]> = [
-  ['its pid no longer runs on this host', () => ({ pid: deadPid(), host: hostname() }), 0, /no longer runs/],
-  ['it names this process\'s pid (a restarted container\'s pid 1)', () => ({ pid: process.pid, host: hostname() }), 0, /earlier process with this process's pid/],
-  ['another host, not renewed for longer than staleMs', () => ({ pid: 1, host: 'elsewhere.invalid' }), 5_000, /not renewed for \d+ s/],
+// name, owner, age of the lock's mtime, why, and how long the takeover waits: on this host the
+// pid says at once; from another host only watching it unchanged for staleMs does (its mtime is
+// the holder's clock, which need not agree with ours: an hour old here, and still a wait).
+const abandonedCases: Array<[string, () => { pid: number; host: string }, number, RegExp, 'at once' | 'after staleMs']> = [
+  ['its pid no longer runs on this host', () => ({ pid: deadPid(), host: hostname() }), 0, /no longer runs/, 'at once'],
+  ['it names this process\'s pid (a restarted container\'s pid 1)', () => ({ pid: process.pid, host: hostname() }), 0, /earlier process with this process's pid/, 'at once'],
+  ['another host, left unchanged (its mtime an hour old)', () => ({ pid: 1, host: 'elsewhere.invalid' }), 3_600_000, /not renewed for \d+ s/, 'after staleMs'],
+  ['another host, left unchanged (its mtime an hour ahead)', () => ({ pid: 1, host: 'elsewhere.invalid' }), -3_600_000, /not renewed for \d+ s/, 'after staleMs'],
 ];
-for (const [name, owner, ageMs, why] of abandonedCases) {
-  test(`an abandoned lock is taken over at once: ${name}`, async (t) => {
+for (const [name, owner, ageMs, why, when] of abandonedCases) {
+  test(`an abandoned lock is taken over ${when}: ${name}`, async (t) => {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
     const target = join(dir, 'audit.jsonl');
@@ -96,13 +100,30 @@ for (const [name, owner, ageMs, why] of abandonedCases) {
     const t0 = Date.now();
     const lock = await acquireLock(target, { what: 'audit file', log, onLost: () => {}, tuning: { ...fast, waitMs: 5_000 } });
     t.after(() => lock.release());
-    assert.ok(Date.now() - t0 < 1_000, 'no waiting');
+    const waited = Date.now() - t0;
+    if (when === 'at once') assert.ok(waited < 1_000, `waited ${waited} ms`);
+    else assert.ok(waited >= fast.staleMs && waited < fast.staleMs + 1_000, `waited ${waited} ms`);
     const taken = entries().find((e) => String(e['msg']).includes('taking over an abandoned lock'));
     assert.ok(taken);
     assert.match(String(taken['why']), why);
     assert.equal((JSON.parse(readFileSync(join(lock.path, 'owner.json'), 'utf8')) as { pid: number }).pid, process.pid);
   });
 }
+
+test('a holder on another host whose clock is an hour behind keeps its lock while it renews it', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const target = join(dir, 'audit.jsonl');
+  const left = leaveLock(target, { pid: 1, host: 'elsewhere.invalid' }, 3_600_000);
+  let n = 0;
+  const renew = setInterval(() => {
+    const at = new Date(Date.now() - 3_600_000 + ++n * 1000);
+    utimesSync(left, at, at);
+  }, 100);
+  t.after(() => clearInterval(renew));
+  await assert.rejects(acquireLock(target, { what: 'audit file', log: memoryLogger().log, onLost: () => {}, tuning: { ...fast, waitMs: 3_000 } }), LockBusyError);
+  assert.match(readFileSync(join(left, 'owner.json'), 'utf8'), /someone-else/);
+});
 
 test('a live lock on another host is waited for, not taken over', async (t) => {
   const { dir, cleanup } = tempDir();
