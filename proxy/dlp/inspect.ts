@@ -26,6 +26,7 @@ import { hexVal } from './decode-percent.js';
 import { aggregateFindings, type ResolvedArchive, type ResolvedMatch } from './findings.js';
 import { normalizeBytes, normalizeText, type NormalizedText } from './normalize.js';
 import { looksRandom } from './random-text.js';
+import { coversDecoded, hasCharRefBytes } from './decode-charref.js';
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
@@ -234,6 +235,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
     if (detectors.mightMatch(scanBuf, policy.packs)) return false;
     if (maybeJson && someKeyedMember(t, detectors, policy.packs)) return false;
     if (hasPercentBytes(t)) return false;
+    if (hasCharRefBytes(t)) return false;
     const decodesToSomething = (start: number, end: number): boolean =>
       isPrintableHex(t, start, end) || isPrintableBase64(t, start, end) || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
     if (someBase64Run(t, decodesToSomething)) return false;
@@ -330,6 +332,23 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
     i = j;
   }
   return out;
+}
+
+/**
+ * In a view decoded from HTML character references, keep the matches that cover a character a
+ * reference produced: the others are in the parent view as written, and reported there (where
+ * they can be redacted; this view cannot be rewritten).
+ */
+function keepDecodedCharRefMatches(scanned: Scanned[], spansOf: ReadonlyMap<ViewNode, readonly number[]>): void {
+  for (const s of scanned) {
+    const spans = spansOf.get(s.node);
+    if (spans === undefined || s.matches.length === 0) continue;
+    const kept = s.matches.filter((m) => {
+      const [a, b] = s.norm.toOriginal(m.start, m.end);
+      return coversDecoded(spans, a, b);
+    });
+    s.matches.splice(0, s.matches.length, ...kept);
+  }
 }
 
 /** Drop matches of a percent-decoded view that its parent view already reported at the same place. */
@@ -439,6 +458,7 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
     bodyRewritable = false;
   }
   dropDuplicates(scanned);
+  keepDecodedCharRefMatches(scanned, builder.charRefSpans);
   dropAlternativeReadings(scanned);
 
   // Archives found in base64 runs that the detectors' own base64-archive pattern also reported.

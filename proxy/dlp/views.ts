@@ -24,6 +24,7 @@ import { integerForm, looksLikeJson, memberSegment, MIN_NUMBER_VIEW, tokenizeJso
 import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
 import { isPrintableHex } from './decode-hex.js';
 import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart } from './decode-multipart.js';
+import { decodeCharRefs, hasCharRef } from './decode-charref.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
 import type { Detectors } from './types.js';
 
@@ -62,7 +63,7 @@ export type Derivation =
   | { readonly kind: 'json-string'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'json-number'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'percent'; readonly parent: ViewNode; readonly start: number; readonly end: number; readonly plus: boolean }
-  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' };
+  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' };
 
 /** One view (or a container such as a JSON text that is walked rather than scanned). */
 export interface ViewNode {
@@ -246,6 +247,11 @@ export class ViewBuilder {
   /** Views to scan, parents before their derived views. */
   readonly views: ViewNode[] = [];
   readonly archives: ArchiveHit[] = [];
+  /**
+   * For each view decoded from HTML character references: the [start, end) pairs of its text
+   * that references produced (decode-charref.ts). The rest is in its parent as written.
+   */
+  readonly charRefSpans = new Map<ViewNode, readonly number[]>();
   private decodedBytes = 0;
   private base64Views = 0;
   private readonly seenRuns = new Set<string>();
@@ -276,7 +282,8 @@ export class ViewBuilder {
   }
 
   /**
-   * Add a view to scan, then the views decoded from it (percent, base64). With `hexRunsOnly`,
+   * Add a view to scan, then the views decoded from it (percent, HTML character references,
+   * base64). With `hexRunsOnly`,
    * runs are read as hex only (see addUndecodedPart).
    */
   addView(node: ViewNode, hexRunsOnly = false): void {
@@ -287,6 +294,15 @@ export class ViewBuilder {
       if (decoded !== s) {
         this.charge(decoded.length);
         this.addView(this.derived(node, decoded, { kind: 'percent', parent: node, start: 0, end: s.length, plus: false }));
+      }
+    }
+    if (hasCharRef(s)) {
+      const { text, spans } = decodeCharRefs(s);
+      if (text !== s) {
+        this.charge(text.length);
+        const child = this.derived(node, text, { kind: 'opaque', why: 'charref' });
+        this.charRefSpans.set(child, spans);
+        this.addView(child);
       }
     }
     if (s.length < MIN_BASE64_RUN) return;
