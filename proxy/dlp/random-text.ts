@@ -8,14 +8,15 @@
  * (one per combination of the patterns' partial matches) outgrow its fixed memory budget
  * (re2 8 MiB, not settable through node-re2), and it rebuilds states all along the input.
  * Three sets over a third of the patterns each stay within theirs: ~15–20 ms per MiB there,
- * ~5.5 on prose (test/bench/dlp-bench.ts).
+ * ~5.5 on prose (the sets alone; test/bench/RESULTS.md, "Measured in session 13"; the whole
+ * engine in `npm run bench:dlp`).
  *
  * The test samples WINDOWS windows of WIDTH bytes spread over the buffer: a window is dense
  * when it holds only printable ASCII without a space and at least MIN_DISTINCT distinct bytes
  * (prose has a space every few bytes; hex, at most 16 distinct, and other small alphabets are
  * fast on the one set; UTF-8 text of other scripts has bytes ≥ 0x80). 24 bytes of random
- * base64 hold ~20 distinct. A quarter of dense windows is
- * enough: taking prose for random costs ~2.5× on its set pass, random for prose ~15×.
+ * base64 hold ~20 distinct. A quarter of dense windows is enough: taking prose for random
+ * costs ~2.5× on its set pass, random for prose ~15×.
  */
 
 /** Shorter inputs always take the one set: a few windows say little, and the pass is cheap. */
