@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { decodableRuns, isPrintableBase64, MIN_BASE64_RUN, someBase64Run, someBase64RunScalar, someSubRun } from '../../../proxy/dlp/decode-base64.js';
+import { decodableRuns, findBase64Runs, isPrintableBase64, MIN_BASE64_RUN, someBase64Run, someBase64RunScalar, someSubRun } from '../../../proxy/dlp/decode-base64.js';
 import { simdBase64Runs, someBase64RunSimd, WASM_SCAN_MAX } from '../../../proxy/dlp/wasm/base64-runs.js';
 import { compileWat, WASM_DIR, wasmModuleSource, watNames } from '../../tools/build-wasm.js';
 import { cleanChatBody, prng } from './inspect-helpers.js';
@@ -90,6 +90,24 @@ test('2,000 random texts over alphabets dense in runs, separators and padding', 
     assert.deepEqual(simd(b), want, `text ${i}: ${b.toString('base64')}`);
   }
   assert.ok(runs > 1000, `the texts held runs to compare (${runs})`);
+});
+
+test('findBase64Runs over strings finds what the byte scan finds: the same 2,000 random texts, and long runs', () => {
+  const uniform = prng(0x5eed);
+  const next = (): number => Math.floor(uniform() * 0x100000000);
+  const alphabets = ['AAAAAAAAQQQQ+/-_09az====  \n"\\.', 'abcdef0123456789-_ ', '\x00\x80\xff\xe2\x9c\x93Zz9+/='];
+  for (let i = 0; i < 2000; i++) {
+    const alphabet = alphabets[i % alphabets.length] as string;
+    const len = next() % 700;
+    const b = Buffer.alloc(len);
+    for (let k = 0; k < len; k++) b[k] = alphabet.charCodeAt(next() % alphabet.length) & 0xFF;
+    const text = b.toString('latin1');
+    assert.deepEqual(findBase64Runs(text).map((r): Run => [r.start, r.end]), scalar(b), `text ${i}: ${b.toString('base64')}`);
+  }
+  // A run of 100,000 characters (an image), ending the text or cut by a space, with padding.
+  for (const text of ['Q'.repeat(100_000), `x ${'Q'.repeat(100_000)}== y`, `${'Q'.repeat(50_000)} ${'R'.repeat(50_000)}=`]) {
+    assert.deepEqual(findBase64Runs(text).map((r): Run => [r.start, r.end]), scalar(Buffer.from(text, 'latin1')));
+  }
 });
 
 test('a 4 MiB chat body: the same runs, and visiting stops at the first true', () => {
