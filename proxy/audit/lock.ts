@@ -134,7 +134,7 @@ function abandoned(dir: string, staleMs: number, last: Sighting | null): { why: 
   const token = owner?.token ?? null;
   if (last === null || last.mtimeMs !== mtimeMs || last.token !== token) return { why: null, seen: { mtimeMs, token, sinceMs: now } };
   const still = now - last.sinceMs;
-  return { why: still > staleMs ? `not renewed for ${Math.round(still / 1000)} s` : null, seen: last };
+  return still > staleMs ? { why: `not renewed for ${Math.round(still / 1000)} s`, seen: null } : { why: null, seen: last };
 }
 
 function tryCreate(dir: string, owner: Owner): boolean {
@@ -170,7 +170,6 @@ export async function acquireLock(target: string, opts: LockOptions): Promise<He
     const why = look.why;
     seen = look.seen;
     if (why !== null) {
-      seen = null;
       if (why !== 'released') opts.log.warn({ lock: dir, why }, `${opts.what}: taking over an abandoned lock`);
       rmSync(dir, { recursive: true, force: true });
       continue;
@@ -193,18 +192,19 @@ export async function acquireLock(target: string, opts: LockOptions): Promise<He
 
   let released = false;
   let lastRenewed = Date.now();
-  const release = (): void => {
-    if (released) return;
+  /** Stop holding (no more heartbeats); false when already stopped. */
+  const stop = (): boolean => {
+    if (released) return false;
     released = true;
     clearInterval(timer);
     held.delete(dir);
-    if (readOwner(dir)?.token === owner.token) rmSync(dir, { recursive: true, force: true });
+    return true;
+  };
+  const release = (): void => {
+    if (stop() && readOwner(dir)?.token === owner.token) rmSync(dir, { recursive: true, force: true });
   };
   const lost = (why: string): void => {
-    if (released) return;
-    released = true;
-    clearInterval(timer);
-    held.delete(dir);
+    if (!stop()) return;
     opts.log.error({ lock: dir, why }, `${opts.what}: lock lost`);
     opts.onLost(why);
   };

@@ -55,6 +55,11 @@ export interface FiredAlert {
 }
 
 /** An active quarantine: until when (exclusive) and which rule started it. */
+/** The config key of an alert rule (`alerts.bulk_upload`): the audit `rule` of its alerts and quarantines. */
+export function alertRule(name: string): string {
+  return `alerts.${name}`;
+}
+
 export interface Quarantine {
   readonly untilMs: number;
   readonly rule: string;

@@ -16,6 +16,7 @@
  */
 import type { LRUCache } from 'lru-cache';
 import type { CompiledAllowRule, CompiledProfile } from '../config/types.js';
+import type { RefusalCode } from '../errors.js';
 import { agentStateCache } from './agent-state.js';
 import { SlidingWindow } from './sliding-window.js';
 import { check, newBucket, available, take, type BucketRate, type BucketState } from './token-bucket.js';
@@ -27,7 +28,7 @@ export type Admission =
     readonly ok: false;
     readonly code: 'rate_limited' | 'upload_budget';
     readonly retryAfterSeconds: number;
-    /** The config key whose limit refused it: the audit `rule` (see {@link limitRule}). */
+    /** The config key whose limit refused it: the audit `rule` (the profile's, or the entry's own rate). */
     readonly rule: string;
   };
 
@@ -55,12 +56,17 @@ export interface LimiterOptions {
 
 const DEFAULT_MAX_KEYS = 50_000;
 
+/** Refusals that only a profile's own limit gives, and that limit's key under `profiles.NAME.limits`. */
+const PROFILE_LIMITS: Partial<Record<RefusalCode, string>> = { body_too_large: 'max_body', upload_budget: 'upload' };
+
 /**
- * The config key of one of a profile's limits (`profiles.default.limits.upload`): the audit
- * `rule` of a refusal it caused, as an allow entry's key is of a request it allowed.
+ * The config key of the profile limit behind a refusal (`profiles.default.limits.upload`), its
+ * audit `rule` as an allow entry's key is of a request it allowed; null for any other code. A
+ * rate limit may be an allow entry's own: {@link Admission} names which.
  */
-export function limitRule(profile: CompiledProfile, limit: 'max_body' | 'upload' | 'requests'): string {
-  return `profiles.${profile.name}.limits.${limit}`;
+export function profileLimitRule(profile: CompiledProfile, code: RefusalCode): string | null {
+  const key = PROFILE_LIMITS[code];
+  return key === undefined ? null : `profiles.${profile.name}.limits.${key}`;
 }
 
 /** Retry-After is whole seconds (RFC 9110 §10.2.3); round up so a client never retries early. */
@@ -100,12 +106,12 @@ export class Limiter {
     if (upload) {
       const window = this.uploadWindow(agentKey, upload.windowMs, false);
       if (window && window.total(nowMs) >= upload.bytes) {
-        return { ok: false, code: 'upload_budget', retryAfterSeconds: toRetryAfterSeconds(window.retryAfterMs(nowMs, upload.bytes)), rule: limitRule(profile, 'upload') };
+        return { ok: false, code: 'upload_budget', retryAfterSeconds: toRetryAfterSeconds(window.retryAfterMs(nowMs, upload.bytes)), rule: `profiles.${profile.name}.limits.upload` };
       }
     }
 
     const due: Array<[BucketState, BucketRate, string]> = [];
-    if (profile.limits.requests) due.push([this.bucket(profileKey(agentKey), profile.limits.requests, nowMs), profile.limits.requests, limitRule(profile, 'requests')]);
+    if (profile.limits.requests) due.push([this.bucket(profileKey(agentKey), profile.limits.requests, nowMs), profile.limits.requests, `profiles.${profile.name}.limits.requests`]);
     if (rule?.requests) due.push([this.bucket(ruleKey(agentKey, rule.id), rule.requests, nowMs), rule.requests, `${rule.id}.requests`]);
 
     let waitMs = 0;

@@ -11,7 +11,8 @@ import type { AuditRecordInput } from '../audit/events.js';
 import type { CertCache } from '../tls/cert-cache.js';
 import { REFUSALS, WardenError, type RefusalCode } from '../errors.js';
 import { decideDestination } from '../policy/decide.js';
-import { limitRule } from '../limits/limiter.js';
+import { alertRule } from '../limits/detect.js';
+import { profileLimitRule } from '../limits/limiter.js';
 import { parseHostPort } from '../policy/host-match.js';
 import { parseClientHello } from './client-hello.js';
 import { baseRecord, hostHoldsFinding, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
@@ -72,10 +73,10 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
   let wouldRule: string | null = null;
   const q = core.detection.isQuarantined(identity.agentKey);
   if (q) {
-    if (!report) return refuse(identity, 'quarantined', { host, port, rule: `alerts.${q.rule}` });
+    if (!report) return refuse(identity, 'quarantined', { host, port, rule: alertRule(q.rule) });
     if (wouldBlock === null) {
       wouldBlock = 'quarantined';
-      wouldRule = `alerts.${q.rule}`;
+      wouldRule = alertRule(q.rule);
     }
   }
   // Passthrough tunnels are one "request" for the rate limit; intercepted ones count each request inside.
@@ -226,7 +227,7 @@ function passthrough(deps: ConnectDeps, client: Socket, tunnel: TunnelInfo, dial
     core.audit.write({
       event: 'tunnel_close', ...baseRecord(tunnel.id, tunnel.identity, tunnel.identity.profileName),
       host: tunnel.host, port: tunnel.port, dest_ip: dialHost, decision: closeDecision, reason: closeReason,
-      rule: closeReason === 'upload_budget' && profile ? limitRule(profile, 'upload') : (tunnel.rule ?? null),
+      rule: (closeReason !== 'allowlisted' && profile ? profileLimitRule(profile, closeReason) : null) ?? tunnel.rule ?? null,
       bytes_up: bytesUp, bytes_down: bytesDown, duration_ms: Math.round(performance.now() - startedMs),
       ...(report && closeDecision === 'block' ? { mode: 'report' as const } : {}), ...(detail ? { detail } : {}),
     });

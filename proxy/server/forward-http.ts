@@ -16,7 +16,8 @@ import type { CompiledProfile } from '../config/types.js';
 import { REFUSALS, WardenError, type RefusalCode } from '../errors.js';
 import type { InspectResult } from '../dlp/types.js';
 import { decideRequest } from '../policy/decide.js';
-import { limitRule } from '../limits/limiter.js';
+import { alertRule } from '../limits/detect.js';
+import { profileLimitRule } from '../limits/limiter.js';
 import { normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
@@ -235,21 +236,23 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
   };
 
   /** Refuse (enforce) or note and continue (report). Returns true when the request must stop. */
-  // `rule`: the config key that refused, when it is not the allow entry (a limit, an alert's quarantine).
+  // `rule`: the config key that refused, when it is not the allow entry (an entry's own rate, an
+  // alert's quarantine); a profile limit's is found from the code.
   const refuse = (code: RefusalCode, o: { retryAfterSeconds?: number; extra?: Record<string, unknown>; close?: boolean; force?: boolean; rule?: string } = {}): boolean => {
+    const refusedBy = o.rule ?? (profile === null ? null : profileLimitRule(profile, code));
     if (report && !o.force) {
       // Record what enforce mode would have done: it stops at the first refusal, so that one wins.
       if (wouldBlock === null) {
         wouldBlock = code;
         decision = 'block';
         reason = code;
-        if (o.rule !== undefined) rule = o.rule;
+        rule = refusedBy ?? rule;
       }
       return false;
     }
     decision = 'block';
     reason = code;
-    if (o.rule !== undefined) rule = o.rule;
+    rule = refusedBy ?? rule;
     refuseResponse(res, code, id, o);
     // The refusal's own sentence (what was uninspectable, what was malformed) is written by
     // Warden; checked anyway, as everything agent-near that an audit record holds.
@@ -298,7 +301,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     const rawAuthority = tunnel ? undefined : absoluteAuthority(req.url ?? '');
     if (hostHoldsFinding(rt, d.rule, target.host, rawAuthority) && refuse('dlp', { extra: { detail: 'the host name holds sensitive data' } })) return;
     const q = core.detection.isQuarantined(identity.agentKey);
-    if (q && refuse('quarantined', { rule: `alerts.${q.rule}`, extra: { until: new Date(q.untilMs).toISOString() } })) return;
+    if (q && refuse('quarantined', { rule: alertRule(q.rule), extra: { until: new Date(q.untilMs).toISOString() } })) return;
     const adm = core.limiter.admitRequest(identity.agentKey, profile, d.rule);
     if (!adm.ok && refuse(adm.code, { rule: adm.rule, retryAfterSeconds: adm.retryAfterSeconds })) return;
     core.observe({ kind: 'request', host: target.host, path: pathOnly }, id, identity);
@@ -307,7 +310,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     const cl = req.headers['content-length'];
     const declared = cl === undefined ? null : Number(cl);
     const size = core.limiter.checkBodySize(profile, declared);
-    if (!size.ok && refuse('body_too_large', { rule: limitRule(profile, 'max_body'), close: true })) return;
+    if (!size.ok && refuse('body_too_large', { close: true })) return;
 
     // resolve
     try {
@@ -336,7 +339,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
         return;
       }
       // Past these caps nothing was kept, so even report mode cannot forward the body.
-      if (read.kind === 'too_large') return void refuse('body_too_large', { rule: limitRule(profile, 'max_body'), close: true, force: true });
+      if (read.kind === 'too_large') return void refuse('body_too_large', { close: true, force: true });
       if (read.kind === 'overloaded') return void refuse('overloaded', { retryAfterSeconds: 1, close: true, force: true });
     }
     // A body read into the arena goes back to it once nothing reads it (see upstreamSlices).
@@ -412,7 +415,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     // budget: count what goes upstream
     if (bytesUp > 0) {
       const up = core.countUpload(identity, profile, bytesUp, { host: target.host, path: pathOnly }, id);
-      if (!up.withinBudget && refuse('upload_budget', { rule: limitRule(profile, 'upload'), retryAfterSeconds: up.retryAfterSeconds })) return;
+      if (!up.withinBudget && refuse('upload_budget', { retryAfterSeconds: up.retryAfterSeconds })) return;
     }
     if (reserved) {
       core.inspectBudget.release(reserved);
@@ -442,7 +445,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       decision = 'block';
       reason = code;
       // A limit crossed while the body streamed (concatStream) refused it, not the allow entry.
-      if (code === 'upload_budget' || code === 'body_too_large') rule = limitRule(profile, code === 'upload_budget' ? 'upload' : 'max_body');
+      rule = profileLimitRule(profile, code) ?? rule;
       refuseResponse(res, code, id);
       record(res.statusCode, { detail: { error: upstreamErrorDetail(err) } });
       return;

@@ -15,7 +15,7 @@ import type { CompiledConfig, CompiledProfile, ServerLimits } from '../config/ty
 import { compileDetectors, readPackSources } from '../dlp/detectors.js';
 import { createDlpEngine } from '../dlp/inspect.js';
 import type { DetectorOptions, DlpEngine } from '../dlp/types.js';
-import { DetectionEngine, type DetectionEvent } from '../limits/detect.js';
+import { alertRule, DetectionEngine, type DetectionEvent } from '../limits/detect.js';
 import { InspectBudget } from '../limits/inspect-budget.js';
 import { Limiter, type UploadStatus } from '../limits/limiter.js';
 import { CertCache } from '../tls/cert-cache.js';
@@ -199,7 +199,7 @@ export class WardenProxy implements ProxyCore {
     for (const a of this.detection.observe({ ...ev, agent: identity.agentKey })) {
       this.audit.write({
         event: 'alert', id, agent: identity.agent, profile: identity.profileName, decision: 'alert', reason: a.rule,
-        rule: `alerts.${a.rule}`, severity: a.severity,
+        rule: alertRule(a.rule), severity: a.severity,
         detail: { value: a.value, threshold: a.threshold, window_ms: a.windowMs, quarantine_until: a.quarantineUntilMs === null ? null : new Date(a.quarantineUntilMs).toISOString(), agent_key: a.agent },
       });
     }

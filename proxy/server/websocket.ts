@@ -13,7 +13,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WardenError, type RefusalCode } from '../errors.js';
-import { limitRule } from '../limits/limiter.js';
+import { alertRule } from '../limits/detect.js';
+import { profileLimitRule } from '../limits/limiter.js';
 import { decideRequest } from '../policy/decide.js';
 import { parseHostPort } from '../policy/host-match.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
@@ -155,7 +156,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   if (q) {
     if (!report) {
       refuseSocket(client, 'quarantined', id);
-      return rec('block', 'quarantined', { rule: `alerts.${q.rule}` });
+      return rec('block', 'quarantined', { rule: alertRule(q.rule) });
     }
     wouldHave('block', 'quarantined');
   }
@@ -225,8 +226,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     decision = 'block';
     reason = code;
     detail = why;
-    if (code === 'body_too_large') refusedBy = limitRule(profile, 'max_body');
-    else if (code === 'upload_budget') refusedBy = limitRule(profile, 'upload');
+    refusedBy = profileLimitRule(profile, code);
     client.pause();
     up.pause();
     if (!up.destroyed && up.writable) up.end(clientClose(closeCode, ''));
