@@ -98,8 +98,10 @@ export function tokenizeJson(text: string, root: string): JsonToken[] | null {
   let state: State = State.Value;
   let valueWhere = root;
   let valueKey: string | null = null;
-  // Next backslash at or after the scan position; recomputed lazily so each is found once.
+  // Next backslash and next quote at or after the scan position; recomputed lazily so each is
+  // found once (a long string with many escapes would otherwise be searched to its end per escape).
   let nextBackslash = -2;
+  let nextQuote = -2;
 
   const skipWs = (): void => {
     while (i < n && isWs(text.charCodeAt(i))) i++;
@@ -109,7 +111,8 @@ export function tokenizeJson(text: string, root: string): JsonToken[] | null {
     let j = i + 1;
     let escaped = false;
     for (;;) {
-      const q = text.indexOf('"', j);
+      if (nextQuote !== -1 && nextQuote < j) nextQuote = text.indexOf('"', j);
+      const q = nextQuote;
       if (q === -1) return null;
       if (nextBackslash !== -1 && nextBackslash < j) nextBackslash = text.indexOf('\\', j);
       if (nextBackslash === -1 || nextBackslash > q) return [q, escaped];

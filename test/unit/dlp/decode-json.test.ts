@@ -76,6 +76,34 @@ test('accepts every JSON.stringify output and scalar tops', () => {
   }
 });
 
+test('string leaves read as JSON.parse reads them, escapes and quotes anywhere (2,000 random documents)', () => {
+  // The tokenizer remembers the next quote and the next backslash across escapes (so a long
+  // string with many `\n` is not searched to its end per escape): a stale position would cut
+  // a string short or run it into the next one.
+  const rand = prng(5);
+  const pieces = ['a', 'bc', '"', '\\', '\n', '/', '\u00e9', 'x'.repeat(50), '\\"', '""'];
+  const str = (): string => {
+    let t = '';
+    const n = Math.floor(rand() * 12);
+    for (let k = 0; k < n; k++) t += pieces[Math.floor(rand() * pieces.length)];
+    return t;
+  };
+  for (let i = 0; i < 2_000; i++) {
+    const doc: Record<string, unknown> = {};
+    const members = 1 + Math.floor(rand() * 5);
+    for (let m = 0; m < members; m++) doc[str()] = rand() < 0.5 ? str() : [str(), { [str()]: str() }];
+    const text = JSON.stringify(doc);
+    const expected: string[] = [];
+    const walk = (v: unknown): void => {
+      if (typeof v === 'string') expected.push(v);
+      else if (Array.isArray(v)) v.forEach(walk);
+      else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) { expected.push(k); walk(x); }
+    };
+    walk(JSON.parse(text));
+    assert.deepEqual(leaves(text).map((l) => l[1]), expected, text);
+  }
+});
+
 test('deep nesting does not overflow the stack', () => {
   const deep = '['.repeat(200_000) + ']'.repeat(200_000);
   assert.deepEqual(tokenizeJson(deep, 'body'), []);
