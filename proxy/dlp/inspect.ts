@@ -146,25 +146,34 @@ function someKeyedMember(t: Buffer, detectors: Detectors, packs: readonly string
     const key = t.toString('utf8', open + 1, close);
     if (!detectors.readsKey(key, packs)) continue;
     let v = colon + 1;
-    while (v < t.length && (isJsonSpace(t[v] as number) || t[v] === 0x5B)) v++;
-    const c = t[v] ?? 0;
-    let value: string;
-    if (c === 0x22) {
-      const quote = t.indexOf(0x22, v + 1);
-      const end = quote === -1 ? Math.min(t.length, v + 1 + VALUE_START_BYTES) : Math.min(quote, v + 1 + VALUE_START_BYTES);
-      const text = normalizeText(t.toString('utf8', v + 1, end)).text;
-      if (text.replace(/\s+/g, '').length < VALUE_START_CHARS) return true;
-      value = `"${text}`;
-    } else if (c === 0x2D || (c >= 0x30 && c <= 0x39)) {
-      let e = v + 1;
-      while (e < t.length && isNumberByte(t[e] as number)) e++;
-      value = t.toString('latin1', v, e);
-    } else {
-      continue;
-    }
-    if (detectors.keyedMightMatch(key, value, packs)) return true;
+    while (v < t.length && isJsonSpace(t[v] as number)) v++;
+    // An array: each string and number in it, at any depth of arrays, is read under this key
+    // (views.ts), not only the first. Its elements cannot be told apart reliably here (the
+    // escape-decoded buffers have lost which quotes were escaped): the full path reads it.
+    if (t[v] === 0x5B) return true;
+    if (scalarMightMatch(t, v, key, detectors, packs)) return true;
   }
   return false;
+}
+
+/** Whether the JSON string or number at `t[v]`, read under `key`, may match a key pattern. */
+function scalarMightMatch(t: Buffer, v: number, key: string, detectors: Detectors, packs: readonly string[] | null): boolean {
+  const c = t[v] ?? 0;
+  let value: string;
+  if (c === 0x22) {
+    const quote = t.indexOf(0x22, v + 1);
+    const end = quote === -1 ? Math.min(t.length, v + 1 + VALUE_START_BYTES) : Math.min(quote, v + 1 + VALUE_START_BYTES);
+    const text = normalizeText(t.toString('utf8', v + 1, end)).text;
+    if (text.replace(/\s+/g, '').length < VALUE_START_CHARS) return true;
+    value = `"${text}`;
+  } else if (c === 0x2D || (c >= 0x30 && c <= 0x39)) {
+    let e = v + 1;
+    while (e < t.length && isNumberByte(t[e] as number)) e++;
+    value = t.toString('latin1', v, e);
+  } else {
+    return false;
+  }
+  return detectors.keyedMightMatch(key, value, packs);
 }
 
 function isNumberByte(c: number): boolean {

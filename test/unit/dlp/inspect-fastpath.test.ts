@@ -258,6 +258,11 @@ test('key patterns (a value found by the name of its key) fire through the fast 
     ['JSON member, key spelled with a \\u escape', request(`{"api\\u005fkey":"${secret}"}`), 'generic_secret'],
     ['JSON member, key with a quote in it', request(`{"my\\"password":"${secret}"}`), 'generic_secret'],
     ['JSON member, value in nested arrays', request(`{"token": [ ["${secret}"] ]}`), 'generic_secret'],
+    // Red team, session 14: only the array's first element was read.
+    ['JSON member, an array whose first element is a number', request(inChat(`"secret": [0, "${secret}"]`)), 'generic_secret'],
+    ['JSON member, an array whose first element is null', request(inChat(`"passwords": [null, "${secret}"]`)), 'generic_secret'],
+    ['JSON member, an array whose first element is an object', request(inChat(`"api_keys": [{"name": "ci"}, "${secret}"]`)), 'generic_secret'],
+    ['JSON member, an array whose first element is a long clean string', request(inChat(`"tokens": ["${'plain words here '.repeat(4)}", "${secret}"]`)), 'generic_secret'],
     ['JSON member among a chat body', request(inChat(`"password":"${secret}"`)), 'generic_secret'],
     ['JSON member in nested tool-call arguments', request(addToolCall(chat, JSON.stringify({ db: { password: secret } }))), 'generic_secret'],
     ['JSON member, the value padded with spaces', request(inChat(`"api_key": "${' '.repeat(5000)}${secret}"`)), 'generic_secret'],
