@@ -244,11 +244,16 @@ export const email: Validator = (c) => {
   const tld = domain.slice(domain.lastIndexOf('.') + 1);
   if (!TLDS.has(tld)) return null;
   if (isUrlUserinfo(c.text, c.start)) return null;
-  // `user:password@host` written without a scheme: the "local part" follows a colon.
+  // `user:password@host` written without a scheme: the "local part" follows a colon. Not after
+  // a mail scheme or label (`mailto:`, `To:`, `Email:`), where it is the address itself.
   const before = c.text[c.start - 1];
-  if (before === ':' && /[A-Za-z0-9._%+-]$/.test(c.text.slice(Math.max(0, c.start - 2), c.start - 1))) return null;
+  if (before === ':' && /[A-Za-z0-9._%+-]$/.test(c.text.slice(Math.max(0, c.start - 2), c.start - 1))
+    && !MAIL_LABEL.test(c.text.slice(Math.max(0, c.start - 24), c.start))) return null;
   return ACCEPT;
 };
+
+/** A word before `:` that makes what follows an address: a URI scheme or a mail header's name. */
+const MAIL_LABEL = /(?:^|[^A-Za-z0-9._%+-])(?:mailto|sips?|xmpp|to|from|cc|bcc|reply-to|sender|recipient|e-?mail|mail|contact):$/i;
 
 const NANP_REGIONS: readonly CountryCode[] = ['US', 'CA'];
 

@@ -28,6 +28,12 @@ const types = (text: string, key: string | null = null): string[] => scan(text, 
 
 const positives: Array<[string, string, string, string | null]> = [
   ['email in prose', 'write to jane.doe@example.org please', 'email', null],
+  // Red team, session 14: read as `user:password@host` and dropped.
+  ['email in a mailto: link', '<a href="mailto:jane.doe@example.org">Jane</a>', 'email', null],
+  ['email in a markdown mailto: link', '[Jane](MAILTO:jane.doe@example.org)', 'email', null],
+  ['email after To: without a space', 'To:jane.doe@example.org', 'email', null],
+  ['email after Email: without a space', 'name=Jane\nEmail:jane.doe@example.org', 'email', null],
+  ['email after reply-to:', 'reply-to:jane.doe@example.org', 'email', null],
   ['card with dashes', 'card 4556-7375-8689-9855', 'credit_card', null],
   ['card without separators', '{"pan":"5425233430109903"}', 'credit_card', null],
   ['ssn with dashes', 'SSN 536-90-4399', 'us_ssn', null],
@@ -60,6 +66,8 @@ const negatives: Array<[string, string, string]> = [
   ['ticket id is not a phone (trap 7)', 'see REF-2024-555-0173-88', 'phone'],
   ['NANP exchange 0xx is not a US phone (trap 7)', 'ref 401-023-2138', 'phone'],
   ['url userinfo is not an email (trap 8)', 'https://admin:s3cretPass@db.example.com/x', 'email'],
+  ['user:password@host without a scheme is not an email', 'connect admin:s3cretPass@db.example.com', 'email'],
+  ['... nor when the user is a label-like word inside a longer one', 'connect xto:s3cretPass@db.example.com', 'email'],
   ['documentation AWS key (trap 9)', 'aws_access_key_id = AKIAIOSFODNN7EXAMPLE', 'aws_access_key_id'],
   ['template variable (trap 9)', 'password = ${DB_PASSWORD}', 'generic_secret'],
   ['version string is not an IP (trap 11)', 'Chrome/124.0.6367.91', 'ip_address'],
