@@ -27,6 +27,7 @@ import { aggregateFindings, type ResolvedArchive, type ResolvedMatch } from './f
 import { normalizeBytes, normalizeText, type NormalizedText } from './normalize.js';
 import { looksRandom } from './random-text.js';
 import { coversDecoded, hasCharRefBytes } from './decode-charref.js';
+import { hasTagCharsBytes } from './decode-tags.js';
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
@@ -192,9 +193,9 @@ function isJsonSpace(c: number): boolean {
  *   in a few buffers: the raw body (text bodies), the body with JSON escapes decoded (JSON
  *   leaves, keys and numbers, nested JSON without escapes of its own), and the nested documents
  *   that decode differently one level further down (see nestedLevels);
- * - none of those buffers has a `%XX` escape or a base64 run that decodes (as hex or as base64)
- *   to text or an archive (those create views that are not substrings), and the body has no
- *   archive magic;
+ * - none of those buffers has a `%XX` escape, an HTML character reference, a tag character or
+ *   a base64 run that decodes (as hex or as base64) to text or an archive (those create views
+ *   that are not substrings), and the body has no archive magic;
  * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
  *   for each buffer after normalisation, which is local (normalize.ts), so each normalised leaf
  *   is a substring of the normalised buffer. A key pattern reads the leaf's key, which is not in
@@ -245,6 +246,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
     if (maybeJson && someKeyedMember(t, detectors, policy.packs)) return false;
     if (hasPercentBytes(t)) return false;
     if (hasCharRefBytes(t)) return false;
+    if (hasTagCharsBytes(t)) return false;
     const decodesToSomething = (start: number, end: number): boolean =>
       isPrintableHex(t, start, end) || isPrintableBase64(t, start, end) || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
     if (someBase64Run(t, decodesToSomething)) return false;
@@ -344,11 +346,11 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
 }
 
 /**
- * In a view decoded from HTML character references, keep the matches that cover a character a
- * reference produced: the others are in the parent view as written, and reported there (where
- * they can be redacted; this view cannot be rewritten).
+ * In a view decoded from HTML character references or tag characters, keep the matches that
+ * cover a character they produced: the others are in the parent view as written, and reported
+ * there (where they can be redacted; this view cannot be rewritten).
  */
-function keepDecodedCharRefMatches(scanned: Scanned[], spansOf: ReadonlyMap<ViewNode, readonly number[]>): void {
+function keepDecodedMatches(scanned: Scanned[], spansOf: ReadonlyMap<ViewNode, readonly number[]>): void {
   for (const s of scanned) {
     const spans = spansOf.get(s.node);
     if (spans === undefined || s.matches.length === 0) continue;
@@ -467,7 +469,7 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
     bodyRewritable = false;
   }
   dropDuplicates(scanned);
-  keepDecodedCharRefMatches(scanned, builder.charRefSpans);
+  keepDecodedMatches(scanned, builder.decodedSpans);
   dropAlternativeReadings(scanned);
 
   // Archives found in base64 runs that the detectors' own base64-archive pattern also reported.

@@ -1,7 +1,7 @@
 /**
  * Text normalisation applied to every view before the detectors see it (DLP.md §2.0 rule 2):
  * NFKC, invisible characters stripped, Unicode dashes → `-`, Unicode spaces → ` `, decimal digits
- * of every script → ASCII digits.
+ * of every script → ASCII digits, combining marks on an ASCII character dropped.
  *
  * Redaction must edit the text as the client wrote it, so the normalised text comes with a
  * lazily built map from normalised offsets back to original offsets.
@@ -15,14 +15,26 @@
  */
 import { isAscii } from 'node:buffer';
 
-/** Characters removed outright: zero-width and other invisible format characters, soft hyphen. */
-const STRIP = /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFE00-\uFE0F\uFEFF]/;
+/**
+ * Characters removed outright: every default-ignorable code point and format character
+ * (zero-width spaces and joiners, soft hyphen, bidi controls, variation selectors including
+ * U+E0100…, tag characters U+E0000…, musical and shorthand format controls, interlinear
+ * annotations): nothing a reader sees, so nothing that may split a value.
+ */
+const STRIP = /[\p{Default_Ignorable_Code_Point}\p{Cf}]/u;
 /** Dashes that NFKC leaves alone but that people (and attackers) use in SSNs, cards, phones. */
 const DASH = /[\u2010-\u2015\u2212\u2E3A\u2E3B\uFE58\uFE63\uFF0D]/;
 /** Spaces that NFKC leaves alone (NBSP and the U+2000 block are compatibility-mapped anyway). */
 const SPACE = /[\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/;
-/** Any character one of the three rules above changes (FOREIGN_DIGIT, below, is the fourth). */
-const SPECIAL = /[\u0085\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u2015\u2028-\u202F\u205F-\u206F\u2212\u2E3A\u2E3B\u3000\uFE00-\uFE0F\uFE58\uFE63\uFEFF\uFF0D]/;
+/** Any character one of the three rules above changes (FOREIGN_DIGIT, below, is the fourth; ASCII_WITH_MARK the fifth). */
+const SPECIAL = /[\p{Default_Ignorable_Code_Point}\p{Cf}\u0085\u00A0\u1680\u2000-\u2015\u2028-\u202F\u205F-\u206F\u2212\u2E3A\u2E3B\u3000\uFE58\uFE63\uFF0D]/u;
+/**
+ * Combining marks left on an ASCII character after NFKC (which composes `e` + U+0301 into `é`):
+ * strikethrough and underline (`5̶3̶6̶`), keycaps (`5️⃣`), dots above a digit. They decorate the
+ * character a reader still reads, so they are dropped (the fifth rule).
+ */
+const ASCII_WITH_MARK = /^[\x20-\x7E]\p{M}/u;
+const MARKS = /\p{M}/gu;
 const NON_ASCII = /[^\x00-\x7F]/g;
 /**
  * Decimal digits of other scripts (Arabic-Indic ٥٣٦, Devanagari ५३६, Bengali…), which NFKC leaves
@@ -68,14 +80,18 @@ function isClusterContinuation(cp: number): boolean {
 }
 const MARK = /^\p{M}$/u;
 
-/** Whether normalising changes `run` (a run of non-ASCII characters). */
+/**
+ * Whether normalising changes `run` (a run of non-ASCII characters, with the ASCII character
+ * before it when it starts with a combining mark).
+ */
 function changedBy(run: string): boolean {
-  return run.normalize('NFKC') !== run || SPECIAL.test(run) || FOREIGN_DIGIT.test(run);
+  return run.normalize('NFKC') !== run || SPECIAL.test(run) || FOREIGN_DIGIT.test(run) || ASCII_WITH_MARK.test(run);
 }
 
-/** Normalised form of one cluster, with the four Warden rules applied after NFKC. */
+/** Normalised form of one cluster, with the five Warden rules applied after NFKC. */
 function normalizeCluster(cluster: string): string {
-  const nfkc = cluster.normalize('NFKC');
+  let nfkc = cluster.normalize('NFKC');
+  if (ASCII_WITH_MARK.test(nfkc)) nfkc = nfkc.replace(MARKS, '');
   if (!SPECIAL.test(nfkc) && !FOREIGN_DIGIT.test(nfkc)) return nfkc;
   let out = '';
   for (const ch of nfkc) {
@@ -188,7 +204,7 @@ export function normalizeText(original: string): NormalizedText {
 
 /**
  * What normalisation does to a BMP character standing alone between ASCII, per code point
- * (filled on first sight): 0 not known yet; stable (NFKC-stable and none of the four rules);
+ * (filled on first sight): 0 not known yet; stable (NFKC-stable and none of the five rules);
  * replaced, by BMP_REPLACEMENT's text (an em dash by `-`); or a mark that joins the character
  * before it, which only the general path can handle.
  */

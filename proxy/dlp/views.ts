@@ -25,6 +25,7 @@ import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode
 import { isPrintableHex } from './decode-hex.js';
 import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart } from './decode-multipart.js';
 import { decodeCharRefs, hasCharRef } from './decode-charref.js';
+import { decodeTagChars, hasTagChars } from './decode-tags.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
 import type { Detectors } from './types.js';
 
@@ -63,7 +64,7 @@ export type Derivation =
   | { readonly kind: 'json-string'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'json-number'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'percent'; readonly parent: ViewNode; readonly start: number; readonly end: number; readonly plus: boolean }
-  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' };
+  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' | 'tags' };
 
 /** One view (or a container such as a JSON text that is walked rather than scanned). */
 export interface ViewNode {
@@ -248,10 +249,11 @@ export class ViewBuilder {
   readonly views: ViewNode[] = [];
   readonly archives: ArchiveHit[] = [];
   /**
-   * For each view decoded from HTML character references: the [start, end) pairs of its text
-   * that references produced (decode-charref.ts). The rest is in its parent as written.
+   * For each view decoded from HTML character references or tag characters: the [start, end)
+   * pairs of its text that they produced (decode-charref.ts, decode-tags.ts). The rest is in its
+   * parent as written.
    */
-  readonly charRefSpans = new Map<ViewNode, readonly number[]>();
+  readonly decodedSpans = new Map<ViewNode, readonly number[]>();
   private decodedBytes = 0;
   private base64Views = 0;
   private readonly seenRuns = new Set<string>();
@@ -282,8 +284,8 @@ export class ViewBuilder {
   }
 
   /**
-   * Add a view to scan, then the views decoded from it (percent, HTML character references,
-   * base64). With `hexRunsOnly`,
+   * Add a view to scan, then the views decoded from it (percent, HTML character references, tag
+   * characters, base64). With `hexRunsOnly`,
    * runs are read as hex only (see addUndecodedPart).
    */
   addView(node: ViewNode, hexRunsOnly = false): void {
@@ -301,9 +303,16 @@ export class ViewBuilder {
       if (text !== s) {
         this.charge(text.length);
         const child = this.derived(node, text, { kind: 'opaque', why: 'charref' });
-        this.charRefSpans.set(child, spans);
+        this.decodedSpans.set(child, spans);
         this.addView(child);
       }
+    }
+    if (hasTagChars(s)) {
+      const { text, spans } = decodeTagChars(s);
+      this.charge(text.length);
+      const child = this.derived(node, text, { kind: 'opaque', why: 'tags' });
+      this.decodedSpans.set(child, spans);
+      this.addView(child);
     }
     if (s.length < MIN_BASE64_RUN) return;
     // Outside the body (the URL, header names and values: short texts), also the parts of a run

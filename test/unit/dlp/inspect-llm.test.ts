@@ -90,6 +90,11 @@ const evasions: Array<[name: string, content: string, type: string, expected: st
   ['fullwidth digits', 'ssn \uFF15\uFF13\uFF16-\uFF19\uFF10-\uFF14\uFF13\uFF19\uFF19 thanks', 'us_ssn', 'ssn [REDACTED:us_ssn] thanks'],
   ['email behind \\u0040', 'mail bob\\u0040example.com', 'email', 'mail [REDACTED:email]'],
   ['email percent-encoded', 'https://x.test/?to=bob%40example.com', 'email', 'https://x.test/?to=%5BREDACTED%3Aemail%5D'],
+  // Red team, session 14: invisible and decorating characters outside the first list.
+  ['tag characters inside an SSN', 'ssn 5\u{E0020}36-90-43\u{E0001}99 thanks', 'us_ssn', 'ssn [REDACTED:us_ssn] thanks'],
+  ['variation selector 17 inside a card', 'card 4556 73\u{E0100}75 8689 9855 thanks', 'credit_card', 'card **** **** **** 9855 thanks'],
+  ['strikethrough on every digit of an SSN', `ssn ${[...'536-90-4399'].map((c) => `${c}\u0336`).join('')} thanks`, 'us_ssn', 'ssn [REDACTED:us_ssn] thanks'],
+  ['keycap digits in an SSN', `ssn ${[...'536904399'].map((c) => `${c}\uFE0F\u20E3`).join('')} thanks`, 'us_ssn', 'ssn [REDACTED:us_ssn] thanks'],
 ];
 for (const [name, content, type, expected] of evasions) {
   test(`real detectors see through ${name}`, () => {

@@ -21,6 +21,15 @@ const cases: Array<[name: string, input: string, output: string]> = [
   ['Devanagari and Bengali digits', '\u096B\u0969\u096C \u09EB\u09E9\u09EC', '536 536'],
   ['Adlam digits (outside the BMP)', '\u{1E950}\u{1E959}', '09'],
   ['letters of those scripts stay', '\u0633\u0644\u0627\u0645 \u0928\u092E', '\u0633\u0644\u0627\u0645 \u0928\u092E'],
+  // Red team, session 14: invisible characters the list of session 2 did not name.
+  ['tag characters (U+E0000 block)', '5\u{E0020}3\u{E0001}6-22-8143', '536-22-8143'],
+  ['variation selectors past U+E0100', '4\u{E0100}556', '4556'],
+  ['musical, shorthand and interlinear format controls', 'a\u{1D173}b\u{1BCA0}c\uFFF9d\uFFFBe', 'abcde'],
+  ['Hangul fillers', 'a\u3164b\uFFA0c', 'abc'],
+  ['strikethrough and underline on ASCII', '5\u03363\u03366\u0336-\u03362\u0332', '536-2'],
+  ['keycaps', '5\uFE0F\u20E33\uFE0F\u20E3', '53'],
+  ['a dot above an ASCII letter composes (NFKC) rather than dropping', 'x\u0307', '\u1E8B'],
+  ['marks on letters of other scripts stay', '\u0928\u093F \u05E9\u05C1', '\u0928\u093F \u05E9\u05C1'],
 ];
 
 for (const [name, input, output] of cases) {
