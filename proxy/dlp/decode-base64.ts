@@ -118,14 +118,14 @@ export function someSubRun(src: string | Uint8Array, start: number, end: number,
 }
 
 /**
- * The runs of `s` that `read` gives a reading for, each with it; with `parts`, for a run that has
+ * The runs of `s` (`runs`: findBase64Runs(s), or some of them) that `read` gives a reading for, each with it; with `parts`, for a run that has
  * none, its parts that have one (someSubRun). Parts are read in URLs, where a path is one run and
  * its segments are where data goes; in a body they would cost every clean body's fast path a
  * second look at each of its runs.
  */
-export function decodableRuns<R>(s: string, read: (start: number, end: number) => R | null, parts: boolean): (Base64Run & { readonly reading: R })[] {
+export function decodableRuns<R>(s: string, read: (start: number, end: number) => R | null, parts: boolean, runs: readonly Base64Run[] = findBase64Runs(s)): (Base64Run & { readonly reading: R })[] {
   const out: (Base64Run & { readonly reading: R })[] = [];
-  for (const whole of findBase64Runs(s)) {
+  for (const whole of runs) {
     const reading = read(whole.start, whole.end);
     if (reading !== null) {
       out.push({ ...whole, reading });

@@ -17,6 +17,7 @@ import { RE2, type RE2SetInstance } from './re2.js';
 import { PATTERNS_DIR } from '../paths.js';
 import { archiveBase64Validator, base64ArchiveProbe, matchMagic } from './archives.js';
 import { INTEGER_FORM_PREFILTER } from './decode-json.js';
+import { HEX_DUMP_PREFILTER } from './decode-wrapped.js';
 import { compileHoneytokens } from './honeytokens.js';
 import { looksRandom } from './random-text.js';
 import { fingerprintValue, maskMatch, replacementFor } from './mask.js';
@@ -169,6 +170,9 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
   // 4 MiB), and mightMatch says true for it, so the fast path leaves such bodies to the full path.
   const integerFormIndex = sources.length;
   sources.push(INTEGER_FORM_PREFILTER);
+  // Not a pattern either: where a hex dump may start (decode-wrapped.ts), which views.ts reads.
+  const hexDumpIndex = sources.length;
+  sources.push(HEX_DUMP_PREFILTER);
   // One automaton over every pattern. If it cannot be built (or later runs out of memory)
   // we fall back to running every pattern: slower, never blind (fail closed).
   let set: RE2SetInstance | null = null;
@@ -251,7 +255,7 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
       // earliest-match DFA is slower per byte (4 MiB clean chat: 9.1 vs 8.2 ms; 20 KiB: 42 vs
       // 38 µs), and clean bodies, which scan to the end either way, are the common case.
       for (const i of candidateIndices(raw)) {
-        if (i === honeyIndex || i === integerFormIndex) return true;
+        if (i === honeyIndex || i === integerFormIndex || i === hexDumpIndex) return true;
         const p = patterns[i];
         if (p !== undefined && wants(packsFilter, p.pack)) return true;
       }

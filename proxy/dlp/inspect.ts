@@ -195,7 +195,8 @@ function isJsonSpace(c: number): boolean {
  *   that decode differently one level further down (see nestedLevels);
  * - none of those buffers has a `%XX` escape, an HTML character reference, a tag character or
  *   a base64 run that decodes (as hex or as base64) to text or an archive (those create views
- *   that are not substrings), and the body has no archive magic;
+ *   that are not substrings; base64 broken into lines, which views.ts reads whole, has a first
+ *   line that decodes alone), and the body has no archive magic;
  * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
  *   for each buffer after normalisation, which is local (normalize.ts), so each normalised leaf
  *   is a substring of the normalised buffer. A key pattern reads the leaf's key, which is not in
@@ -203,7 +204,8 @@ function isJsonSpace(c: number): boolean {
  *   (someKeyedMember), from the same decoded buffers, which hold every key as written. The one view
  *   that is not a substring, the integer a JSON number written with a fraction or an exponent
  *   stands for (views.ts), is covered by the same pass: mightMatch is true wherever such a
- *   number may be (INTEGER_FORM_PREFILTER).
+ *   number may be (INTEGER_FORM_PREFILTER), and so are the bytes of a hex dump
+ *   (HEX_DUMP_PREFILTER).
  *
  * Form and multipart bodies always take the full path, and so do bodies in another charset or
  * holding a NUL byte (the full path reads them decoded: views.ts addHiddenUtf16), and

@@ -19,13 +19,14 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { decodableRuns, decodeBase64, decodeRun, MIN_BASE64_RUN, textReading, type TextReading } from './decode-base64.js';
+import { decodableRuns, decodeBase64, decodeRun, findBase64Runs, MIN_BASE64_RUN, textReading, type TextReading } from './decode-base64.js';
 import { integerForm, looksLikeJson, memberSegment, MIN_NUMBER_VIEW, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
 import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
 import { isPrintableHex } from './decode-hex.js';
 import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart } from './decode-multipart.js';
 import { decodeCharRefs, hasCharRef } from './decode-charref.js';
 import { decodeTagChars, hasTagChars } from './decode-tags.js';
+import { hexDumps, wrappedBlocks } from './decode-wrapped.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
 import type { Detectors } from './types.js';
 
@@ -320,21 +321,54 @@ export class ViewBuilder {
     const read = hexRunsOnly
       ? (start: number, end: number): 'hex' | null => (isPrintableHex(s, start, end) ? 'hex' : null)
       : (start: number, end: number) => this.readRun(s, start, end);
-    for (const run of decodableRuns(s, read, outsideBody(node.where))) {
-      // The same run shows up again in a percent-decoded child, or repeated in a body.
-      const text = s.slice(run.start, run.end);
-      if (this.seenRuns.has(text)) continue;
-      this.seenRuns.add(text);
-      this.countBase64();
-      const { reading } = run;
-      if (typeof reading === 'object') {
-        this.archives.push({ format: reading.archive, where: node.where, digest: sha256(decodeBase64(text)), node, start: run.start, end: run.end });
-        continue;
+    let runs = findBase64Runs(s);
+    if (!hexRunsOnly && runs.length > 0) {
+      // Lines of one encoded block (`base64 file`, `xxd -p`), read as one run; a block that reads
+      // as nothing leaves its lines to be read one by one.
+      const inBlocks = new Set<number>();
+      for (const block of wrappedBlocks(s, runs)) {
+        let joined = block.joined;
+        let reading = this.readRun(joined, 0, joined.length);
+        if (reading === null && block.tail >= 0) {
+          joined = joined.slice(0, block.tail);
+          reading = this.readRun(joined, 0, joined.length);
+        }
+        if (reading === null) continue;
+        for (let k = block.firstRun; k <= block.lastRun; k++) inBlocks.add(k);
+        this.addRun(node, joined, reading, block.start, block.end);
       }
-      const decoded = decodeRun(text, reading).toString('utf8');
-      this.charge(decoded.length);
-      this.addView(this.derived(node, decoded, { kind: 'opaque', why: reading }));
+      if (inBlocks.size > 0) runs = runs.filter((_, k) => !inBlocks.has(k));
     }
+    for (const run of decodableRuns(s, read, outsideBody(node.where), runs)) {
+      this.addRun(node, s.slice(run.start, run.end), run.reading, run.start, run.end);
+    }
+    // `xxd` and `hexdump -C` output: the bytes of the hex columns, read as one hex run.
+    if (!hexRunsOnly) {
+      for (const dump of hexDumps(s)) {
+        const reading = isPrintableHex(dump.hex, 0, dump.hex.length) ? 'hex'
+          : this.archivesOn ? this.detectors.detectArchive(Buffer.from(dump.hex, 'hex')) : null;
+        if (reading !== null) this.addRun(node, dump.hex, reading === 'hex' ? reading : { archive: reading, hex: true }, dump.start, dump.end);
+      }
+    }
+  }
+
+  /**
+   * The view (or the archive) of one encoded run `text`, which sits at [start, end) of `node`. An
+   * archive is read as base64, or as hex (`hex`: a hex dump's bytes).
+   */
+  private addRun(node: ViewNode, text: string, reading: TextReading | { readonly archive: string; readonly hex?: boolean }, start: number, end: number): void {
+    // The same run shows up again in a percent-decoded child, or repeated in a body.
+    if (this.seenRuns.has(text)) return;
+    this.seenRuns.add(text);
+    this.countBase64();
+    if (typeof reading === 'object') {
+      const bytes = reading.hex === true ? Buffer.from(text, 'hex') : decodeBase64(text);
+      this.archives.push({ format: reading.archive, where: node.where, digest: sha256(bytes), node, start, end });
+      return;
+    }
+    const decoded = decodeRun(text, reading).toString('utf8');
+    this.charge(decoded.length);
+    this.addView(this.derived(node, decoded, { kind: 'opaque', why: reading }));
   }
 
   /** How a run decodes: to text (hex first, then base64) or, read as base64, to an archive. */

@@ -1,0 +1,189 @@
+/**
+ * Encoded data broken into lines, read whole. `base64 file` wraps at 76 columns, `openssl
+ * base64` and PEM bodies at 64, `xxd -p` at 60 hex digits, and `xxd` and `hexdump -C` lay bytes
+ * out 16 to a line between an offset and an ASCII column: agents run these to look at a file and
+ * send the output to a model as a tool result. Read line by line, a value that straddles a line
+ * break (most values longer than a few characters) is in no view at all, so a block of such lines
+ * is read as one run.
+ */
+import { type Base64Run } from './decode-base64.js';
+
+/** Lines of one block, joined: where the block sits in the text and its encoded characters. */
+export interface WrappedBlock {
+  readonly start: number;
+  readonly end: number;
+  /** The encoded characters of every line, without the line breaks and indentation. */
+  readonly joined: string;
+  /**
+   * Where in `joined` a short last line starts, or -1. Such a line may be the next line of text
+   * instead (`OK` after output whose lines are all full): read the block without it too.
+   */
+  readonly tail: number;
+  /** Indices into the runs given to wrappedBlocks: [first, last] of the lines that were runs. */
+  readonly firstRun: number;
+  readonly lastRun: number;
+}
+
+function isAlphabet(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f || c === 0x2d || c === 0x5f;
+}
+
+/** Whether `s[a, b)` is one line break (`\n` or `\r\n`) and then only spaces or tabs. */
+function lineBreakOnly(s: string, a: number, b: number): boolean {
+  let k = a;
+  if (s.charCodeAt(k) === 0x0d) k++;
+  if (s.charCodeAt(k) !== 0x0a) return false;
+  for (k++; k < b; k++) {
+    const c = s.charCodeAt(k);
+    if (c !== 0x20 && c !== 0x09) return false;
+  }
+  return true;
+}
+
+/**
+ * Blocks of two or more lines that are each one run of the base64 alphabet (hex digits are a
+ * subset), all of one width but the last, which may be shorter (and shorter than a run: it is
+ * looked for after the last full line). `runs` are findBase64Runs(s), in order.
+ */
+export function wrappedBlocks(s: string, runs: readonly Base64Run[]): WrappedBlock[] {
+  const blocks: WrappedBlock[] = [];
+  for (let k = 0; k < runs.length; k++) {
+    const first = runs[k] as Base64Run;
+    const width = first.end - first.start;
+    if (s.charCodeAt(first.end - 1) === 0x3d) continue; // padded: the last line of something
+    let m = k;
+    while (m + 1 < runs.length) {
+      const cur = runs[m] as Base64Run;
+      const next = runs[m + 1] as Base64Run;
+      if (cur.end - cur.start !== width || s.charCodeAt(cur.end - 1) === 0x3d) break;
+      if (next.end - next.start > width || !lineBreakOnly(s, cur.end, next.start)) break;
+      m++;
+    }
+    const fullEnd = (runs[m] as Base64Run).end;
+    let end = fullEnd;
+    let lines = m - k + 1;
+    // A last line shorter than a run: after a full line, a line break, then alphabet characters
+    // (and padding) up to the end of the line.
+    if (end - (runs[m] as Base64Run).start === width && s.charCodeAt(end - 1) !== 0x3d) {
+      let p = end;
+      if (s.charCodeAt(p) === 0x0d) p++;
+      if (s.charCodeAt(p) === 0x0a) {
+        p++;
+        while (s.charCodeAt(p) === 0x20 || s.charCodeAt(p) === 0x09) p++;
+        let q = p;
+        while (q < s.length && q - p < width && isAlphabet(s.charCodeAt(q))) q++;
+        let pad = 0;
+        while (pad < 2 && s.charCodeAt(q) === 0x3d) { q++; pad++; }
+        const c = s.charCodeAt(q);
+        const lineEnds = q >= s.length || c === 0x0a || c === 0x0d || c === 0x20 || c === 0x09 || c === 0x22 || c === 0x27;
+        if (q > p && lineEnds && (m + 1 >= runs.length || (runs[m + 1] as Base64Run).start >= q)) {
+          end = q;
+          lines++;
+        }
+      }
+    }
+    if (lines >= 2) {
+      const full = s.slice(first.start, fullEnd).replace(/\s+/g, '');
+      const joined = end === fullEnd ? full : full + s.slice(fullEnd, end).replace(/\s+/g, '');
+      blocks.push({ start: first.start, end, joined, tail: end === fullEnd ? -1 : full.length, firstRun: k, lastRun: m });
+    }
+    k = m;
+  }
+  return blocks;
+}
+
+/** Bytes laid out by a hex dump (`xxd`, `hexdump -C`), and where the dump sits in the text. */
+export interface HexDump {
+  readonly start: number;
+  readonly end: number;
+  /** The dump's bytes, as hex digits. */
+  readonly hex: string;
+}
+
+function hexValue(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/** One line of a dump: its offset and its bytes as hex digits, or null when it is not one. */
+function dumpLine(s: string, from: number, to: number, maxBytes: number): { offset: number; hex: string } | null {
+  let p = from;
+  while (p < to && s.charCodeAt(p) === 0x20) p++;
+  const o = p;
+  while (p < to && hexValue(s.charCodeAt(p))) p++;
+  if (p - o < 6 || p - o > 16) return null;
+  const offset = parseInt(s.slice(o, p), 16);
+  if (s.charCodeAt(p) === 0x3a) p++; // xxd's `00000010:`
+  let hex = '';
+  while (p < to && hex.length < maxBytes * 2) {
+    let gap = 0;
+    while (p < to && s.charCodeAt(p) === 0x20) { p++; gap++; }
+    if (gap === 0 || gap > 2) break;
+    const g = p;
+    while (p < to && hexValue(s.charCodeAt(p))) p++;
+    const len = p - g;
+    // A group is 2, 4 or 8 digits (xxd -g1/-g2/-g4; hexdump -C: 2) ending at a space or the line end.
+    if ((len !== 2 && len !== 4 && len !== 8) || (p < to && s.charCodeAt(p) !== 0x20)) {
+      p = g;
+      break;
+    }
+    hex += s.slice(g, p);
+  }
+  return hex.length > 0 ? { offset, hex: hex.slice(0, maxBytes * 2) } : null;
+}
+
+/**
+ * Hex dumps of two or more lines whose offsets follow from the bytes before them (what tells a
+ * dump from a table of numbers), from offset 0 (`00000000`, where every dump of a whole file
+ * starts: the cheap test for whether a text holds one). The second line's offset gives the
+ * bytes per line: a line's ASCII column may begin with what reads as more hex groups.
+ */
+export function hexDumps(s: string): HexDump[] {
+  const dumps: HexDump[] = [];
+  for (let at = s.indexOf('00000000'); at !== -1; at = s.indexOf('00000000', at + 1)) {
+    // The first line from its offset: whatever comes before it on its line (a prompt, the `"`
+    // that opens a JSON string in the fast path's buffers) is not part of the dump.
+    const blockStart = at;
+    let lineStart = blockStart;
+    let hex = '';
+    let width = 0;
+    let lines = 0;
+    let end = blockStart;
+    let pending: { offset: number; hex: string } | null = null;
+    let pendingEnd = blockStart;
+    while (lineStart < s.length) {
+      let lineEnd = s.indexOf('\n', lineStart);
+      if (lineEnd === -1) lineEnd = s.length;
+      const line = dumpLine(s, lineStart, lineEnd, 64);
+      if (line === null) break;
+      if (pending === null) {
+        if (line.offset !== 0) break;
+      } else {
+        if (width === 0) width = line.offset - pending.offset;
+        // The line before was a whole line of `width` bytes, and this one starts after it.
+        if (width <= 0 || pending.hex.length < width * 2 || line.offset !== pending.offset + width) break;
+        hex += pending.hex.slice(0, width * 2);
+        lines++;
+      }
+      pending = line;
+      pendingEnd = lineEnd;
+      lineStart = lineEnd + 1;
+    }
+    if (pending !== null && width > 0 && lines > 0) {
+      // The last line: up to `width` bytes (a short last line is padded to the ASCII column).
+      hex += pending.hex.slice(0, width * 2);
+      lines++;
+      end = pendingEnd;
+    }
+    if (lines >= 2) dumps.push({ start: blockStart, end, hex });
+    at = Math.max(at, end - 8);
+  }
+  return dumps;
+}
+
+/**
+ * The start of what hexDumps reads (offset 0, then a group), as one more source of the RE2 set
+ * that decides the fast path (detectors.ts): in that pass it costs nothing, where a search for
+ * `00000000` of its own cost ~1.9 ms per 4 MiB of chat. mightMatch is true wherever a dump may
+ * start, so the fast path leaves such bodies to the full path, which reads the dump.
+ */
+export const HEX_DUMP_PREFILTER = '00000000:? {1,2}[0-9A-Fa-f]{2}';

@@ -1,0 +1,168 @@
+/**
+ * Encoded data broken into lines (decode-wrapped.ts): `base64` at 76 columns, `openssl base64`
+ * at 64, `xxd -p` at 60, and the `xxd` / `hexdump -C` layouts. Red team, session 14: a value
+ * across a line break was in no view, literal honeytokens included.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { findBase64Runs } from '../../../proxy/dlp/decode-base64.js';
+import { hexDumps, wrappedBlocks } from '../../../proxy/dlp/decode-wrapped.js';
+import { compileDetectors } from '../../../proxy/dlp/detectors.js';
+import { createDlpEngine } from '../../../proxy/dlp/inspect.js';
+import { policy, prng, request } from './inspect-helpers.js';
+
+/** `text` base64-encoded and wrapped at `width` columns, as coreutils `base64 -w` writes it. */
+function base64Wrapped(text: string | Buffer, width: number): string {
+  const b64 = Buffer.from(text).toString('base64');
+  return (b64.match(new RegExp(`.{1,${width}}`, 'g')) ?? []).join('\n') + '\n';
+}
+
+/** `xxd -p`: 30 bytes (60 hex digits) per line. */
+function xxdPlain(text: string): string {
+  const hex = Buffer.from(text).toString('hex');
+  return (hex.match(/.{1,60}/g) ?? []).join('\n') + '\n';
+}
+
+const ascii = (b: Buffer): string => [...b].map((c) => (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.')).join('');
+
+/** `xxd` (groups of 2 bytes, 16 bytes a line, `-c` to change it) and `hexdump -C`. */
+function xxd(text: string | Buffer, perLine = 16): string {
+  const b = Buffer.from(text);
+  let out = '';
+  for (let o = 0; o < b.length; o += perLine) {
+    const line = b.subarray(o, o + perLine);
+    const groups = (line.toString('hex').match(/.{1,4}/g) ?? []).join(' ');
+    out += `${o.toString(16).padStart(8, '0')}: ${groups.padEnd(perLine * 2 + perLine / 2 - 1)}  ${ascii(line)}\n`;
+  }
+  return out;
+}
+function hexdumpC(text: string | Buffer): string {
+  const b = Buffer.from(text);
+  let out = '';
+  for (let o = 0; o < b.length; o += 16) {
+    const line = b.subarray(o, o + 16);
+    const bytes = [...line].map((c) => c.toString(16).padStart(2, '0'));
+    const left = bytes.slice(0, 8).join(' ');
+    const right = bytes.slice(8).join(' ');
+    out += `${o.toString(16).padStart(8, '0')}  ${left.padEnd(23)}  ${right.padEnd(23)}  |${ascii(line)}|\n`;
+  }
+  return `${out}${b.length.toString(16).padStart(8, '0')}\n`;
+}
+
+const ENV = 'GITHUB_TOKEN=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\nnote=the quick brown fox jumps over the lazy dog\nKEY=WARDEN-CANARY-5e1d0b77\n';
+
+test('wrappedBlocks joins the lines of base64 and hex output, with a short last line or none', () => {
+  for (const [name, out] of [
+    ['base64 at 76', base64Wrapped(ENV, 76)],
+    ['base64 at 64 (openssl)', base64Wrapped(ENV, 64)],
+    ['xxd -p', xxdPlain(ENV)],
+    ['base64 at 76, indented (YAML block)', base64Wrapped(ENV, 76).replace(/^/gm, '    ')],
+    ['base64 at 76, CRLF', base64Wrapped(ENV, 76).replace(/\n/g, '\r\n')],
+    ['all lines full, then a word', `${base64Wrapped(ENV.slice(0, 114), 76)}OK\n`],
+  ] as const) {
+    const text = `$ cat .env | encode\n${out}$ `;
+    const blocks = wrappedBlocks(text, findBase64Runs(text));
+    assert.equal(blocks.length, 1, name);
+    const b = blocks[0]!;
+    const joined = b.tail >= 0 && name.endsWith('a word') ? b.joined.slice(0, b.tail) : b.joined;
+    const decoded = /^[0-9a-f]+$/.test(joined) ? Buffer.from(joined, 'hex') : Buffer.from(joined, 'base64');
+    assert.equal(decoded.toString(), name.endsWith('a word') ? ENV.slice(0, 114) : ENV, name);
+  }
+});
+
+test('wrappedBlocks leaves alone lines of different widths, single lines and lines with text between them', () => {
+  for (const text of [
+    'one AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA line',
+    'QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\nQUJDREVGR0hJSktMTU5PUFFSU1RVVldYWlo=\n', // the first line is shorter than the second
+    'QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n\nQUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n', // a blank line between
+    'QUJDREVGR0hJSktMTU5PUFFSU1RVVldY=\nQUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n', // padding ends the first
+  ]) {
+    assert.deepEqual(wrappedBlocks(text, findBase64Runs(text)), [], text);
+  }
+});
+
+test('hexDumps reads xxd (any -c and -g) and hexdump -C output, and nothing else', () => {
+  for (const [name, out] of [
+    ['xxd', xxd(ENV)],
+    ['xxd -c 32', xxd(ENV, 32)],
+    ['hexdump -C', hexdumpC(ENV)],
+    ['xxd whose ASCII column starts with hex groups', xxd(`cafe babe ${ENV}`)],
+  ] as const) {
+    const dumps = hexDumps(`$ xxd .env\n${out}$ `);
+    assert.equal(dumps.length, 1, name);
+    assert.equal(Buffer.from(dumps[0]!.hex, 'hex').toString(), name.includes('hex groups') ? `cafe babe ${ENV}` : ENV, name);
+  }
+  // A table of numbers from offset 0 whose offsets do not follow from its bytes.
+  assert.deepEqual(hexDumps('00000000 11 22\n00000010 33 44\n'), []);
+  assert.deepEqual(hexDumps('id 00000000 ab cd\n'), []);
+  assert.deepEqual(hexDumps('0000000000000000 ab cd\n0000000000000002 ef 01\n'), [{ start: 0, end: 45, hex: 'abcdef01' }]);
+});
+
+const detectors = compileDetectors({ honeytokens: [{ id: 'ht', value: 'WARDEN-CANARY-5e1d0b77', sha256: null }], fingerprintKey: Buffer.from('unit-test-key') });
+const pol = policy({ packs: detectors.packNames });
+const engines = [['default engine', createDlpEngine(detectors)], ['full path', createDlpEngine(detectors, { fastPath: false })]] as const;
+
+test('mightMatch (the fast path\'s pass) is true wherever a dump hexDumps reads may start, also inside a JSON string', () => {
+  // A dump all but always gives it something else too (offsets, digit groups): this does not rely on that.
+  const noPacks = ['no-such-pack'];
+  for (const out of [xxd('plain words here and there\n'), hexdumpC('plain words here and there\n'), xxd('ab\ncd', 4)]) {
+    assert.ok(hexDumps(out).length > 0);
+    assert.equal(detectors.mightMatch(Buffer.from(`{"content":"${out}"}`), noPacks), true, out);
+  }
+  assert.equal(detectors.mightMatch(Buffer.from('{"id": "00000000-0000-0000-0000-000000000000", "n": 100000000}'), noPacks), false);
+});
+
+// Each tool output of ENV holds the GitHub token and the honeytoken across line breaks.
+const outputs: Array<[string, string]> = [
+  ['base64 .env (76 columns)', base64Wrapped(ENV, 76)],
+  ['openssl base64 (64 columns)', base64Wrapped(ENV, 64)],
+  ['xxd -p', xxdPlain(ENV)],
+  ['xxd', xxd(ENV)],
+  ['hexdump -C', hexdumpC(ENV)],
+];
+for (const [name, out] of outputs) {
+  for (const [ename, engine] of engines) {
+    test(`wrapped output (${ename}): ${name} of a .env is read whole`, () => {
+      // The value must straddle a line break for this test to mean anything.
+      const r = engine.inspect(request(JSON.stringify({ messages: [{ role: 'tool', content: `$ ${name}\n${out}` }] })), pol);
+      assert.equal(r.decision, 'block');
+      assert.deepEqual(new Set(r.findings.map((f) => f.type)), new Set(['github_token', 'honeytoken']));
+    });
+  }
+}
+
+test('wrapped output: a token whose prefix a dump\'s ASCII column splits', () => {
+  for (const pad of [13, 14, 15]) {
+    const text = `${'x'.repeat(pad - 1)} 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\n`;
+    for (const out of [xxd(text), hexdumpC(text)]) {
+      for (const [ename, engine] of engines) {
+        const r = engine.inspect(request(JSON.stringify({ messages: [{ role: 'tool', content: out }] })), pol);
+        assert.deepEqual(r.findings.map((f) => f.type), ['github_token'], `${ename}, ${pad}`);
+      }
+    }
+  }
+});
+
+test('wrapped output: every token position across the lines of base64 -w 76 (both paths)', () => {
+  const rand = prng(3);
+  for (let pad = 0; pad < 60; pad++) {
+    const text = `${'x'.repeat(pad)} token 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 ${'y'.repeat(Math.floor(rand() * 40))}\n`;
+    for (const [ename, engine] of engines) {
+      const r = engine.inspect(request(JSON.stringify({ messages: [{ role: 'tool', content: base64Wrapped(text, 76) }] })), pol);
+      assert.deepEqual(r.findings.map((f) => f.type), ['github_token'], `${ename}, ${pad}`);
+    }
+  }
+});
+
+test('wrapped output: base64 lines of an image, a list of digests and a PEM certificate find nothing', () => {
+  const rand = prng(9);
+  const image = Buffer.alloc(3000);
+  for (let i = 0; i < image.length; i++) image[i] = Math.floor(rand() * 256);
+  const digests = Array.from({ length: 40 }, () => Buffer.from(Array.from({ length: 32 }, () => Math.floor(rand() * 256))).toString('hex')).join('\n');
+  for (const content of [base64Wrapped(image, 76), digests, `-----BEGIN CERTIFICATE-----\n${base64Wrapped(image.subarray(0, 900), 64)}-----END CERTIFICATE-----\n`]) {
+    for (const [ename, engine] of engines) {
+      const r = engine.inspect(request(JSON.stringify({ messages: [{ role: 'tool', content }] })), pol);
+      assert.deepEqual([r.decision, r.findings], ['allow', []], ename);
+    }
+  }
+});
