@@ -27,6 +27,7 @@ import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart
 import { decodeCharRefs, hasCharRef } from './decode-charref.js';
 import { decodeTagChars, hasTagChars } from './decode-tags.js';
 import { hexDumps, wrappedBlocks } from './decode-wrapped.js';
+import { unarmoredPrivateKey } from './validators/pem-block.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
 import type { Detectors } from './types.js';
 
@@ -65,7 +66,7 @@ export type Derivation =
   | { readonly kind: 'json-string'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'json-number'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'percent'; readonly parent: ViewNode; readonly start: number; readonly end: number; readonly plus: boolean }
-  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' | 'tags' };
+  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' | 'tags' | 'wrapped' };
 
 /** One view (or a container such as a JSON text that is walked rather than scanned). */
 export interface ViewNode {
@@ -241,6 +242,16 @@ function makeNode(orig: string, where: string, key: string | null, depth: number
 }
 
 /**
+ * Whether `at` is inside a PEM private key block (after its BEGIN line, before any END line),
+ * which the PEM pattern reports whole: its lines are not read again as an unarmoured key.
+ */
+function insidePrivateKeyArmour(s: string, at: number): boolean {
+  const before = s.slice(Math.max(0, at - 512), at);
+  const begin = before.lastIndexOf('-----BEGIN');
+  return begin !== -1 && before.indexOf('-----END', begin) === -1 && /^-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY/i.test(before.slice(begin));
+}
+
+/**
  * Builds every view of one request. Not reusable: budgets are per request. Methods throw
  * UninspectableError when a budget is exceeded or framing is malformed; views added before
  * that stay valid and are still scanned.
@@ -333,7 +344,16 @@ export class ViewBuilder {
           joined = joined.slice(0, block.tail);
           reading = this.readRun(joined, 0, joined.length);
         }
-        if (reading === null) continue;
+        if (reading === null) {
+          // A private key without its armour, wrapped as PEM wraps it: the joined base64 is the
+          // text the key pattern reads (secrets.yaml private_key_der), as it would be on one line.
+          if (unarmoredPrivateKey(block.joined) !== undefined && !insidePrivateKeyArmour(s, block.start) && !this.seenRuns.has(block.joined)) {
+            this.seenRuns.add(block.joined);
+            this.charge(block.joined.length);
+            this.addView(this.derived(node, block.joined, { kind: 'opaque', why: 'wrapped' }));
+          }
+          continue;
+        }
         for (let k = block.firstRun; k <= block.lastRun; k++) inBlocks.add(k);
         this.addRun(node, joined, reading, block.start, block.end);
       }

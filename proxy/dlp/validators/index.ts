@@ -28,6 +28,7 @@ export const VALIDATORS: Readonly<Record<string, Validator>> = Object.freeze({
   google_api_key: secrets.googleApiKey,
   jwt: secrets.jwt,
   private_key: secrets.privateKey,
+  private_key_der: secrets.privateKeyDer,
   password_in_url: secrets.passwordInUrl,
   curl_user: secrets.curlUser,
   http_auth: secrets.httpAuth,

@@ -210,3 +210,49 @@ function keyHeader(chunk: string, encrypted: boolean): number | null | undefined
   const inner = b[header];
   return inner === 0x02 || inner === 0x30 ? header + len : undefined;
 }
+
+/** OID prefixes of the password-based encryption of an encrypted PKCS#8 key: PKCS#5 (PBES2…), PKCS#12 PBE. */
+const PBE_OIDS = [Buffer.from('2a864886f70d0105', 'hex'), Buffer.from('2a864886f70d010c01', 'hex')];
+
+/**
+ * Whether a run of base64 is a private key without PEM armour (a key kept as one line of base64
+ * in an environment variable, a secret manager or a source file): OpenSSH's `openssh-key-v1`
+ * magic, or DER whose first elements are those of a private key and of no certificate or public
+ * key: PKCS#8 (version 0 or 1, then the algorithm), PKCS#1 RSA and DSA (version 0, then an
+ * INTEGER), SEC1 EC (version 1, then the key's OCTET STRING), encrypted PKCS#8 (a PBES2 or PKCS#12
+ * algorithm). Returns the DER length the outer SEQUENCE declares (null for OpenSSH), or undefined.
+ */
+export function unarmoredPrivateKey(b64: string): number | null | undefined {
+  if (b64.startsWith('b3BlbnNzaC1rZXktdjE')) return null;
+  const b = Buffer.from(b64.slice(0, 64), 'base64');
+  if (b[0] !== 0x30) return undefined;
+  const first = b[1] ?? 0;
+  let len = first;
+  let h = 2;
+  if (first >= 0x80) {
+    const n = first & 0x7f;
+    if (n < 1 || n > 3) return undefined;
+    len = 0;
+    for (let k = 0; k < n; k++) len = len * 256 + (b[2 + k] ?? 0);
+    h += n;
+  }
+  const at = (k: number): number => b[h + k] ?? -1;
+  const version = at(0) === 0x02 && at(1) === 0x01 ? at(2) : -1;
+  const next = at(3);
+  const isKey =
+    (version === 0 && (next === 0x30 || next === 0x02)) || // PKCS#8 v1; PKCS#1 RSA, DSA
+    (version === 1 && (next === 0x30 || next === 0x04)) || // PKCS#8 v2 (OneAsymmetricKey); SEC1 EC
+    (at(0) === 0x30 && encryptedAlgorithm(b.subarray(h)));
+  return isKey ? h + len : undefined;
+}
+
+/** Whether `seq` (a SEQUENCE: the EncryptedPrivateKeyInfo's algorithm) names a password-based cipher. */
+function encryptedAlgorithm(seq: Buffer): boolean {
+  // 30 len 06 len OID…: the lengths here are short-form (an AlgorithmIdentifier of a PBE is < 128 bytes… its OID always is).
+  let k = 1;
+  if ((seq[k] ?? 0) >= 0x80) k += (seq[k] ?? 0) & 0x7f;
+  k++;
+  if (seq[k] !== 0x06) return false;
+  const oid = seq.subarray(k + 2, k + 2 + (seq[k + 1] ?? 0));
+  return PBE_OIDS.some((p) => oid.subarray(0, p.length).equals(p));
+}

@@ -6,8 +6,8 @@
 import { prefixedCrc32Valid } from '../checksums.js';
 import { isPlaceholder, shannonEntropy } from '../entropy.js';
 import { TLDS } from '../tlds.js';
-import { readPemBlock } from './pem-block.js';
-import { ACCEPT, type Validator, type Verdict } from './types.js';
+import { readPemBlock, unarmoredPrivateKey } from './pem-block.js';
+import { ACCEPT, type Validator, type ValidatorInput, type Verdict } from './types.js';
 
 /** Classic GitHub tokens carry a CRC32 checksum: pass → high/block, fail → medium/redact. */
 export const githubToken: Validator = (c) => {
@@ -125,6 +125,19 @@ export const privateKey: Validator = (c) => {
   return { end: block.endLineEnd >= 0 ? block.endLineEnd : key.end };
 };
 
+/**
+ * A private key as one run of base64, without PEM armour (pem-block.ts unarmoredPrivateKey):
+ * whole (its decoded length reaches what its DER header declares), or at least
+ * MIN_PARTIAL_KEY_CHARS of it, as for a PEM block cut short; an OpenSSH key of MIN_KEY_CHARS.
+ */
+export const privateKeyDer: Validator = (c) => {
+  const derLength = unarmoredPrivateKey(c.value);
+  if (derLength === undefined) return null;
+  const chars = c.value.replace(/=+$/, '').length;
+  if (derLength === null) return chars >= MIN_KEY_CHARS ? ACCEPT : null;
+  return Math.floor((chars * 3) / 4) >= derLength || chars >= MIN_PARTIAL_KEY_CHARS ? ACCEPT : null;
+};
+
 /** Passwords that documentation uses for "a password goes here". */
 const DUMMY_PASSWORDS = new Set([
   'password', 'pass', 'passwd', 'pwd', 'token', 'secret', 'test', 'xxx', 'yyy', 'changeme', 'pass123',
@@ -215,12 +228,28 @@ export const SECRET_KEY_EXCLUDE = /(?:public|publishable|csrf|xsrf|authenticity|
 export const genericSecret: Validator = (c) => {
   const key = c.groups[1] ?? c.key ?? '';
   if (!SECRET_KEY.test(key) || SECRET_KEY_EXCLUDE.test(key)) return null;
-  return genericValueVerdict(c.value);
+  return wholeValue(c, ASSIGNED_VALUE_CHAR, genericValueVerdict(c.value));
 };
+
+/** The patterns read 512 characters of a value; how far past that the validators follow it. */
+const MAX_VALUE_CHARS = 1 << 20;
+const ASSIGNED_VALUE_CHAR = /[^\s"'`;,<>(){}[\]\\]/;
+
+/**
+ * `verdict` for a value the pattern cut at 512 characters, moved to the value's end (a key's
+ * base64, a long token): it is redacted whole, never its first 512 characters only. Past
+ * MAX_VALUE_CHARS, it blocks.
+ */
+function wholeValue(c: ValidatorInput, valueChar: RegExp, verdict: Verdict | null): Verdict | null {
+  if (verdict === null || !valueChar.test(c.text[c.end] ?? ' ')) return verdict;
+  let end = c.end;
+  while (end < c.text.length && end - c.start < MAX_VALUE_CHARS && valueChar.test(c.text[end] as string)) end++;
+  return end - c.start >= MAX_VALUE_CHARS ? { ...verdict, end, action: 'block' } : { ...verdict, end };
+}
 
 /** The value half of the generic-secret rule, shared with key-only views. */
 export function genericValueVerdict(v: string): Verdict | null {
-  if (v.length < 10 || v.length > 512) return null;
+  if (v.length < 10) return null;
   if (/&\w+=/.test(v)) return null; // a query string swallowed after `auth…=`
   if (isPlaceholder(v) || /^[$%<[{(]/.test(v)) return null;
   if (/^[A-Za-z]+$/.test(v) || /^[A-Za-z_]+$/.test(v)) return null;
