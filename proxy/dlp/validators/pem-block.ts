@@ -196,19 +196,22 @@ function keyHeader(chunk: string, encrypted: boolean): number | null | undefined
     const version = b[1 + lengthOctets] ?? 0;
     return version >= 3 && version <= 6 ? null : undefined;
   }
-  if (tag !== 0x30) return undefined;
+  const seq = derSequence(b);
+  if (seq === null) return undefined;
+  const inner = b[seq.header];
+  return inner === 0x02 || inner === 0x30 ? seq.header + seq.length : undefined;
+}
+
+/** The header size and declared length of the DER SEQUENCE `b` starts with, or null. */
+function derSequence(b: Buffer): { header: number; length: number } | null {
+  if (b[0] !== 0x30) return null;
   const first = b[1] ?? 0;
-  let len = first;
-  let header = 2;
-  if (first >= 0x80) {
-    const n = first & 0x7f;
-    if (n < 1 || n > 3) return undefined;
-    len = 0;
-    for (let k = 0; k < n; k++) len = len * 256 + (b[2 + k] ?? 0);
-    header += n;
-  }
-  const inner = b[header];
-  return inner === 0x02 || inner === 0x30 ? header + len : undefined;
+  if (first < 0x80) return { header: 2, length: first };
+  const n = first & 0x7f;
+  if (n < 1 || n > 3) return null;
+  let length = 0;
+  for (let k = 0; k < n; k++) length = length * 256 + (b[2 + k] ?? 0);
+  return { header: 2 + n, length };
 }
 
 /** OID prefixes of the password-based encryption of an encrypted PKCS#8 key: PKCS#5 (PBES2…), PKCS#12 PBE. */
@@ -225,17 +228,9 @@ const PBE_OIDS = [Buffer.from('2a864886f70d0105', 'hex'), Buffer.from('2a864886f
 export function unarmoredPrivateKey(b64: string): number | null | undefined {
   if (b64.startsWith('b3BlbnNzaC1rZXktdjE')) return null;
   const b = Buffer.from(b64.slice(0, 64), 'base64');
-  if (b[0] !== 0x30) return undefined;
-  const first = b[1] ?? 0;
-  let len = first;
-  let h = 2;
-  if (first >= 0x80) {
-    const n = first & 0x7f;
-    if (n < 1 || n > 3) return undefined;
-    len = 0;
-    for (let k = 0; k < n; k++) len = len * 256 + (b[2 + k] ?? 0);
-    h += n;
-  }
+  const seq = derSequence(b);
+  if (seq === null) return undefined;
+  const h = seq.header;
   const at = (k: number): number => b[h + k] ?? -1;
   const version = at(0) === 0x02 && at(1) === 0x01 ? at(2) : -1;
   const next = at(3);
@@ -243,7 +238,7 @@ export function unarmoredPrivateKey(b64: string): number | null | undefined {
     (version === 0 && (next === 0x30 || next === 0x02)) || // PKCS#8 v1; PKCS#1 RSA, DSA
     (version === 1 && (next === 0x30 || next === 0x04)) || // PKCS#8 v2 (OneAsymmetricKey); SEC1 EC
     (at(0) === 0x30 && encryptedAlgorithm(b.subarray(h)));
-  return isKey ? h + len : undefined;
+  return isKey ? h + seq.length : undefined;
 }
 
 /** Whether `seq` (a SEQUENCE: the EncryptedPrivateKeyInfo's algorithm) names a password-based cipher. */
