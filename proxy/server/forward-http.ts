@@ -67,6 +67,46 @@ export function upstreamBodyStream(buf: Buffer, arena: SharedBodyArena | null): 
   return Readable.from(upstreamSlices(buf, arena));
 }
 
+/**
+ * The client's leaving, one listener per connection: pipelined requests all wait on the same
+ * socket, and one listener each would trip Node's leak warning at the eleventh.
+ */
+const leaving = new WeakMap<object, Set<() => void>>();
+
+/**
+ * A signal that aborts when the client's connection closes before this response is finished:
+ * closed, reset, or half-closed (Node's server ends a half-closed connection, so no answer can
+ * reach it). Node gives a response still queued behind a pipelined one no 'close' of its own,
+ * so the socket's is watched. Call `dispose` once the request is recorded.
+ */
+function clientGone(req: IncomingMessage, res: ServerResponse): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const socket = req.socket;
+  if (socket.destroyed) {
+    ac.abort();
+    return { signal: ac.signal, dispose: () => undefined };
+  }
+  let waiting = leaving.get(socket);
+  if (!waiting) {
+    const set = new Set<() => void>();
+    leaving.set(socket, set);
+    socket.once('close', () => {
+      for (const f of set) f();
+      set.clear();
+    });
+    waiting = set;
+  }
+  const onClose = (): void => {
+    if (!res.writableFinished) ac.abort();
+  };
+  const set = waiting;
+  set.add(onClose);
+  return { signal: ac.signal, dispose: () => void set.delete(onClose) };
+}
+
+/** What a record says of a client that left before the answer (status 499, as nginx logs it). */
+const CLIENT_CLOSED = 499;
+
 type BodyRead =
   | { kind: 'ok'; body: Buffer }
   | { kind: 'too_large' }
@@ -208,6 +248,9 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
   // Read when the response starts: a long stream may outlive its pool (closed idle or evicted).
   let upstreamTls: UpstreamTls | null = null;
   let wouldBlock: RefusalCode | null = null; // report mode: what enforce would have done
+  // Aborts the upstream request when the client leaves: without it a request whose answer was
+  // not taken held its upstream socket (and its record) until a timeout, or for ever once paused.
+  const gone = clientGone(req, res);
   core.metrics?.requests.inc({ kind: tunnel ? 'mitm' : 'http' });
 
   const record = (status: number, extra: Partial<AuditRecordInput> = {}): void => {
@@ -257,7 +300,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     // The refusal's own sentence (what was uninspectable, what was malformed) is written by
     // Warden; checked anyway, as everything agent-near that an audit record holds.
     const detail = o.extra?.['detail'];
-    record(res.statusCode, typeof detail === 'string' ? { detail: { error: rt.sensitive(detail) ? 'withheld: it holds a sensitive value' : detail } } : {});
+    record(gone.signal.aborted ? CLIENT_CLOSED : res.statusCode, typeof detail === 'string' ? { detail: { error: rt.sensitive(detail) ? 'withheld: it holds a sensitive value' : detail } } : {});
     return true;
   };
 
@@ -423,6 +466,12 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     }
 
     // forward
+    if (gone.signal.aborted) {
+      // Left while the request was read, resolved or inspected: nothing goes upstream.
+      bytesUp = 0;
+      record(CLIENT_CLOSED, { detail: { error: 'client closed before the request was sent' } });
+      return;
+    }
     let upstreamBody: Readable | null = null;
     if (body && (body === shared || body.length > WRITE_SLICE_BYTES)) {
       const fromArena = body === shared;
@@ -437,8 +486,14 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
         path,
         headers,
         body: bodyStream ?? upstreamBody ?? body ?? (hasBody(req) ? Buffer.alloc(0) : null),
+        signal: gone.signal,
       });
     } catch (err) {
+      if (gone.signal.aborted) {
+        // The request was sent (or was being sent); the decision stands, no answer was given.
+        record(CLIENT_CLOSED, { detail: { error: 'client closed before the response' } });
+        return;
+      }
       const code = upstreamErrorCode(err);
       core.metrics?.upstreamErrors.inc({ code });
       if (code === 'upstream_tls') core.metrics?.tlsHandshakeFailures.inc({ side: 'upstream' });
@@ -462,15 +517,28 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       try {
         const buf = Buffer.from(await down.arrayBuffer());
         bytesDown = buf.length;
+        if (gone.signal.aborted) {
+          record(CLIENT_CLOSED, { detail: { error: 'client closed before the response' } });
+          return;
+        }
         res.writeHead(status, outHeaders);
         res.end(buf);
       } catch (err) {
+        if (gone.signal.aborted) {
+          record(CLIENT_CLOSED, { detail: { error: 'client closed before the response' } });
+          return;
+        }
         if (!res.headersSent) refuseResponse(res, upstreamErrorCode(err), id);
         else res.destroy();
         record(status, { detail: { error: upstreamErrorDetail(err) } });
         return;
       }
       record(status);
+      return;
+    }
+    if (gone.signal.aborted) {
+      down.destroy(); // unread: undici closes the upstream connection rather than pool it
+      record(CLIENT_CLOSED, { detail: { error: 'client closed before the response' } });
       return;
     }
     // Streaming (SSE, chunked, large): headers now, then each chunk as it arrives, never buffered.
@@ -494,7 +562,11 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       });
       res.on('drain', () => down.resume());
       down.on('end', () => res.end(() => finish(null)));
-      down.on('error', (err: Error) => finish(upstreamErrorDetail(err)));
+      // A client that leaves aborts the upstream body too (its 'error'): that is the client's
+      // leaving, not an upstream failure.
+      const onGone = (): void => finish('client closed');
+      gone.signal.addEventListener('abort', onGone, { once: true });
+      down.on('error', (err: Error) => (gone.signal.aborted ? onGone() : finish(upstreamErrorDetail(err))));
       res.on('close', () => {
         if (!res.writableFinished) finish('client closed');
       });
@@ -508,6 +580,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     else res.destroy();
     record(500);
   } finally {
+    gone.dispose();
     if (reserved) core.inspectBudget.release(reserved);
     if (shared) core.sharedBodies.release(shared); // not forwarded as it was: nothing reads it now
   }
