@@ -26,6 +26,7 @@ import { handleConnect, type ConnectDeps } from './connect.js';
 import { sensitiveSpans, sensitiveTo } from '../dlp/sensitive.js';
 import { configuredHosts, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import { handleHttpRequest } from './forward-http.js';
+import { HeadTimeouts } from './head-timeout.js';
 import { InspectPool, SharedBodyArena } from './inspect-pool.js';
 import { refuseResponse, refuseSocket } from './respond.js';
 import { handleUpgrade } from './websocket.js';
@@ -143,6 +144,11 @@ export class WardenProxy implements ProxyCore {
       else void this.track(handleUpgrade(this, req, socket, head, t));
     });
     this.mitm.on('clientError', (err, socket) => this.onClientError(err, socket));
+    // The MITM server never listens, so Node does not enforce headersTimeout on it: this does,
+    // closing the connection as Node does on the plain listener (see onClientError).
+    new HeadTimeouts(this.mitm, (socket) => {
+      this.mitm.emit('clientError', Object.assign(new Error('request head timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+    });
 
     this.server = createServer(serverOpts, (req, res) => this.onRequest(req, res, null));
     this.server.maxConnections = cfg.server.maxConnections;
