@@ -47,14 +47,14 @@ const WRITE_SLICE_BYTES = 256 * 1024;
  * out, and the buffer goes back to the arena after the last one: the upstream write then never
  * reads memory that another request may be writing into.
  */
-function* upstreamSlices(buf: Buffer, arena: SharedBodyArena | null): Generator<Buffer> {
+function* upstreamSlices(buf: Buffer, copy: boolean, release: () => void): Generator<Buffer> {
   try {
     for (let at = 0; at < buf.length; at += WRITE_SLICE_BYTES) {
       const part = buf.subarray(at, at + WRITE_SLICE_BYTES);
-      yield arena ? Buffer.from(part) : part;
+      yield copy ? Buffer.from(part) : part;
     }
   } finally {
-    arena?.release(buf);
+    release();
   }
 }
 
@@ -64,7 +64,18 @@ function* upstreamSlices(buf: Buffer, arena: SharedBodyArena | null): Generator<
  * the socket is full), so a slow upstream holds at most about two slices of copies per request.
  */
 export function upstreamBodyStream(buf: Buffer, arena: SharedBodyArena | null): Readable {
-  return Readable.from(upstreamSlices(buf, arena));
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    arena?.release(buf);
+  };
+  const stream = Readable.from(upstreamSlices(buf, arena !== null, release));
+  // A generator's `finally` runs only once it has started: a stream destroyed before its first
+  // read (the upstream connection failed, or the client left while it was made) gives the buffer
+  // back here. Once only: by then another request may hold the same buffer.
+  stream.once('close', release);
+  return stream;
 }
 
 /**

@@ -302,6 +302,15 @@ describe('upstream body stream', () => {
     assert.equal(arena.kept, 8 << 20);
   });
 
+  test('an arena body whose stream is destroyed before its first read goes back to the arena', async () => {
+    const arena = new SharedBodyArena(32 << 20);
+    const stream = upstreamBodyStream(arena.acquire(1 << 20), arena);
+    stream.destroy();
+    await new Promise((resolve) => stream.once('close', resolve));
+    assert.equal(arena.out, 0);
+    assert.equal(arena.kept, 1 << 20);
+  });
+
   test('an ordinary body goes out as views on itself, in order', async () => {
     const body = numbered(Buffer.alloc(1 << 20));
     const chunks: Buffer[] = [];
