@@ -32,7 +32,7 @@ import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, span
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
   classifyBody, HEADER_NAME_WHERE, label, MAX_DEPTH, MAX_LABEL_CHARS, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
-  type BodyClass, type BodyModel, type ContentType, type UrlModel, type ViewNode,
+  type BodyClass, type BodyModel, type ContentType, type HeaderReadings, type UrlModel, type ViewNode,
 } from './views.js';
 
 /** Engine switches for tests and benchmarks; production uses the defaults. */
@@ -399,24 +399,47 @@ function dropDuplicates(scanned: Scanned[]): void {
 const ALTERNATIVE_READINGS: ReadonlySet<string> = new Set(['charset', 'binary', 'quoted-printable', 'undecoded-part']);
 function dropAlternativeReadings(scanned: Scanned[]): void {
   const alt = scanned.filter((s) => s.node.derivation.kind === 'opaque' && ALTERNATIVE_READINGS.has(s.node.derivation.why));
-  if (alt.length < 2) return;
+  if (alt.length >= 2) keepBestReading(alt.map((s) => [s]));
+}
+
+/**
+ * A header value or name with bytes ≥ 0x80 is read twice (views.ts addHeaderView): one
+ * character per byte, as Node gives it, and as UTF-8. Both are opaque, so whichever keeps a
+ * match, the action is the same; as for dropAlternativeReadings, a value both show (an ASCII
+ * SSN beside a word with an accent) is one occurrence.
+ */
+function dropHeaderReadings(scanned: Scanned[], readings: readonly HeaderReadings[]): void {
+  if (readings.length === 0) return;
+  for (const r of readings) keepBestReading([scanned.filter((s) => r.asBytes.has(s.node)), scanned.filter((s) => r.asUtf8.has(s.node))]);
+}
+
+/**
+ * `readings`: the scanned views of each reading of the same bytes. Per (where, type, confidence,
+ * default action, value), only the reading that shows it most often keeps its matches (the
+ * first on a tie).
+ */
+function keepBestReading(readings: readonly (readonly Scanned[])[]): void {
   const keyOf = (s: Scanned, m: Match): string => `${s.node.where}\u0000${m.type}\u0000${m.confidence}\u0000${m.defaultAction}\u0000${m.value}`;
-  const best = new Map<string, { s: Scanned; n: number }>();
-  for (const s of alt) {
+  const best = new Map<string, { r: number; n: number }>();
+  readings.forEach((reading, r) => {
     const counts = new Map<string, number>();
-    for (const m of s.matches) {
-      const k = keyOf(s, m);
-      counts.set(k, (counts.get(k) ?? 0) + 1);
+    for (const s of reading) {
+      for (const m of s.matches) {
+        const k = keyOf(s, m);
+        counts.set(k, (counts.get(k) ?? 0) + 1);
+      }
     }
     for (const [k, n] of counts) {
       const b = best.get(k);
-      if (b === undefined || n > b.n) best.set(k, { s, n });
+      if (b === undefined || n > b.n) best.set(k, { r, n });
     }
-  }
-  for (const s of alt) {
-    const kept = s.matches.filter((m) => best.get(keyOf(s, m))?.s === s);
-    s.matches.splice(0, s.matches.length, ...kept);
-  }
+  });
+  readings.forEach((reading, r) => {
+    for (const s of reading) {
+      const kept = s.matches.filter((m) => best.get(keyOf(s, m))?.r === r);
+      s.matches.splice(0, s.matches.length, ...kept);
+    }
+  });
 }
 
 function inspectRequest(detectors: Detectors, req: InspectRequest, policy: CompiledDlpPolicy, opts: DlpEngineOptions): InspectResult {
@@ -473,6 +496,7 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
   dropDuplicates(scanned);
   keepDecodedMatches(scanned, builder.decodedSpans);
   dropAlternativeReadings(scanned);
+  dropHeaderReadings(scanned, builder.headerReadings);
 
   // Archives found in base64 runs that the detectors' own base64-archive pattern also reported.
   const archiveSpans = new Map<ViewNode, [number, number][]>();

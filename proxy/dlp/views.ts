@@ -10,8 +10,9 @@
  *                   ├─ json-number   a JSON number, or the integer it stands for (rewritten as a
  *                   │                string when redacted)
  *                   ├─ percent       %XX-decoded text (form fields, query values, any %-text)
- *                   └─ opaque        base64- or hex-decoded text, binary strings, headers, a transfer-
- *                                    encoded part as sent: not rewritable
+ *                   └─ opaque        base64- or hex-decoded text, binary strings, headers (and the
+ *                                    UTF-8 reading of one), a transfer-encoded part as sent: not
+ *                                    rewritable
  *
  * Budgets (all per request; exceeding one makes the body uninspectable, never silently
  * skipped): nesting depth ≤ MAX_DEPTH decoding layers, ≤ MAX_BASE64_VIEWS base64 candidates
@@ -66,7 +67,7 @@ export type Derivation =
   | { readonly kind: 'json-string'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'json-number'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'percent'; readonly parent: ViewNode; readonly start: number; readonly end: number; readonly plus: boolean }
-  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' | 'tags' | 'wrapped' };
+  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' | 'tags' | 'wrapped' | 'utf8' };
 
 /** One view (or a container such as a JSON text that is walked rather than scanned). */
 export interface ViewNode {
@@ -232,6 +233,29 @@ export function printableRuns(bytes: Uint8Array): string {
   return out.join('\n');
 }
 
+/**
+ * The UTF-8 reading of a header value or name as Node's parser gives it: one character per byte
+ * (latin1), so `５３６`, `٥٣٦` or a zero-width space arrive as mojibake that neither NFKC nor the
+ * digit folding reads, and the upstream, reading UTF-8, sees the characters. Null when the text
+ * holds no byte ≥ 0x80, holds a character no byte stands for (not from the parser: `warden
+ * explain --header`, already text), or the bytes are not valid UTF-8 (then the latin1 reading is
+ * the only one).
+ */
+export function utf8Reading(v: string): string | null {
+  if (!/[\x80-\xff]/.test(v) || /[^\x00-\xff]/.test(v)) return null;
+  const bytes = Buffer.from(v, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : null;
+}
+
+/**
+ * The two readings of one header value or name (utf8Reading): each the set of its view and the
+ * views decoded from it. A value both show is one occurrence (inspect.ts dropHeaderReadings).
+ */
+export interface HeaderReadings {
+  readonly asBytes: ReadonlySet<ViewNode>;
+  readonly asUtf8: ReadonlySet<ViewNode>;
+}
+
 /** A view of the URL or the headers, not of the body. */
 function outsideBody(where: string): boolean {
   return where === 'path' || where === HEADER_NAME_WHERE || where.startsWith('header:') || where.startsWith('query');
@@ -266,6 +290,8 @@ export class ViewBuilder {
    * parent as written.
    */
   readonly decodedSpans = new Map<ViewNode, readonly number[]>();
+  /** Header values and names with a UTF-8 reading besides the one Node gives (addHeaderView). */
+  readonly headerReadings: HeaderReadings[] = [];
   private decodedBytes = 0;
   private base64Views = 0;
   private readonly seenRuns = new Set<string>();
@@ -420,15 +446,32 @@ export class ViewBuilder {
       const name = written.toLowerCase();
       if (skipped.has(name) || KNOWN_HEADER_NAMES.has(name) || seenNames.has(written)) continue;
       seenNames.add(written);
-      this.addView(makeNode(written, HEADER_NAME_WHERE, null, 0, { kind: 'opaque', why: 'header' }, true));
+      this.addHeaderView(makeNode(written, HEADER_NAME_WHERE, null, 0, { kind: 'opaque', why: 'header' }, true));
     }
     for (const [rawName, value] of Object.entries(headers)) {
       const name = rawName.toLowerCase();
       if (value === undefined || skipped.has(name)) continue;
       for (const v of typeof value === 'string' ? [value] : value) {
-        this.addView(makeNode(v, `header:${label(name)}`, name, 0, { kind: 'opaque', why: 'header' }, false, honeyOnly.has(name)));
+        this.addHeaderView(makeNode(v, `header:${label(name)}`, name, 0, { kind: 'opaque', why: 'header' }, false, honeyOnly.has(name)));
       }
     }
+  }
+
+  /**
+   * A header value or name as Node gives it, and, when its bytes are UTF-8 with some ≥ 0x80, as
+   * the UTF-8 text the upstream reads (utf8Reading): normalised and matched like a body, with the
+   * same where, key and honeytoken-only flag. Opaque like the header itself: a header is never
+   * rewritten, so a redact-level finding in either reading blocks.
+   */
+  private addHeaderView(node: ViewNode): void {
+    const from = this.views.length;
+    this.addView(node);
+    const text = utf8Reading(node.orig);
+    if (text === null) return;
+    const mid = this.views.length;
+    this.charge(text.length);
+    this.addView(this.derived(node, text, { kind: 'opaque', why: 'utf8' }));
+    this.headerReadings.push({ asBytes: new Set(this.views.slice(from, mid)), asUtf8: new Set(this.views.slice(mid)) });
   }
 
   /** The path (raw and percent-decoded) and each query parameter name and value. */

@@ -4,7 +4,7 @@ import * as zlib from 'node:zlib';
 import type { CompiledDlpPolicy } from '../../../proxy/config/types.js';
 import { actionFor, createDlpEngine } from '../../../proxy/dlp/inspect.js';
 import type { Detectors, InspectRequest, InspectResult, Match, ScanView } from '../../../proxy/dlp/types.js';
-import { ViewBuilder } from '../../../proxy/dlp/views.js';
+import { utf8Reading, ViewBuilder } from '../../../proxy/dlp/views.js';
 import { compileDetectors } from '../../../proxy/dlp/detectors.js';
 import { cleanChatBody, FAKE_HONEYTOKEN, fakeDetectors, policy, request } from './inspect-helpers.js';
 
@@ -237,6 +237,71 @@ test('well-known header names are not views; every other name is', () => {
   const req = request('{}', { 'user-agent': 'ua', accept: '*/*', 'x-stainless-lang': 'js', 'x-stainless-lang2': 'js', 'x-custom': 'v' });
   createDlpEngine(det, { fastPath: false, groupPrefilter: false }).inspect(req, policy());
   assert.deepEqual(views.filter((v) => v.where === 'header-name').map((v) => v.text).sort(), ['x-custom', 'x-stainless-lang2']);
+});
+
+// Red team (HTTP), finding 5: Node gives header values one character per byte (latin1), so
+// UTF-8 in a header was scanned as mojibake that NFKC and the digit folding never read.
+/** A header value as Node's parser gives it: the UTF-8 bytes of `s`, one character per byte. */
+const onTheWire = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+const FULL_WIDTH_SSN = '１２３-４５-６７８９';
+
+test('utf8Reading: the UTF-8 text of a header value with bytes >= 0x80, else null', () => {
+  const cases: Array<[name: string, value: string, expected: string | null]> = [
+    ['ASCII only', 'ssn 123-45-6789', null],
+    ['full-width digits', onTheWire(FULL_WIDTH_SSN), FULL_WIDTH_SSN],
+    ['a zero-width space', onTheWire('CANARY\u200Btok'), 'CANARY\u200Btok'],
+    ['latin1 that is not UTF-8 (a lone 0xE9)', 'caf\u00e9', null],
+    ['a truncated sequence', onTheWire('ab\u00e9').slice(0, -1), null],
+    ['already text (a character above 0xFF)', FULL_WIDTH_SSN, null],
+  ];
+  for (const [name, value, expected] of cases) assert.equal(utf8Reading(value), expected, name);
+});
+
+test('UTF-8 in a header value is read as UTF-8 too: normalised and matched like a body', () => {
+  const cases: Array<[name: string, headers: Record<string, string>, skip: string[], expected: string[], reason: string | null]> = [
+    ['a full-width SSN (redact becomes block, as in any header)', { 'x-note': onTheWire(`ssn ${FULL_WIDTH_SSN}`) }, [],
+      ['us_ssn@header:x-note:blockx1'], 'dlp'],
+    ['an SSN in Arabic-Indic digits', { 'x-note': onTheWire('ssn ١٢٣-٤٥-٦٧٨٩') }, [],
+      ['us_ssn@header:x-note:blockx1'], 'dlp'],
+    ['a honeytoken split by a zero-width space', { 'x-note': onTheWire(`${FAKE_HONEYTOKEN.slice(0, 6)}\u200B${FAKE_HONEYTOKEN.slice(6)}`) }, [],
+      ['honeytoken@header:x-note:blockx1'], 'honeytoken'],
+    ['a full-width honeytoken', { 'x-note': onTheWire(FAKE_HONEYTOKEN.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xFEE0))) }, [],
+      ['honeytoken@header:x-note:blockx1'], 'honeytoken'],
+    ['a credential header: a hidden honeytoken is caught', { authorization: onTheWire(`Bearer ${FAKE_HONEYTOKEN.slice(0, 6)}\u200B${FAKE_HONEYTOKEN.slice(6)}`) }, ['authorization'],
+      ['honeytoken@header:authorization:blockx1'], 'honeytoken'],
+    ['a credential header: anything else is not a finding', { authorization: onTheWire(`Bearer ${FULL_WIDTH_SSN}`) }, ['authorization'],
+      [], null],
+    ['an ASCII SSN beside an accented word: one occurrence, not one per reading', { 'x-note': onTheWire(`café ${SSN}`) }, [],
+      ['us_ssn@header:x-note:blockx1'], 'dlp'],
+    ['latin1 that is not UTF-8: read as it is', { 'x-note': `caf\u00e9 ${SSN}` }, [],
+      ['us_ssn@header:x-note:blockx1'], 'dlp'],
+    ['clean UTF-8', { 'x-note': onTheWire('naïve résumé, 東京') }, [], [], null],
+  ];
+  for (const [name, headers, skip, expected, reason] of cases) {
+    const r = inspect({ ...request('{}', headers), skipHeaders: skip });
+    assert.deepEqual(summary(r), expected, name);
+    assert.equal(r.reason, reason, name);
+    assert.equal(r.decision, reason === null ? 'allow' : 'block', name);
+    assertNoPlaintext(r, SSN, FAKE_HONEYTOKEN);
+  }
+});
+
+test('UTF-8 in a header value, shipped packs: a full-width or Arabic-Indic SSN and a hidden honeytoken block', () => {
+  const canary = 'CANARYtok3nXYZ987';
+  const det = compileDetectors({ honeytokens: [{ id: 'c1', value: canary, sha256: null }], fingerprintKey: Buffer.from('k') });
+  const cases: Array<[name: string, value: string, reason: string]> = [
+    ['full-width SSN', 'ssn ５３６-２２-８１４３', 'dlp'],
+    ['Arabic-Indic SSN', 'ssn ٥٣٦-٢٢-٨١٤٣', 'dlp'],
+    ['full-width honeytoken', 'ＣＡＮＡＲＹｔｏｋ３ｎＸＹＺ９８７', 'honeytoken'],
+    ['honeytoken split by U+200B', 'CANARY\u200Btok3nXYZ987', 'honeytoken'],
+  ];
+  for (const [name, value, reason] of cases) {
+    const r = createDlpEngine(det).inspect(request('{}', { 'x-note': onTheWire(value) }), policy({ packs: ['pii', 'secrets'] }));
+    assert.equal(r.decision, 'block', name);
+    assert.equal(r.reason, reason, name);
+    assert.ok(r.findings.every((f) => f.where === 'header:x-note'), name);
+    assertNoPlaintext(r, canary, '536-22-8143', value);
+  }
 });
 
 test('where never carries a matched value that sits in a key path', () => {
