@@ -121,6 +121,18 @@ export function formatAuthority(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/**
+ * The `Host` header for a checked destination (normalised `host`, `port`): what Warden sends
+ * upstream in place of the agent's spelling, which policy matched only after normalising it,
+ * so case, a trailing dot, `:00443` or characters IDNA mapping drops (U+00AD) would otherwise
+ * reach the upstream as a channel no scan reads. The port is left out when it is the scheme's
+ * default, as clients write it (and as a signature over Host, such as AWS SigV4's, covers it).
+ */
+export function hostHeaderFor(scheme: 'http' | 'https', host: string, port: number): string {
+  if (port === (scheme === 'https' ? 443 : 80)) return host.includes(':') ? `[${host}]` : host;
+  return formatAuthority(host, port);
+}
+
 function parsePort(text: string): number | null {
   if (!/^[0-9]{1,5}$/.test(text)) return null;
   const port = Number(text);

@@ -18,7 +18,7 @@ import type { InspectResult } from '../dlp/types.js';
 import { decideRequest } from '../policy/decide.js';
 import { alertRule } from '../limits/detect.js';
 import { profileLimitRule } from '../limits/limiter.js';
-import { normalizeHost, parseHostPort } from '../policy/host-match.js';
+import { hostHeaderFor, normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import type { SharedBodyArena } from './inspect-pool.js';
@@ -30,6 +30,7 @@ interface Target {
   readonly port: number;
   /** Origin-form path and query. */
   readonly path: string;
+  /** The checked authority (hostHeaderFor), never the agent's spelling: forwarded and recorded. */
   readonly hostHeader: string;
 }
 
@@ -146,7 +147,7 @@ function parseTarget(req: IncomingMessage, tunnel: TunnelInfo | null): Target | 
     }
     const hp = parseHostPort(authority, tunnel.port);
     if (!hp || hp.host !== tunnel.host || hp.port !== tunnel.port) return new WardenError('host_mismatch');
-    return { scheme: tunnel.scheme, host: tunnel.host, port: tunnel.port, path, hostHeader: authority };
+    return { scheme: tunnel.scheme, host: tunnel.host, port: tunnel.port, path, hostHeader: hostHeaderFor(tunnel.scheme, tunnel.host, tunnel.port) };
     // (Host is checked before anything else: no pivoting to another host through an allowed tunnel.)
   }
   if (!/^http:\/\//i.test(raw)) {
@@ -161,7 +162,7 @@ function parseTarget(req: IncomingMessage, tunnel: TunnelInfo | null): Target | 
   const n = normalizeHost(u.hostname);
   if (!n || u.username || u.password) return new WardenError('bad_request', 'invalid host');
   const port = u.port ? Number(u.port) : 80;
-  return { scheme: 'http', host: n.host, port, path: (u.pathname || '/') + u.search, hostHeader: u.host };
+  return { scheme: 'http', host: n.host, port, path: (u.pathname || '/') + u.search, hostHeader: hostHeaderFor('http', n.host, port) };
 }
 
 /**

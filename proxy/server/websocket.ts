@@ -16,7 +16,7 @@ import { WardenError, type RefusalCode } from '../errors.js';
 import { alertRule } from '../limits/detect.js';
 import { profileLimitRule } from '../limits/limiter.js';
 import { decideRequest } from '../policy/decide.js';
-import { parseHostPort } from '../policy/host-match.js';
+import { hostHeaderFor, parseHostPort } from '../policy/host-match.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { endToEndHeaders, hasBody, rawHeaderNames, refuseSocket } from './respond.js';
 import { absoluteAuthority } from '../audit/mask-host.js';
@@ -32,8 +32,8 @@ import { CLOSE, OPCODE, WsClientReader, WsFrameBoundary, WsProtocolError, client
  * forwarding them would send text upstream that was never read; `Connection: Upgrade, X-Exfil`
  * drops X-Exfil, and a Sec-WebSocket-* header named there too (the upgrade then fails upstream).
  * No extension is offered upstream: permessage-deflate would hide the payloads from the scan.
- * Host is `hostHeader`, the authority checked against the tunnel or taken from the absolute-form
- * URL (an absolute-form request's own Host was neither), and the request id is Warden's.
+ * Host is `hostHeader`, the checked authority in Warden's spelling (hostHeaderFor), never the
+ * agent's Host or absolute-form authority, and the request id is Warden's.
  */
 export function upstreamHandshakeHeaders(headers: IncomingHttpHeaders, hostHeader: string, id: string): string[] {
   const kept = Object.entries(endToEndHeaders(headers, ['host', 'sec-websocket-extensions', 'x-request-id']))
@@ -91,8 +91,8 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     if (!hp || hp.host !== tunnel.host || hp.port !== tunnel.port) return refuseEarly('host_mismatch');
     host = tunnel.host;
     port = tunnel.port;
-    hostHeader = authority;
     scheme = tunnel.scheme;
+    hostHeader = hostHeaderFor(scheme, host, port);
   } else {
     let u: URL;
     try {
@@ -106,7 +106,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     if (!hp) return refuseEarly('bad_request');
     host = hp.host;
     port = hp.port;
-    hostHeader = u.host;
+    hostHeader = hostHeaderFor('http', host, port);
     path = u.pathname + u.search;
   }
   const profile = profileOf(rt, identity);

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  compileHostIndex, formatAuthority, hostMatches, normalizeHost, normalizeHostPattern, parseHostPort,
+  compileHostIndex, formatAuthority, hostHeaderFor, hostMatches, normalizeHost, normalizeHostPattern, parseHostPort,
   validateHostPattern, type HostKind,
 } from '../../../proxy/policy/host-match.js';
 
@@ -123,6 +123,27 @@ test('formatAuthority brackets IPv6 only', () => {
   assert.equal(formatAuthority('a.example', 443), 'a.example:443');
   assert.equal(formatAuthority('::1', 443), '[::1]:443');
   assert.equal(formatAuthority('10.0.0.1', 80), '10.0.0.1:80');
+});
+
+// Red team (HTTP), finding 9: the Host header went upstream as the agent spelled it.
+test('hostHeaderFor: the checked authority, the port only when it is not the scheme\'s default', () => {
+  const cases: Array<[scheme: 'http' | 'https', host: string, port: number, expected: string]> = [
+    ['https', 'api.example.com', 443, 'api.example.com'],
+    ['https', 'api.example.com', 8443, 'api.example.com:8443'],
+    ['https', 'api.example.com', 80, 'api.example.com:80'],
+    ['http', 'api.example.com', 80, 'api.example.com'],
+    ['http', 'api.example.com', 443, 'api.example.com:443'],
+    ['https', '10.0.0.1', 443, '10.0.0.1'],
+    ['https', '::1', 443, '[::1]'],
+    ['http', '::1', 8080, '[::1]:8080'],
+  ];
+  for (const [scheme, host, port, expected] of cases) assert.equal(hostHeaderFor(scheme, host, port), expected, `${scheme} ${host} ${port}`);
+  // What the agent may write for one destination (normalised by parseHostPort) is sent one way.
+  for (const written of ['API.Example.COM', 'api.example.com.', 'api.example.com:00443', 'api.exa\u00admple.com', 'api.example.com:443']) {
+    const hp = parseHostPort(written, 443);
+    assert.ok(hp, written);
+    assert.equal(hostHeaderFor('https', hp.host, hp.port), 'api.example.com', written);
+  }
 });
 
 describe('hostMatches', () => {
