@@ -22,7 +22,7 @@ import { hostHeaderFor, normalizeHost, parseHostPort } from '../policy/host-matc
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import type { SharedBodyArena } from './inspect-pool.js';
-import { endToEndHeaders, hasBody, rawHeaderNames, refuseResponse } from './respond.js';
+import { endToEndHeaders, hasBody, rawHeaderNames, refuseResponse, requestHeadBytes } from './respond.js';
 
 interface Target {
   readonly scheme: 'http' | 'https';
@@ -465,13 +465,13 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     if (bodyStream) delete headers['content-length'];
     headers['host'] = target.hostHeader;
     headers['x-request-id'] = id;
-    if (body) bytesUp = body.length;
 
-    // budget: count what goes upstream
-    if (bytesUp > 0) {
-      const up = core.countUpload(identity, profile, bytesUp, { host: target.host, path: pathOnly }, id);
-      if (!up.withinBudget && refuse('upload_budget', { retryAfterSeconds: up.retryAfterSeconds })) return;
-    }
+    // budget: count what goes upstream, the head as well as the body (a body streamed past the
+    // inspection cap is counted chunk by chunk as it goes)
+    const upNow = requestHeadBytes(method, path, headers) + (body?.length ?? 0);
+    bytesUp += upNow;
+    const up = core.countUpload(identity, profile, upNow, { host: target.host, path: pathOnly }, id);
+    if (!up.withinBudget && refuse('upload_budget', { retryAfterSeconds: up.retryAfterSeconds })) return;
     if (reserved) {
       core.inspectBudget.release(reserved);
       reserved = 0;

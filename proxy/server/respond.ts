@@ -53,6 +53,23 @@ export function refuseSocket(socket: Duplex, code: RefusalCode, id: string, o: R
   socket.end(head + body);
 }
 
+/**
+ * Bytes of a request head as Warden sends it upstream: the request line, one `name: value` line
+ * per header value, the blank line. One byte per character: header text is latin1, as Node's
+ * parser gives it and undici writes it. Counted in `bytes_up`, the upload budget and the
+ * `upload_bytes` alerts with the body: a head carries agent text too (up to
+ * `server.max_header_size` per request). The client's own framing (a chunked body's chunk
+ * lines, hop-by-hop headers) is not what goes upstream and is not counted.
+ */
+export function requestHeadBytes(method: string, path: string, headers: Readonly<Record<string, string | readonly string[] | undefined>>): number {
+  let n = method.length + 1 + path.length + ' HTTP/1.1\r\n'.length + 2;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    for (const x of typeof v === 'string' ? [v] : v) n += k.length + 2 + x.length + 2;
+  }
+  return n;
+}
+
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
   'te', 'trailer', 'trailers', 'transfer-encoding', 'upgrade', 'http2-settings',

@@ -179,6 +179,17 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     }
     wouldHave('block', code);
   }
+  // The handshake goes upstream as a request head: counted as one is (forward-http.ts), in
+  // bytes_up once written, and in the upload budget now.
+  const upstreamHead = `${req.method} ${path} HTTP/1.1\r\n${upstreamHandshakeHeaders(req.headers, hostHeader, id).join('\r\n')}\r\n\r\n`;
+  const headBudget = core.countUpload(identity, profile, upstreamHead.length, { host, path: pathOnly }, id);
+  if (!headBudget.withinBudget) {
+    if (!report) {
+      refuseSocket(client, 'upload_budget', id, { retryAfterSeconds: headBudget.retryAfterSeconds });
+      return rec('block', 'upload_budget', { rule: profileLimitRule(profile, 'upload_budget') ?? d.ruleId });
+    }
+    wouldHave('block', 'upload_budget');
+  }
   let dial;
   try {
     dial = await rt.resolver.resolve(host, port);
@@ -389,7 +400,9 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
     finish(502);
   });
   up.on(scheme === 'https' ? 'secureConnect' : 'connect', () => {
-    up.write(`${req.method} ${path} HTTP/1.1\r\n${upstreamHandshakeHeaders(req.headers, hostHeader, id).join('\r\n')}\r\n\r\n`);
+    // latin1: header text is one character per byte, as the client sent it (and as undici writes it).
+    up.write(upstreamHead, 'latin1');
+    bytesUp += upstreamHead.length;
     up.on('drain', () => {
       if (!busy && !done && !closing) client.resume();
     });
