@@ -81,3 +81,15 @@ function parseHello(h: Buffer): ClientHelloResult {
   }
   return { kind: 'hello', sni: null };
 }
+
+/**
+ * Whether a passthrough tunnel's ClientHello SNI fits its CONNECT `host` (normalised). A name
+ * must be the SNI (case aside). An IP literal must have no SNI at all: RFC 6066 §3 forbids
+ * literal addresses there, so a client connecting to an address sends none, and a hello that
+ * names a host on an IP CONNECT asks whatever serves that address (a CDN or shared edge) for
+ * another site: domain fronting. False means `sni_mismatch`.
+ */
+export function sniFitsConnectHost(sni: string | null, host: string): boolean {
+  const isName = !/^[\d.]+$|:/.test(host);
+  return isName ? sni?.toLowerCase() === host : sni === null;
+}

@@ -14,7 +14,7 @@ import { decideDestination } from '../policy/decide.js';
 import { alertRule } from '../limits/detect.js';
 import { profileLimitRule } from '../limits/limiter.js';
 import { parseHostPort } from '../policy/host-match.js';
-import { parseClientHello } from './client-hello.js';
+import { parseClientHello, sniFitsConnectHost } from './client-hello.js';
 import { baseRecord, hostHoldsFinding, identify, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
 import { refuseSocket } from './respond.js';
 import { splice } from './splice.js';
@@ -252,11 +252,10 @@ function passthrough(deps: ConnectDeps, client: Socket, tunnel: TunnelInfo, dial
     client.off('end', onEndBeforeHello);
     client.pause();
     clearTimeout(timer);
-    const isName = !/^[\d.]+$|:/.test(tunnel.host);
-    if (r.kind === 'not_tls' || (isName && r.sni?.toLowerCase() !== tunnel.host)) {
+    if (r.kind === 'not_tls' || !sniFitsConnectHost(r.sni, tunnel.host)) {
       if (closeDecision !== 'block' || r.kind === 'not_tls') closeReason = r.kind === 'not_tls' ? 'bad_request' : 'sni_mismatch';
       closeDecision = 'block';
-      if (!report || r.kind === 'not_tls') return finish({ error: r.kind === 'not_tls' ? 'not a TLS ClientHello' : 'SNI does not name the CONNECT host' });
+      if (!report || r.kind === 'not_tls') return finish({ error: r.kind === 'not_tls' ? 'not a TLS ClientHello' : 'SNI does not fit the CONNECT host' });
     }
     connectUpstream(Buffer.concat(hello, helloBytes));
   };
