@@ -4,14 +4,17 @@
  * (boundary, part headers, preamble, epilogue) byte for byte.
  *
  * Input is untrusted; a body that does not follow the framing (no opening delimiter, a part
- * without its blank line, no closing delimiter) is malformed and the caller refuses it as
- * uninspectable rather than guessing where data is.
+ * without its blank line, no closing delimiter, a first delimiter that does not start a line) is
+ * malformed and the caller refuses it as uninspectable rather than guessing where data is.
  */
 import { hexVal } from './decode-percent.js';
 
 /** One part: its headers (lower-case names) and the span of its body in the multipart bytes. */
 export interface MultipartPart {
   readonly headers: ReadonlyMap<string, string>;
+  /** The span of its header lines. */
+  readonly headersStart: number;
+  readonly headersEnd: number;
   readonly bodyStart: number;
   readonly bodyEnd: number;
   /** `name` and `filename` from Content-Disposition, when present. */
@@ -20,7 +23,13 @@ export interface MultipartPart {
 }
 
 export type MultipartResult =
-  | { readonly ok: true; readonly parts: readonly MultipartPart[] }
+  | {
+    readonly ok: true;
+    readonly parts: readonly MultipartPart[];
+    /** Where the first delimiter starts (bytes before it are the preamble) and the close delimiter ends (the epilogue after it). */
+    readonly preambleEnd: number;
+    readonly epilogueStart: number;
+  }
   | { readonly ok: false; readonly detail: string };
 
 /** More parts than any real form; a body with more is refused, not scanned partially. */
@@ -50,6 +59,24 @@ export function parseHeaderParams(value: string): Map<string, string> {
   return params;
 }
 
+/**
+ * Names (lower case, `*` dropped) of the parameters `value` gives more than once, `name` and
+ * RFC 5987's `name*` counting as one: parsers disagree on which wins (the first, the last, the
+ * `*` form), so a body read by one of them is not the body another reads.
+ */
+export function repeatedParams(value: string): string[] {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  const re = /;\s*([A-Za-z0-9!#$&+.^_`|~*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(value)) !== null) {
+    const name = (m[1] ?? '').toLowerCase().replace(/\*$/, '');
+    if (seen.has(name)) repeated.add(name);
+    seen.add(name);
+  }
+  return [...repeated];
+}
+
 function parseHeaders(block: string): Map<string, string> {
   const headers = new Map<string, string>();
   let last: string | null = null;
@@ -73,14 +100,16 @@ export function parseMultipart(bytes: Buffer, boundary: string): MultipartResult
   const delim = Buffer.from(`--${boundary}`, 'latin1');
   const bad = (why: string): MultipartResult => ({ ok: false, detail: `malformed multipart body: ${why}` });
   const lfDelim = Buffer.concat([Buffer.from('\n', 'latin1'), delim]);
-  let pos = bytes.indexOf(delim);
-  // The first delimiter starts the body or a line (anything before it is the preamble).
-  while (pos > 0 && bytes[pos - 1] !== 0x0A) pos = bytes.indexOf(delim, pos + 1);
-  if (pos === -1) return bad('no opening boundary');
+  const pos0 = bytes.indexOf(delim);
+  if (pos0 === -1) return bad('no opening boundary');
+  // The first delimiter starts the body or a line. One that does not (`x--AAA`) is where some
+  // parsers (undici, Werkzeug) start the first part and where others see a preamble: refused.
+  if (pos0 > 0 && bytes[pos0 - 1] !== 0x0A) return bad('a boundary that does not start a line');
+  let pos = pos0;
   const parts: MultipartPart[] = [];
   for (;;) {
     let p = pos + delim.length;
-    if (bytes[p] === 0x2D && bytes[p + 1] === 0x2D) return { ok: true, parts }; // close delimiter; rest is epilogue
+    if (bytes[p] === 0x2D && bytes[p + 1] === 0x2D) return { ok: true, parts, preambleEnd: pos0, epilogueStart: p + 2 }; // close delimiter; rest is epilogue
     while (bytes[p] === 0x20 || bytes[p] === 0x09) p++; // transport padding
     if (bytes[p] === 0x0D && bytes[p + 1] === 0x0A) p += 2;
     else if (bytes[p] === 0x0A) p += 1;
@@ -109,7 +138,7 @@ export function parseMultipart(bytes: Buffer, boundary: string): MultipartResult
     const headers = parseHeaders(bytes.toString('utf8', p, headerEnd));
     const disposition = headers.get('content-disposition');
     const params = disposition === undefined ? new Map<string, string>() : parseHeaderParams(disposition);
-    parts.push({ headers, bodyStart, bodyEnd, name: params.get('name') ?? null, filename: params.get('filename') ?? null });
+    parts.push({ headers, headersStart: p, headersEnd: headerEnd, bodyStart, bodyEnd, name: params.get('name') ?? null, filename: params.get('filename') ?? null });
     pos = next;
   }
 }

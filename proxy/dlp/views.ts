@@ -24,7 +24,7 @@ import { decodableRuns, decodeBase64, decodeRun, findBase64Runs, MIN_BASE64_RUN,
 import { integerForm, looksLikeJson, memberSegment, MIN_NUMBER_VIEW, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
 import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
 import { isPrintableHex } from './decode-hex.js';
-import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart } from './decode-multipart.js';
+import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart, repeatedParams } from './decode-multipart.js';
 import { decodeCharRefs, hasCharRef } from './decode-charref.js';
 import { decodeTagChars, hasTagChars } from './decode-tags.js';
 import { hexDumps, wrappedBlocks } from './decode-wrapped.js';
@@ -147,6 +147,8 @@ export interface ContentType {
   /** `type/subtype`, lower case. */
   readonly type: string;
   readonly params: ReadonlyMap<string, string>;
+  /** Parameters given more than once (decode-multipart.ts repeatedParams). */
+  readonly repeated?: readonly string[];
 }
 
 /** How a body is decoded: `sniff` means text, or JSON when it parses as JSON. */
@@ -157,7 +159,9 @@ export function parseContentType(header: string | readonly string[] | undefined)
   if (value === undefined || value.trim() === '') return null;
   const semi = value.indexOf(';');
   const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
-  return { type, params: semi < 0 ? new Map() : parseHeaderParams(value.slice(semi)) };
+  if (semi < 0) return { type, params: new Map() };
+  const repeated = repeatedParams(value.slice(semi));
+  return { type, params: parseHeaderParams(value.slice(semi)), ...(repeated.length > 0 ? { repeated } : {}) };
 }
 
 export function classifyBody(ct: ContentType | null): BodyClass {
@@ -264,6 +268,9 @@ function outsideBody(where: string): boolean {
 function makeNode(orig: string, where: string, key: string | null, depth: number, derivation: Derivation, label = false, honeytokensOnly = false): ViewNode {
   return { orig, where, key, depth, derivation, map: null, pending: null, label, honeytokensOnly, labelRoot: null };
 }
+
+/** `name` and `filename` parameters of a Content-Disposition (scanned as views of their own). */
+const DISPOSITION_NAMES = /;\s*(?:name|filename)\*?\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;]*)/gi;
 
 /**
  * Whether `at` is inside a PEM private key block (after its BEGIN line, before any END line),
@@ -592,6 +599,10 @@ export class ViewBuilder {
    */
   addBody(bytes: Buffer, ct: ContentType | null, where: string, key: string | null, depth: number): BodyModel {
     if (bytes.length === 0) return { kind: 'none' };
+    // `boundary=A; boundary=B`, `boundary*=…; boundary=…`: which one a server takes depends on
+    // its parser, so what it reads is not what a scan of either would see.
+    const ambiguous = ct?.repeated?.find((p) => p === 'boundary' || p === 'charset');
+    if (ambiguous !== undefined) throw new UninspectableError(`the Content-Type gives \`${ambiguous}\` more than once`);
     const format = this.archivesOn ? this.detectors.detectArchive(bytes) : null;
     if (format !== null) {
       this.archives.push({ format, where, digest: sha256(bytes), node: null, start: 0, end: 0 });
@@ -658,6 +669,24 @@ export class ViewBuilder {
     if (!parsed.ok) throw new UninspectableError(parsed.detail);
     const prefix = where === 'body' ? '' : `${where}/`;
     const parts: PartModel[] = [];
+    // Bytes outside the part bodies go upstream too, and a server reads some of them (part
+    // headers; a lenient parser, the preamble or the epilogue): scanned as written. They cannot
+    // be rewritten, so a finding there blocks.
+    const framing = (start: number, end: number, at: string): void => {
+      let from = start;
+      while (from < end && (bytes[from] === 0x0d || bytes[from] === 0x0a || bytes[from] === 0x20 || bytes[from] === 0x09)) from++;
+      const format = this.archivesOn && from < end ? this.detectors.detectArchive(bytes.subarray(from, end)) : null;
+      if (format !== null) {
+        this.archives.push({ format, where: at, digest: sha256(bytes.subarray(from, end)), node: null, start: 0, end: 0 });
+        return;
+      }
+      if (from < end) {
+        this.charge(end - start);
+        this.addView(makeNode(bytes.toString('utf8', start, end), at, null, depth + 1, { kind: 'opaque', why: 'undecoded-part' }));
+      }
+    };
+    framing(0, parsed.preambleEnd, `${prefix}preamble`);
+    framing(parsed.epilogueStart, bytes.length, `${prefix}epilogue`);
     parsed.parts.forEach((part, index) => {
       const name = part.name ?? String(index);
       const partWhere = `${prefix}part:${label(name)}${part.filename !== null ? `(${label(part.filename)})` : ''}`;
@@ -668,6 +697,12 @@ export class ViewBuilder {
       }
       if (part.filename !== null && part.filename.length > 0) {
         this.addView(makeNode(part.filename, partWhere, 'filename', depth + 1, { kind: 'opaque', why: 'filename' }, true));
+      }
+      // The part's other headers (`X-Note: …`), and other parameters of its Content-Disposition.
+      const otherHeaders = [...part.headers].map(([h, v]) => (h === 'content-disposition' ? `${h}: ${v.replace(DISPOSITION_NAMES, '')}` : `${h}: ${v}`)).join('\n');
+      if (/[^\s]/.test(otherHeaders.replace(/^(?:content-disposition: form-data|content-type: [\w.+/-]+|content-transfer-encoding: [\w-]+)\s*$/gim, ''))) {
+        this.charge(otherHeaders.length);
+        this.addView(makeNode(otherHeaders, `${partWhere}{headers}`, null, depth + 1, { kind: 'opaque', why: 'header' }));
       }
       const sent = bytes.subarray(part.bodyStart, part.bodyEnd);
       let partBytes = sent;
