@@ -141,19 +141,62 @@ export function decodableRuns<R>(s: string, read: (start: number, end: number) =
   return out;
 }
 
-/** How a run reads as text: hex first (a hex run read as base64 is noise), then base64. */
-export type TextReading = 'hex' | 'base64';
+/**
+ * How a run reads as text: hex first (a hex run read as base64 is noise), then base64 of UTF-8,
+ * then base64 of UTF-16 (PowerShell's `-EncodedCommand` is base64 of UTF-16LE).
+ */
+export type TextReading = 'hex' | 'base64' | 'base64-utf16le' | 'base64-utf16be';
 
 /** The reading under which `[start, end)` decodes to printable text, or null. */
 export function textReading(src: string | Uint8Array, start: number, end: number): TextReading | null {
   if (isPrintableHex(src, start, end)) return 'hex';
-  return isPrintableBase64(src, start, end) ? 'base64' : null;
+  if (isPrintableBase64(src, start, end)) return 'base64';
+  return utf16Base64(src, start, end);
 }
 
-/** The bytes of a run under a reading. */
+/** UTF-8 bytes of a run under a reading. */
 export function decodeRun(encoded: string, reading: TextReading): Buffer {
-  return reading === 'hex' ? Buffer.from(encoded, 'hex') : decodeBase64(encoded);
+  if (reading === 'hex') return Buffer.from(encoded, 'hex');
+  const bytes = decodeBase64(encoded);
+  if (reading === 'base64') return bytes;
+  const even = bytes.subarray(0, bytes.length & ~1);
+  if (reading === 'base64-utf16be') Buffer.from(even).swap16().copy(even);
+  return Buffer.from(even.toString('utf16le').replace(/^\uFEFF/, ''), 'utf8');
 }
+
+/**
+ * Whether a run is base64 of UTF-16 text: its first 12 bytes hold a byte-order mark, or a NUL at
+ * every other byte and none between (ASCII in UTF-16, which isPrintableBase64 rejects for its
+ * NULs). Decodes 16 characters only: it runs on every run of the fast path's bodies.
+ */
+export function utf16Base64(src: string | Uint8Array, start: number, end: number): 'base64-utf16le' | 'base64-utf16be' | null {
+  if (end - start < MIN_BASE64_RUN) return null;
+  const b = utf16Probe;
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let k = start; k < start + 16; k++) {
+    const c = typeof src === 'string' ? src.charCodeAt(k) : (src[k] ?? 0);
+    const v = c < 128 ? (VALUE[c] ?? -1) : -1;
+    if (v < 0) return null;
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      b[o++] = (acc >> bits) & 0xFF;
+      acc &= (1 << bits) - 1;
+    }
+  }
+  if (b[0] === 0xFF && b[1] === 0xFE) return 'base64-utf16le';
+  if (b[0] === 0xFE && b[1] === 0xFF) return 'base64-utf16be';
+  let evenNul = 0;
+  let oddNul = 0;
+  for (let i = 0; i < 12; i++) if (b[i] === 0) (i & 1) === 0 ? evenNul++ : oddNul++;
+  if (oddNul === 6 && evenNul === 0) return 'base64-utf16le';
+  if (evenNul === 6 && oddNul === 0) return 'base64-utf16be';
+  return null;
+}
+const utf16Probe = new Uint8Array(12);
 
 /** 1 for each byte in the base64 alphabet (standard and URL-safe), 0 otherwise. */
 const IS_BASE64 = new Uint8Array(256);

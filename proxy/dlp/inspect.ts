@@ -17,7 +17,7 @@
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
-import { isPrintableBase64, someBase64Run } from './decode-base64.js';
+import { isPrintableBase64, someBase64Run, utf16Base64 } from './decode-base64.js';
 import { isPrintableHex } from './decode-hex.js';
 import { nonUtf8Charset } from './decode-charset.js';
 import { decodeContentEncoding, encodeContentEncoding, type Coding } from './decode-content-encoding.js';
@@ -250,7 +250,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
     if (hasCharRefBytes(t)) return false;
     if (hasTagCharsBytes(t)) return false;
     const decodesToSomething = (start: number, end: number): boolean =>
-      isPrintableHex(t, start, end) || isPrintableBase64(t, start, end) || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
+      isPrintableHex(t, start, end) || isPrintableBase64(t, start, end) || utf16Base64(t, start, end) !== null || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
     if (someBase64Run(t, decodesToSomething)) return false;
   }
   return true;

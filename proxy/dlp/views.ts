@@ -421,7 +421,7 @@ export class ViewBuilder {
     }
     const decoded = decodeRun(text, reading).toString('utf8');
     this.charge(decoded.length);
-    this.addView(this.derived(node, decoded, { kind: 'opaque', why: reading }));
+    this.addView(this.derived(node, decoded, { kind: 'opaque', why: reading === 'hex' ? 'hex' : 'base64' }));
   }
 
   /** How a run decodes: to text (hex first, then base64) or, read as base64, to an archive. */

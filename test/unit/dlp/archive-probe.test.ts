@@ -100,3 +100,25 @@ test('a base64 tar in a JSON field is blocked by the real detectors, fast path o
     }
   }
 });
+
+test('zlib streams (zlib.compress, pako) are archives as a base64 field, a raw body and a multipart file; text starting with `x^` is not', async () => {
+  // Red team, session 14 (F7): only gzip, bzip2, xz… were known; one zlib.decompress() recovers a .env.
+  const { deflateSync } = await import('node:zlib');
+  const detectors = compileDetectors({ honeytokens: [], fingerprintKey: Buffer.from('k') });
+  const pol = policy({ packs: detectors.packNames });
+  const zlibDefault = deflateSync('GITHUB_TOKEN=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\n');
+  const zlibBest = deflateSync('password=Qw7rT2xk9Lm4vB8n\n', { level: 9 });
+  for (const engine of [createDlpEngine(detectors), createDlpEngine(detectors, { fastPath: false })]) {
+    for (const z of [zlibDefault, zlibBest]) {
+      const inJson = engine.inspect(request(JSON.stringify({ file: z.toString('base64') })), pol);
+      assert.deepEqual([inJson.decision, inJson.findings.map((f) => f.type)], ['block', ['archive']]);
+      const raw = engine.inspect(request(z, { 'content-type': 'application/octet-stream' }), pol);
+      assert.deepEqual([raw.decision, raw.findings.map((f) => f.type)], ['block', ['archive']]);
+      const part = Buffer.concat([Buffer.from('--AAA\r\nContent-Disposition: form-data; name="f"; filename="x.z"\r\n\r\n'), z, Buffer.from('\r\n--AAA--\r\n')]);
+      const mp = engine.inspect(request(part, { 'content-type': 'multipart/form-data; boundary=AAA' }), pol);
+      assert.deepEqual([mp.decision, mp.findings.map((f) => f.type)], ['block', ['archive']]);
+    }
+    const text = engine.inspect(request('x^2 + y^2 = r^2', { 'content-type': 'text/plain' }), pol);
+    assert.deepEqual([text.decision, text.findings], ['allow', []]);
+  }
+});

@@ -166,3 +166,16 @@ test('wrapped output: base64 lines of an image, a list of digests and a PEM cert
     }
   }
 });
+
+test('base64 of UTF-16 text (PowerShell -EncodedCommand, either byte order, with or without a BOM) is read', () => {
+  // Red team, session 14 (F6): isPrintableBase64 rejects UTF-16 for its NULs.
+  const script = "$env:GITHUB_TOKEN='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'; Write-Host done";
+  const le = Buffer.from(script, 'utf16le');
+  const be = Buffer.from(le).swap16();
+  for (const bytes of [le, be, Buffer.concat([Buffer.from([0xff, 0xfe]), le]), Buffer.concat([Buffer.from([0xfe, 0xff]), be])]) {
+    for (const [ename, engine] of engines) {
+      const r = engine.inspect(request(JSON.stringify({ messages: [{ role: 'tool', content: `powershell -EncodedCommand ${bytes.toString('base64')}` }] })), pol);
+      assert.deepEqual(r.findings.map((f) => f.type), ['github_token'], ename);
+    }
+  }
+});
