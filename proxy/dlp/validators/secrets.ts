@@ -217,8 +217,40 @@ export const httpAuth: Validator = (c) => {
 /** Key names that make a value a secret (DLP.md §2.2 generic_secret (a)). */
 export const SECRET_KEY = /(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|client[_.-]?secret|auth|credentials?|signing[_.-]?key)/i;
 
-/** Key names that look secret-ish but hold non-secrets. */
-export const SECRET_KEY_EXCLUDE = /(?:public|publishable|csrf|xsrf|authenticity|author|mechanism|source|(?:^|[_.-])id$|[a-z]Id$|ids$|_url$|url$|_uri$|uri$|name$|length|size|version|type$|file|path|format|mode$|method|endpoint|header|prefix|expir|ttl|timeout|count|enabled|required|policy|scope|issuer|audience|algorithm|provider|vault|accessor|variable|placeholder|label|hint|field|column|description|_at$|date|time|hash|checksum|digest|sha|md5)/i;
+/**
+ * Key names that look secret-ish but hold non-secrets, read word by word (camelCase, `_`, `-`,
+ * `.`): a word anywhere that makes the whole name a non-secret (`csrf_token`, `public_key`,
+ * `authenticity_token`), or a last word that names something about the secret rather than the
+ * secret itself (`token_url`, `password_hint`, `auth_method`, `secret_name`). Read as substrings
+ * anywhere, as first written, these words excluded `account_password` (`count`),
+ * `shared_secret` (`sha`), `VAULT_TOKEN`, `authorizationToken` (`author`), `one_time_password`
+ * (`time`) and more (red team, session 14).
+ */
+const NON_SECRET_WORDS = new Set(['public', 'publishable', 'csrf', 'xsrf', 'authenticity', 'author', 'authors', 'mechanism', 'placeholder']);
+const NON_SECRET_LAST_WORDS = new Set([
+  'id', 'ids', 'url', 'urls', 'uri', 'uris', 'name', 'names', 'length', 'len', 'size', 'version', 'type', 'types', 'file',
+  'filename', 'path', 'format', 'mode', 'method', 'methods', 'endpoint', 'header', 'prefix', 'ttl', 'timeout', 'count',
+  'enabled', 'required', 'policy', 'scope', 'scopes', 'issuer', 'audience', 'algorithm', 'alg', 'provider', 'accessor',
+  'variable', 'var', 'label', 'hint', 'field', 'column', 'description', 'at', 'date', 'time', 'hash', 'checksum',
+  'digest', 'sha', 'sha1', 'sha256', 'md5', 'location', 'source', 'min', 'max', 'strength', 'rotation', 'ref',
+]);
+
+/** The words of a key name, lower case: `authorizationToken` → authorization, token. */
+function keyWords(key: string): string[] {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').toLowerCase().split(/[^a-z0-9]+/).filter((w) => w.length > 0);
+}
+
+/** Whether `key` names a secret: it holds a secret word (SECRET_KEY) and is not excluded above. */
+export function secretKeyName(key: string): boolean {
+  if (!SECRET_KEY.test(key)) return false;
+  const words = keyWords(key);
+  const last = words[words.length - 1] ?? '';
+  if (words.some((w) => NON_SECRET_WORDS.has(w)) || NON_SECRET_LAST_WORDS.has(last) || last.startsWith('expir')) return false;
+  // Where secrets are kept, not one of them: `keyVaultToStoreSecrets`, `secrets_manager_secrets`.
+  return !(COLLECTIONS.has(last) && words.some((w) => CONTAINER_WORDS.has(w)));
+}
+const COLLECTIONS = new Set(['secrets', 'tokens', 'keys', 'passwords', 'credentials']);
+const CONTAINER_WORDS = new Set(['vault', 'store', 'manager', 'to', 'for']);
 
 /**
  * Generic secret (key-name driven): the key (group 1, or the view key) is secret-ish and not
@@ -227,7 +259,7 @@ export const SECRET_KEY_EXCLUDE = /(?:public|publishable|csrf|xsrf|authenticity|
  */
 export const genericSecret: Validator = (c) => {
   const key = c.groups[1] ?? c.key ?? '';
-  if (!SECRET_KEY.test(key) || SECRET_KEY_EXCLUDE.test(key)) return null;
+  if (!secretKeyName(key)) return null;
   return wholeValue(c, ASSIGNED_VALUE_CHAR, genericValueVerdict(c.value));
 };
 
@@ -259,7 +291,7 @@ export function genericValueVerdict(v: string): Verdict | null {
     const tld = v.slice(v.lastIndexOf('.') + 1).toLowerCase();
     if (TLDS.has(tld) || /^(?:pem|crt|cer|key|p12|json|yaml|yml|txt|png|jpg|js|ts)$/.test(tld)) return null;
   }
-  if (/^[\w.-]+@[\w.-]+$/.test(v)) return null; // an email address, not a secret
+  if (/^[\w.+-]+@[\w-]+(?:\.[\w-]+)+$/.test(v) && TLDS.has(v.slice(v.lastIndexOf('.') + 1).toLowerCase())) return null; // an email address, not a secret
   const h = shannonEntropy(v);
   if (h <= 3) return null;
   if (!/\d/.test(v) && v.length < 20) return null;
@@ -270,6 +302,6 @@ export function genericValueVerdict(v: string): Verdict | null {
 
 /** Key-only view (`{"password": "…"}` walked by the pipeline): the whole value is the candidate. */
 export const genericKeyedValue: Validator = (c) => {
-  if (c.key === null || !SECRET_KEY.test(c.key) || SECRET_KEY_EXCLUDE.test(c.key)) return null;
+  if (c.key === null || !secretKeyName(c.key)) return null;
   return genericValueVerdict(c.value);
 };

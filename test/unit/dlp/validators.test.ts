@@ -9,7 +9,7 @@ import {
 } from '../../../proxy/dlp/checksums.js';
 import { isPlaceholder, shannonEntropy } from '../../../proxy/dlp/entropy.js';
 import { cardBrand, ibanValid, usSsn } from '../../../proxy/dlp/validators/pii.js';
-import { jwt, privateKey } from '../../../proxy/dlp/validators/secrets.js';
+import { genericValueVerdict, jwt, privateKey, secretKeyName } from '../../../proxy/dlp/validators/secrets.js';
 import type { Validator } from '../../../proxy/dlp/validators/types.js';
 
 /** Run a validator on a whole-text candidate. */
@@ -114,4 +114,27 @@ for (const [name, value, ok] of placeholderCases) test(`placeholder filter: ${na
 test('entropy of a repeated char is 0 and of 16 distinct chars is 4', () => {
   assert.equal(shannonEntropy('aaaa'), 0);
   assert.equal(shannonEntropy('0123456789abcdef'), 4);
+});
+
+// Red team, session 14 (F5): key names excluded by a substring anywhere (`count`, `sha`, `vault`,
+// `author`, `time`, `file`, `endpoint`…) instead of a word.
+const keyNames: Array<[key: string, secret: boolean]> = [
+  ['password', true], ['account_password', true], ['shared_secret', true], ['SharedAccessKey', true],
+  ['vault_password', true], ['ansible_vault_password', true], ['VAULT_TOKEN', true], ['authorizationToken', true],
+  ['authorization_token', true], ['one_time_password', true], ['update_token', true], ['profile_password', true],
+  ['endpoint_secret', true], ['provider_secret', true], ['source_password', true], ['header_secret', true],
+  ['policy_token', true], ['scope_token', true], ['format_secret', true], ['DB_PASSWORD', true], ['clientSecret', true],
+  ['token_url', false], ['password_hint', false], ['passwordVariable', false], ['auth_method', false], ['secret_name', false],
+  ['csrf_token', false], ['authenticity_token', false], ['public_key', false], ['token_type', false], ['tokenExpiresAt', false],
+  ['token_expiry', false], ['password_length', false], ['keyVaultToStoreSecrets', false], ['author', false], ['secretId', false],
+  ['max_tokens', true], // a number: the value rule drops it
+];
+for (const [key, secret] of keyNames) {
+  test(`secretKeyName: ${key}`, () => assert.equal(secretKeyName(key), secret));
+}
+
+test('generic secret values: an @ makes a value an e-mail address only with a real domain', () => {
+  assert.equal(genericValueVerdict('jane.doe@example.org'), null);
+  assert.notEqual(genericValueVerdict('Qw7rT2@xk9Lm4vB8nZ1'), null);
+  assert.notEqual(genericValueVerdict('Qw7rT2@xk9Lm4.vB8nZ1'), null);
 });
