@@ -15,8 +15,68 @@ export type Coding = 'gzip' | 'deflate' | 'deflate-raw' | 'br';
 const MAX_CODINGS = 4;
 
 export type DecodeBodyResult =
-  | { readonly ok: true; readonly bytes: Buffer; readonly codings: readonly Coding[] }
+  | {
+    readonly ok: true;
+    readonly bytes: Buffer;
+    readonly codings: readonly Coding[];
+    /**
+     * Text a gzip member's header carries beside the data (FNAME, FCOMMENT, FEXTRA): not in the
+     * decompressed body, but sent upstream, and kept wherever the body is stored as sent.
+     */
+    readonly metadata: readonly string[];
+  }
   | { readonly ok: false; readonly detail: string };
+
+const FHCRC = 0x02;
+const FEXTRA = 0x04;
+const FNAME = 0x08;
+const FCOMMENT = 0x10;
+
+/**
+ * The FEXTRA, FNAME and FCOMMENT fields of every member of a gzip body (RFC 1952 §2.3), walking
+ * member by member (each member's deflate data is inflated to find where it ends); null when
+ * the framing does not hold, which decompression reports on its own.
+ */
+function gzipMetadata(bytes: Buffer, cap: number): string[] | null {
+  const out: string[] = [];
+  let o = 0;
+  while (o < bytes.length && bytes[o] === 0x1f) {
+    if (bytes[o + 1] !== 0x8b || bytes[o + 2] !== 0x08) return null;
+    const flags = bytes[o + 3] ?? 0;
+    let p = o + 10;
+    if ((flags & FEXTRA) !== 0) {
+      const xlen = bytes.readUInt16LE(p);
+      out.push(bytes.toString('latin1', p + 2, p + 2 + xlen));
+      p += 2 + xlen;
+    }
+    for (const field of [FNAME, FCOMMENT]) {
+      if ((flags & field) === 0) continue;
+      const nul = bytes.indexOf(0, p);
+      if (nul === -1) return null;
+      out.push(bytes.toString('latin1', p, nul));
+      p = nul + 1;
+    }
+    if ((flags & FHCRC) !== 0) p += 2;
+    if ((flags & (FEXTRA | FNAME | FCOMMENT)) === 0 && o === 0 && !moreMembers(bytes, p)) return out;
+    try {
+      p += decompress(zlib.inflateRawSync, bytes.subarray(p), cap).readBytes;
+    } catch {
+      return null;
+    }
+    o = p + 8; // CRC32, ISIZE
+  }
+  return out;
+}
+
+/**
+ * Whether another gzip member may follow the one whose deflate data starts at `p`: its magic
+ * shows up later in the bytes. A single member without header fields, the rule, is not inflated
+ * a second time.
+ */
+function moreMembers(bytes: Buffer, p: number): boolean {
+  return bytes.indexOf(GZIP_MAGIC, p) !== -1;
+}
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b, 0x08]);
 
 /** Lower-case codings in the order they were applied, `identity` dropped. */
 export function parseContentEncoding(header: string | readonly string[] | undefined): string[] {
@@ -60,7 +120,7 @@ export function decodeContentEncoding(
   capBytes: number,
 ): DecodeBodyResult {
   const names = parseContentEncoding(header);
-  if (names.length === 0) return { ok: true, bytes: body, codings: [] };
+  if (names.length === 0) return { ok: true, bytes: body, codings: [], metadata: [] };
   if (names.length > MAX_CODINGS) return { ok: false, detail: `more than ${MAX_CODINGS} stacked content-encodings` };
   const cap = Math.max(1, Math.min(capBytes, bufferConstants.MAX_LENGTH));
   const codings: Coding[] = [];
@@ -73,12 +133,14 @@ export function decodeContentEncoding(
     else return { ok: false, detail: REGISTERED_CODINGS.has(name) ? `unknown content-encoding: ${name}` : 'unknown content-encoding (not a registered coding)' };
   }
   let bytes = body;
+  const metadata: string[] = [];
   for (let i = codings.length - 1; i >= 0; i--) {
     const coding = codings[i] as Coding;
     let step: Decompressed;
     try {
       if (coding === 'gzip') {
         step = decompress(zlib.gunzipSync, bytes, cap);
+        metadata.push(...(gzipMetadata(bytes, cap) ?? []));
       } else if (coding === 'br') {
         step = decompress(zlib.brotliDecompressSync, bytes, cap);
       } else {
@@ -102,7 +164,7 @@ export function decodeContentEncoding(
     if (step.readBytes < bytes.length) return { ok: false, detail: `data after the end of the ${coding} stream` };
     bytes = step.bytes;
   }
-  return { ok: true, bytes, codings };
+  return { ok: true, bytes, codings, metadata };
 }
 
 /** Re-apply `codings` (as returned by decodeContentEncoding) to a rewritten body. */

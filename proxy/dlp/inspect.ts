@@ -447,6 +447,7 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
   let uninspectable: string | null = null;
   let decoded: Buffer | null = null;
   let codings: readonly Coding[] = [];
+  let metadata: readonly string[] = [];
   if (req.body.length > policy.maxInspectBytes) {
     uninspectable = `body exceeds the inspection cap of ${policy.maxInspectBytes} bytes`;
   } else if (req.body.length > 0) {
@@ -454,6 +455,7 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
     if (r.ok) {
       decoded = r.bytes;
       codings = r.codings;
+      metadata = r.metadata;
     } else {
       uninspectable = r.detail;
     }
@@ -465,6 +467,7 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
   try {
     builder.addHeaders(req.headers, req.skipHeaders, req.rawHeaderNames);
     url = builder.addUrl(req.url);
+    for (const text of metadata) builder.addOpaqueText(text, 'body{gzip-header}');
   } catch (err) {
     if (!(err instanceof UninspectableError)) throw err;
     uninspectable = err.detail;

@@ -432,6 +432,13 @@ export class ViewBuilder {
     return archive !== null ? { archive } : text;
   }
 
+  /** Text sent upstream that cannot be rewritten (a gzip member's header fields): scanned as written. */
+  addOpaqueText(text: string, where: string): void {
+    if (text.length === 0) return;
+    this.charge(text.length);
+    this.addView(makeNode(text, where, null, 0, { kind: 'opaque', why: 'header' }));
+  }
+
   /**
    * Request headers, except hop-by-hop ones. `credentials` (the agent's own credential headers)
    * are scanned for honeytokens only. A header's name is forwarded too, and is agent-chosen

@@ -143,3 +143,48 @@ test('raw deflate is re-encoded raw', () => {
   assert.deepEqual(r.codings, ['deflate-raw'] satisfies Coding[]);
   assert.deepEqual(zlib.inflateRawSync(encodeContentEncoding(PLAIN, r.codings)), PLAIN);
 });
+
+test('gzip member header fields (FNAME, FCOMMENT, FEXTRA) are scanned, in every member', async () => {
+  // Red team, session 14 (1b): only the decompressed data was scanned; the header fields went
+  // upstream as sent (and stay wherever a body is stored as sent).
+  const { gzipSync } = await import('node:zlib');
+  const { compileDetectors } = await import('../../../proxy/dlp/detectors.js');
+  const { createDlpEngine } = await import('../../../proxy/dlp/inspect.js');
+  const { policy, request } = await import('./inspect-helpers.js');
+  const canary = 'WARDEN-CANARY-5e1d0b77';
+  const detectors = compileDetectors({ honeytokens: [{ id: 'ht', value: canary, sha256: null }], fingerprintKey: Buffer.from('k') });
+  const pol = policy({ packs: detectors.packNames });
+  /** A gzip member of `data` whose header carries `fields` (FEXTRA, FNAME, FCOMMENT). */
+  const member = (data: string, fields: { extra?: string; name?: string; comment?: string }): Buffer => {
+    const plain = gzipSync(data);
+    let flags = 0;
+    const parts: Buffer[] = [];
+    if (fields.extra !== undefined) {
+      flags |= 0x04;
+      const len = Buffer.alloc(2);
+      len.writeUInt16LE(fields.extra.length);
+      parts.push(len, Buffer.from(fields.extra, 'latin1'));
+    }
+    if (fields.name !== undefined) { flags |= 0x08; parts.push(Buffer.from(`${fields.name}\0`, 'latin1')); }
+    if (fields.comment !== undefined) { flags |= 0x10; parts.push(Buffer.from(`${fields.comment}\0`, 'latin1')); }
+    const header = Buffer.from(plain.subarray(0, 10));
+    header[3] = flags;
+    return Buffer.concat([header, ...parts, plain.subarray(10)]);
+  };
+  const json = '{"messages":[{"role":"user","content":"hello"}]}';
+  const cases: Array<[string, Buffer, string]> = [
+    ['no fields', member(json, {}), 'allow'],
+    ['a file name, as gzip(1) writes it', member(json, { name: 'notes.json' }), 'allow'],
+    ['a honeytoken as the file name', member(json, { name: `${canary}.txt` }), 'block'],
+    ['a honeytoken as the comment', member(json, { comment: canary }), 'block'],
+    ['a honeytoken in the extra field', member(json, { extra: `ab\u0010\u0000${canary}` }), 'block'],
+    ['in the second member', Buffer.concat([member('{"a":', {}), member('"b"}', { comment: canary })]), 'block'],
+  ];
+  for (const engine of [createDlpEngine(detectors), createDlpEngine(detectors, { fastPath: false })]) {
+    for (const [name, body, decision] of cases) {
+      const r = engine.inspect(request(body, { 'content-encoding': 'gzip' }), pol);
+      assert.equal(r.decision, decision, name);
+      if (decision === 'block') assert.equal(r.reason, 'honeytoken', name);
+    }
+  }
+});
