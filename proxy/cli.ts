@@ -14,7 +14,7 @@ import type { AuditWriter } from './audit/events.js';
 import { openAuditLog } from './audit/log.js';
 import { ConfigError, formatIssue, issueAt, loadConfig } from './config/load.js';
 import type { CompiledConfig } from './config/types.js';
-import { restartOnlyChanges } from './config/reload.js';
+import { configWarnings, restartOnlyChanges } from './config/reload.js';
 import { tuneGc } from './gc.js';
 import { loadOrCreateFingerprintKey } from './keys.js';
 import { DEFAULT_CONFIG } from './paths.js';
@@ -98,6 +98,7 @@ async function start(configFile: string | undefined): Promise<number> {
   if (cfg.admin) admin = await startAdmin(cfg.admin.host, cfg.admin.port, metrics, proxy);
   audit.write({ event: 'config', id: `config-1`, agent: null, profile: null, decision: 'allow', reason: 'loaded', detail: { file, generation: 1, mode: cfg.mode } });
   log.info({ listen: `${addr.address}:${addr.port}`, admin: admin ? `${admin.address.address}:${admin.address.port}` : null, mode: cfg.mode, config: file }, 'warden listening');
+  for (const w of configWarnings(cfg)) log.warn(w);
 
   // Reload on SIGHUP and when the file changes: a bad file is logged and rejected, the old policy stays.
   let reloadTimer: NodeJS.Timeout | null = null;
@@ -116,6 +117,7 @@ async function start(configFile: string | undefined): Promise<number> {
       const rt = proxy.reload(next);
       const restartNeeded = restartOnlyChanges(cfg, next);
       if (restartNeeded.length) log.warn({ keys: restartNeeded }, 'these settings take effect only after a restart');
+      for (const w of configWarnings(next)) log.warn(w);
       audit.write({ event: 'config', id: `config-${rt.generation}`, agent: null, profile: null, decision: 'allow', reason: 'reloaded', detail: { file, why, generation: rt.generation, mode: next.mode } });
       metrics.configReloads.inc({ result: 'applied' });
       log.info({ why, generation: rt.generation }, 'config reloaded');
@@ -220,6 +222,7 @@ export async function main(argv: string[]): Promise<number> {
           return 2;
         }
         const rules = [...cfg.profiles.values()].reduce((n, p) => n + p.allow.length, 0);
+        for (const w of configWarnings(cfg)) err(`warning: ${cfg.file}: ${w}`);
         out(`ok: ${cfg.file}: ${cfg.profiles.size} profile(s), ${rules} allow rule(s), ${cfg.agents.length} agent(s), mode ${cfg.mode}`);
         return 0;
       }

@@ -19,3 +19,18 @@ const RESTART_ONLY: ReadonlyArray<readonly [key: string, read: (c: CompiledConfi
 export function restartOnlyChanges(running: CompiledConfig, next: CompiledConfig): string[] {
   return RESTART_ONLY.filter(([, read]) => JSON.stringify(read(running)) !== JSON.stringify(read(next))).map(([key]) => key);
 }
+
+/**
+ * What a valid config does that its author may not mean, one sentence each: logged at start and
+ * on reload, printed by `warden check` (exit 0 still).
+ */
+export function configWarnings(cfg: CompiledConfig): string[] {
+  const warnings: string[] = [];
+  if (cfg.auth === 'optional') {
+    const others = cfg.agents.filter((a) => a.profile !== 'default').map((a) => a.id);
+    if (others.length > 0) {
+      warnings.push(`auth is optional: an agent that leaves out Proxy-Authorization runs as anonymous in profile default, not in its own (${others.slice(0, 5).join(', ')}${others.length > 5 ? ', …' : ''}); set auth: required to hold agents to their profiles`);
+    }
+  }
+  return warnings;
+}

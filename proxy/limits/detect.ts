@@ -150,6 +150,16 @@ export class DetectionEngine {
     return q;
   }
 
+  /**
+   * Quarantine `key` too, until `untilMs`, for `ruleName` (never shortening one it has): the
+   * anonymous key of the address a quarantined agent came from (proxy.ts observe).
+   */
+  extendTo(key: string, untilMs: number, ruleName: string): void {
+    const existing = this.quarantines.get(key);
+    if (existing && existing.untilMs >= untilMs) return;
+    this.quarantines.set(key, { untilMs, rule: ruleName });
+  }
+
   /** Lift one agent's quarantine (admin action); true if there was one. */
   lift(agent: string): boolean {
     return this.quarantines.delete(agent);

@@ -203,6 +203,9 @@ export class WardenProxy implements ProxyCore {
 
   observe(ev: Omit<DetectionEvent, 'agent'>, id: string, identity: ClientIdentity): void {
     for (const a of this.detection.observe({ ...ev, agent: identity.agentKey })) {
+      // Under `auth: optional`, an agent that drops its credentials is anonymous, keyed by its
+      // address: a quarantine holds there too, or dropping Proxy-Authorization would lift it.
+      if (a.quarantineUntilMs !== null && identity.agent !== null) this.detection.extendTo(`ip:${identity.clientIp}`, a.quarantineUntilMs, a.rule);
       this.audit.write({
         event: 'alert', id, agent: identity.agent, profile: identity.profileName, decision: 'alert', reason: a.rule,
         rule: alertRule(a.rule), severity: a.severity,

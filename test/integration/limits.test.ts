@@ -175,8 +175,14 @@ alerts:
       assert.equal(q.status, 403);
       assert.equal(header(q.head, 'x-warden-reason'), 'quarantined');
       assert.equal(h.audit.find((x) => x.event === 'connect' && x.agent === 'bob' && x.reason === 'quarantined')?.rule, 'alerts.repeated_dlp_blocks');
+      // Without its credentials (`auth: optional`), the same client is anonymous, keyed by its
+      // address: quarantined there too (red team, session 14: dropping Proxy-Authorization lifted it).
+      const anonymous = await rawConnect(h.port, 'api.test.local:443', '');
+      assert.equal(anonymous.status, 403);
+      assert.equal(header(anonymous.head, 'x-warden-reason'), 'quarantined');
       clock += 31_000;
       assert.equal((await rawConnect(h.port, 'builder.test.local:443', bobAuth)).status, 200);
+      assert.equal((await rawConnect(h.port, 'api.test.local:443', '')).status, 200);
       const fresh = new ProxyAgent({ uri: h.url, requestTls: { ca: [h.wardenCa] }, keepAliveTimeout: 100, token: `Basic ${Buffer.from('bob:bob-token').toString('base64')}` });
       const later = await request('https://builder.test.local/1k', { dispatcher: fresh });
       assert.equal(later.statusCode, 200);

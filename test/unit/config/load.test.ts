@@ -12,7 +12,7 @@ import { compileConfigText, ConfigError, formatIssue, issueAt } from '../../../p
 import { DEFAULT_CONFIG } from '../../../proxy/paths.js';
 import { loadConfig } from '../../../proxy/config/load.js';
 import { defaultDlpWorkers } from '../../../proxy/config/compile.js';
-import { restartOnlyChanges } from '../../../proxy/config/reload.js';
+import { configWarnings, restartOnlyChanges } from '../../../proxy/config/reload.js';
 import { DEFAULT_CERT_CACHE_MAX } from '../../../proxy/tls/cert-cache.js';
 
 const OK_PROFILE = 'profiles:\n  default:\n    allow: [api.openai.com]\n';
@@ -215,4 +215,14 @@ test("the Docker image's config (docker/warden.yaml) is valid and listens on all
   const cfg = loadConfig(fileURLToPath(new URL('../../../../docker/warden.yaml', import.meta.url)));
   assert.equal(`${cfg.listen.host}:${cfg.listen.port}`, '0.0.0.0:8080');
   assert.ok(cfg.profiles.has('default'));
+});
+
+test('configWarnings: auth optional with an agent outside profile default (red team, session 14: dropping credentials gave it default)', () => {
+  const agent = (profile: string): string => `agents:\n  - { id: builder, token_sha256: "${'a'.repeat(64)}", profile: ${profile} }\n`;
+  const narrow = `${OK_PROFILE}  narrow:\n    allow: [api.anthropic.com]\n`;
+  const warned = configWarnings(compileConfigText(`auth: optional\n${narrow}${agent('narrow')}`, '/etc/warden/t.yaml'));
+  assert.equal(warned.length, 1);
+  assert.match(warned[0] ?? '', /auth is optional: .*profile default.*\(builder\)/);
+  assert.deepEqual(configWarnings(compileConfigText(`auth: required\n${narrow}${agent('narrow')}`, '/etc/warden/t.yaml')), []);
+  assert.deepEqual(configWarnings(compileConfigText(`auth: optional\n${narrow}${agent('default')}`, '/etc/warden/t.yaml')), []);
 });
