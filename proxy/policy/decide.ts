@@ -114,16 +114,18 @@ export function decideDestination(profile: CompiledProfile, host: string, port: 
 
 /**
  * True when a path can be compared to globs as written. A path with dot segments (`/v1/../admin`,
- * also as `%2e%2e`), encoded separators (`%2f`, `%5c`) or backslashes can mean another path
- * once the upstream normalises it, which would let `/v1/*` reach `/admin`. Such paths match no
- * glob (fail closed); entries without `paths` still accept them.
+ * also as `%2e%2e`, or with path parameters, `..;` and `..;x=1`, which Tomcat and Spring read
+ * as `..`), encoded separators (`%2f`, `%5c`), a percent-encoded `%` (`%252e`: decoded twice by
+ * some servers) or backslashes can mean another path once the upstream normalises it, which
+ * would let `/v1/*` reach `/admin`. Such paths match no glob (fail closed); entries without
+ * `paths` still accept them.
  */
 function isPlainPath(path: string): boolean {
   if (!path.startsWith('/') || path.includes('\\')) return false;
   const lower = path.toLowerCase();
-  if (lower.includes('%2f') || lower.includes('%5c')) return false;
+  if (lower.includes('%2f') || lower.includes('%5c') || lower.includes('%25')) return false;
   for (const segment of lower.split('/')) {
-    const dots = segment.replaceAll('%2e', '.');
+    const dots = segment.replaceAll('%3b', ';').split(';')[0]!.replaceAll('%2e', '.');
     if (dots === '.' || dots === '..') return false;
   }
   return true;

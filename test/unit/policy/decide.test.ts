@@ -89,6 +89,12 @@ describe('decideRequest', () => {
     ['fragment ignored', 'uploads.example.com', 8443, 'POST', '/v2/upload#frag', 'allowlisted', 'profiles.test.allow[3]'],
     ['dot-dot escape refused', 'uploads.example.com', 8443, 'POST', '/files/../admin', 'request_not_allowed', null],
     ['encoded dot-dot refused', 'uploads.example.com', 8443, 'POST', '/files/%2E%2e/admin', 'request_not_allowed', null],
+    // Red team, session 14: Tomcat and Spring read `..;` (a path parameter) as `..`; some servers decode twice.
+    ['dot-dot with a path parameter refused', 'uploads.example.com', 8443, 'POST', '/files/..;/admin', 'request_not_allowed', null],
+    ['dot-dot with a parameter and a value refused', 'uploads.example.com', 8443, 'POST', '/files/..;jsessionid=1/admin', 'request_not_allowed', null],
+    ['dot-dot with an encoded semicolon refused', 'uploads.example.com', 8443, 'POST', '/files/%2e%2e%3B/admin', 'request_not_allowed', null],
+    ['double-encoded dot-dot refused', 'uploads.example.com', 8443, 'POST', '/files/%252e%252e/admin', 'request_not_allowed', null],
+    ['a path parameter on a plain segment is fine', 'uploads.example.com', 8443, 'POST', '/files/a.bin;v=1', 'allowlisted', 'profiles.test.allow[3]'],
     ['encoded slash refused', 'uploads.example.com', 8443, 'POST', '/files/..%2fadmin', 'request_not_allowed', null],
     ['backslash refused', 'uploads.example.com', 8443, 'POST', '/files/..\\admin', 'request_not_allowed', null],
     ['dot-dot fine without path rules', 'uploads.example.com', 8443, 'GET', '/x/../y', 'allowlisted', 'profiles.test.allow[4]'],
