@@ -157,6 +157,28 @@ alerts:
     }
   });
 
+  test('refused requests count against the request rate: past it, rate_limited and the connection closes', async () => {
+    // Red team, session 14: refusals came before the rate check, so an agent could pipeline
+    // denied requests without end, each an audit record.
+    clock += 120_000;
+    const before = h.audit.records.length;
+    const alice = new ProxyAgent({ uri: h.url, proxyTunnel: false, keepAliveTimeout: 100, token: `Basic ${Buffer.from('alice:alice-token').toString('base64')}` });
+    try {
+      const statuses: Array<[number, string | undefined, string | undefined]> = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await request('http://nowhere.test.local/x', { dispatcher: alice });
+        statuses.push([res.statusCode, res.headers['x-warden-reason'] as string | undefined, res.headers['connection'] as string | undefined]);
+        await res.body.dump();
+      }
+      assert.deepEqual(statuses.slice(0, 3).map((x) => x.slice(0, 2)), [[403, 'not_allowlisted'], [403, 'not_allowlisted'], [403, 'not_allowlisted']]);
+      assert.deepEqual(statuses.slice(3).map((x) => x.slice(0, 2)), [[429, 'rate_limited'], [429, 'rate_limited']]);
+      assert.equal(statuses[3]?.[2], 'close');
+      assert.equal(h.audit.records.slice(before).filter((x) => x.event === 'request' && x.agent === 'alice' && x.reason === 'rate_limited' && x.rule === 'profiles.default.limits.requests').length, 2);
+    } finally {
+      await alice.close();
+    }
+  });
+
   test('a quarantine starts when the rule fires and expires with the clock', async () => {
     clock += 120_000; // a fresh window for every limit
     const agent = new ProxyAgent({ uri: h.url, requestTls: { ca: [h.wardenCa] }, keepAliveTimeout: 100, token: `Basic ${Buffer.from('bob:bob-token').toString('base64')}` });
