@@ -27,6 +27,8 @@ interface Exchange {
   remotePort: number;
 }
 
+const socketExchanges = new WeakMap<object, Exchange[]>();
+
 /** Upstream routes: /drip answers after 300 ms and streams 1 KiB chunks for 10 s; /hang never answers; /ok is small. */
 function upstreamHandler(seen: Map<string, Exchange>) {
   return (req: IncomingMessage, res: ServerResponse): void => {
@@ -37,7 +39,15 @@ function upstreamHandler(seen: Map<string, Exchange>) {
       ex.responseClosed = true;
       ex.aborted = !res.writableFinished;
     });
-    req.socket.on('close', () => void (ex.socketClosed = true));
+    // Once per upstream connection (it is pooled): the exchanges on it learn of its close.
+    let onSocket = socketExchanges.get(req.socket);
+    if (!onSocket) {
+      const list: Exchange[] = [];
+      socketExchanges.set(req.socket, list);
+      req.socket.once('close', () => { for (const e of list) e.socketClosed = true; });
+      onSocket = list;
+    }
+    onSocket.push(ex);
     req.resume();
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/ok') return void res.end(JSON.stringify({ ok: true }));
@@ -197,6 +207,25 @@ audit:
     await until(() => ids.every((id) => seen.has(id)), 3000, 'the upstream to get both requests');
     s.destroy();
     for (const id of ids) await assertReleased(id, 499, 'client closed before the response');
+  });
+
+  test('many streamed answers on one kept-alive client connection leave no listener behind', async () => {
+    // The signal is the client connection's: each streamed answer's listener must go with it.
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    const agent = h.agent();
+    try {
+      // 30: the agent may spread them over two connections; more than 10 on one trips Node's warning.
+      for (let i = 0; i < 30; i++) {
+        const res = await request('https://api.test.local/chunked', { dispatcher: agent, headers: { 'x-request-id': `leaves-many-${i}` } });
+        assert.equal(await res.body.text(), 'ab');
+      }
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   test('requests whose answer is taken still share one pooled upstream connection', async () => {
