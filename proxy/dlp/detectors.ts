@@ -17,6 +17,7 @@ import { RE2, type RE2SetInstance } from './re2.js';
 import { PATTERNS_DIR } from '../paths.js';
 import { archiveBase64Validator, base64ArchiveProbe, matchMagic } from './archives.js';
 import { INTEGER_FORM_PREFILTER } from './decode-json.js';
+import { BYTE_LIST_PREFILTER } from './decode-bytes.js';
 import { HEX_DUMP_PREFILTER } from './decode-wrapped.js';
 import { compileHoneytokens } from './honeytokens.js';
 import { looksRandom } from './random-text.js';
@@ -173,6 +174,9 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
   // Not a pattern either: where a hex dump may start (decode-wrapped.ts), which views.ts reads.
   const hexDumpIndex = sources.length;
   sources.push(HEX_DUMP_PREFILTER);
+  // Nor this: where a list of byte values may start (decode-bytes.ts), which views.ts reads.
+  const byteListIndex = sources.length;
+  sources.push(BYTE_LIST_PREFILTER);
   // One automaton over every pattern. If it cannot be built (or later runs out of memory)
   // we fall back to running every pattern: slower, never blind (fail closed).
   let set: RE2SetInstance | null = null;
@@ -255,7 +259,7 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
       // earliest-match DFA is slower per byte (4 MiB clean chat: 9.1 vs 8.2 ms; 20 KiB: 42 vs
       // 38 µs), and clean bodies, which scan to the end either way, are the common case.
       for (const i of candidateIndices(raw)) {
-        if (i === honeyIndex || i === integerFormIndex || i === hexDumpIndex) return true;
+        if (i === honeyIndex || i === integerFormIndex || i === hexDumpIndex || i === byteListIndex) return true;
         const p = patterns[i];
         if (p !== undefined && wants(packsFilter, p.pack)) return true;
       }

@@ -27,6 +27,7 @@ import { isPrintableHex } from './decode-hex.js';
 import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart, repeatedParams } from './decode-multipart.js';
 import { decodeCharRefs, hasCharRef } from './decode-charref.js';
 import { decodeTagChars, hasTagChars } from './decode-tags.js';
+import { byteLists } from './decode-bytes.js';
 import { hexDumps, wrappedBlocks } from './decode-wrapped.js';
 import { unarmoredPrivateKey } from './validators/pem-block.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
@@ -366,6 +367,10 @@ export class ViewBuilder {
       ? (start: number, end: number): 'hex' | null => (isPrintableHex(s, start, end) ? 'hex' : null)
       : (start: number, end: number) => this.readRun(s, start, end);
     let runs = findBase64Runs(s);
+    // A text that is one encoded run but for a short prefix (`data:image/png;base64,…`) holds
+    // no byte list and no dump (no brackets, no colons): their searches cost ~4 ms per 4 MiB.
+    const only = runs.length === 1 ? runs[0] : undefined;
+    const oneRun = only !== undefined && s.length - (only.end - only.start) <= 64;
     if (!hexRunsOnly && runs.length > 0) {
       // Lines of one encoded block (`base64 file`, `xxd -p`), read as one run; a block that reads
       // as nothing leaves its lines to be read one by one.
@@ -395,8 +400,10 @@ export class ViewBuilder {
     for (const run of decodableRuns(s, read, outsideBody(node.where), runs)) {
       this.addRun(node, s.slice(run.start, run.end), run.reading, run.start, run.end);
     }
+    // Bytes written as numbers (`list(data)`, a Uint8Array printed, `xxd -i`).
+    if (!hexRunsOnly && !oneRun) this.addByteLists(node, s);
     // `xxd` and `hexdump -C` output: the bytes of the hex columns, read as one hex run.
-    if (!hexRunsOnly) {
+    if (!hexRunsOnly && !oneRun) {
       for (const dump of hexDumps(s)) {
         const reading = isPrintableHex(dump.hex, 0, dump.hex.length) ? 'hex'
           : this.archivesOn ? this.detectors.detectArchive(Buffer.from(dump.hex, 'hex')) : null;
@@ -422,6 +429,18 @@ export class ViewBuilder {
     const decoded = decodeRun(text, reading).toString('utf8');
     this.charge(decoded.length);
     this.addView(this.derived(node, decoded, { kind: 'opaque', why: reading === 'hex' ? 'hex' : 'base64' }));
+  }
+
+  /** Views of the byte lists in `s`, the text of `node` (decode-bytes.ts). */
+  private addByteLists(node: ViewNode, s: string): void {
+    for (const list of byteLists(s)) {
+      const text = list.bytes.toString('utf8');
+      if (this.seenRuns.has(text)) continue;
+      this.seenRuns.add(text);
+      this.countBase64();
+      this.charge(text.length);
+      this.addView(this.derived(node, text, { kind: 'opaque', why: 'hex' }));
+    }
   }
 
   /** How a run decodes: to text (hex first, then base64) or, read as base64, to an archive. */
@@ -527,6 +546,8 @@ export class ViewBuilder {
     const tokens = tokenizeJson(holder.orig, where);
     if (tokens === null) return false;
     for (const t of tokens) this.addJsonToken(holder, t, depth);
+    // A JSON array of byte values (`JSON.stringify(buffer)`) is numbers to the walk above.
+    this.addByteLists(holder, holder.orig);
     return true;
   }
 
