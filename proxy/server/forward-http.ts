@@ -563,12 +563,16 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     res.flushHeaders();
     await new Promise<void>((resolve) => {
       let done = false;
+      // A client that stops reading would hold the upstream (paused) for ever: past
+      // server.idle_timeout without a drain, the answer is cut.
+      let stalled: NodeJS.Timeout | null = null;
       const onGone = (): void => finish('client closed');
       const finish = (error: string | null): void => {
         if (done) return;
         done = true;
         // The signal is the connection's: its listener goes with this response.
         gone.signal.removeEventListener('abort', onGone);
+        if (stalled) clearTimeout(stalled);
         if (error) {
           down.destroy();
           res.destroy();
@@ -578,9 +582,16 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       };
       down.on('data', (c: Buffer) => {
         bytesDown += c.length;
-        if (!res.write(c)) down.pause();
+        if (!res.write(c)) {
+          down.pause();
+          stalled ??= setTimeout(() => finish('client stopped reading'), rt.config.server.idleTimeoutMs);
+        }
       });
-      res.on('drain', () => down.resume());
+      res.on('drain', () => {
+        if (stalled) clearTimeout(stalled);
+        stalled = null;
+        down.resume();
+      });
       down.on('end', () => res.end(() => finish(null)));
       // A client that leaves aborts the upstream body too (its 'error'): that is the client's
       // leaving, not an upstream failure.

@@ -55,6 +55,20 @@ function upstreamHandler(seen: Map<string, Exchange>) {
       res.write('a');
       return void res.end('b');
     }
+    if (path === '/flood') {
+      // As fast as the connection takes it, until 128 MiB or the response is cut.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      let n = 0;
+      const pump = (): void => {
+        while (!res.destroyed && n < 2048) {
+          n++;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        if (!res.destroyed) res.end();
+      };
+      return pump();
+    }
     if (path === '/drip') {
       let n = 0;
       const timer = setInterval(() => {
@@ -105,6 +119,8 @@ upstream:
 profiles:
   default:
     allow: [api.test.local]
+server:
+  idle_timeout: 1s
 audit:
   file: null
 `,
@@ -208,6 +224,16 @@ audit:
     s.destroy();
     for (const id of ids) await assertReleased(id, 499, 'client closed before the response');
   });
+
+  for (const via of ['plain', 'mitm'] as const) {
+    test(`${via}: a client that stops reading a streamed answer is cut after server.idle_timeout`, async () => {
+      // It held the upstream, paused, for ever (helper-16's note, session 14).
+      const { s, id } = await send(via, '/flood');
+      s.pause();
+      await assertReleased(id, 200, 'client stopped reading');
+      s.destroy();
+    });
+  }
 
   test('many streamed answers on one kept-alive client connection leave no listener behind', async () => {
     // The signal is the client connection's: each streamed answer's listener must go with it.
