@@ -159,3 +159,43 @@ export function decideRequest(profile: CompiledProfile, host: string, port: numb
   if (!entry) return { action: 'deny', reason: 'request_not_allowed', rule: null, ruleId: null };
   return { action: 'allow', reason: 'allowlisted', rule: entry.rule, ruleId: entry.rule.id };
 }
+
+/** Headers some servers and frameworks read as the request's method instead of the request line's. */
+const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+/** Headers some servers (IIS URL Rewrite, Symfony) read as the request's path. */
+const PATH_OVERRIDES = ['x-original-url', 'x-rewrite-url'];
+
+/**
+ * The other readings of a request that carries an override header: the method or the path an
+ * upstream honouring it would act on. A request must be allowed under each (an entry with
+ * `methods: [GET]` or `paths` would otherwise pass `X-HTTP-Method-Override: DELETE` or
+ * `X-Original-URL: /admin`). Empty for the usual request, which has none.
+ */
+export function overrideReadings(
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+  method: string,
+  path: string,
+): Array<{ readonly header: string; readonly method: string; readonly path: string }> {
+  const out: Array<{ header: string; method: string; path: string }> = [];
+  const values = (name: string): readonly string[] => {
+    const v = headers[name];
+    return v === undefined ? [] : typeof v === 'string' ? [v] : v;
+  };
+  for (const name of METHOD_OVERRIDES) {
+    for (const v of values(name)) out.push({ header: name, method: v.trim().toUpperCase(), path });
+  }
+  for (const name of PATH_OVERRIDES) {
+    for (const v of values(name)) {
+      let p = v.trim();
+      if (!p.startsWith('/')) {
+        try {
+          p = new URL(p).pathname;
+        } catch {
+          p = `/${p}`;
+        }
+      }
+      out.push({ header: name, method, path: p.split('?', 1)[0] ?? '/' });
+    }
+  }
+  return out;
+}

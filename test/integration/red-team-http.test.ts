@@ -258,3 +258,32 @@ describe('red team (HTTP), finding 8: request heads count against the upload bud
     }
   });
 });
+
+describe('red team (HTTP), notes: override headers name another method or path', () => {
+  test('X-HTTP-Method-Override and X-Original-URL must name what the allow entry allows', async () => {
+    const pki = createTestPki();
+    const dir = mkdtempSync(join(tmpdir(), 'warden-rtov-'));
+    writeFileSync(join(dir, 'up.pem'), pki.caPem);
+    const up = await startUpstream(pki);
+    const h = await startWarden({
+      yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow:\n      - { host: api.test.local, methods: [POST], paths: ["/echo"] }\n'),
+    });
+    const post = async (headers: Record<string, string>): Promise<[number, string | undefined]> => {
+      const res = await request('https://api.test.local/echo', { dispatcher: h.agent(), method: 'POST', body: 'hello', headers });
+      await res.body.dump();
+      return [res.statusCode, res.headers['x-warden-reason'] as string | undefined];
+    };
+    try {
+      assert.deepEqual(await post({}), [200, undefined]);
+      assert.deepEqual(await post({ 'x-http-method-override': 'POST' }), [200, undefined]);
+      assert.deepEqual(await post({ 'x-http-method-override': 'DELETE' }), [403, 'request_not_allowed']);
+      assert.deepEqual(await post({ 'x-original-url': '/admin' }), [403, 'request_not_allowed']);
+      const rec = h.audit.records.find((r) => r.event === 'request' && r.reason === 'request_not_allowed');
+      assert.match(String((rec?.detail as { error?: string } | undefined)?.error), /x-http-method-override names a method or path/);
+    } finally {
+      await h.close();
+      await up.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

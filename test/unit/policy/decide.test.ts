@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CompiledAllowRule, CompiledProfile } from '../../../proxy/config/types.js';
-import { compileProfileIndex, decideDestination, decideRequest } from '../../../proxy/policy/decide.js';
+import { compileProfileIndex, decideDestination, decideRequest, overrideReadings } from '../../../proxy/policy/decide.js';
 
 type RuleSpec = Partial<Omit<CompiledAllowRule, 'id' | 'host'>> & { host: string };
 
@@ -135,4 +135,29 @@ describe('compileProfileIndex', () => {
       assert.equal(decideRequest(big, `h${even}.example.com`, 443, 'POST', '/v1/chat').ruleId, `profiles.test.allow[${even}]`);
     }
   });
+});
+
+describe('overrideReadings (red team, session 14: X-HTTP-Method-Override and X-Original-URL pass a methods or paths rule)', () => {
+  test('each override header gives a reading; none gives none', () => {
+    assert.deepEqual(overrideReadings({ accept: '*/*' }, 'POST', '/v1/messages'), []);
+    assert.deepEqual(overrideReadings({ 'x-http-method-override': 'delete' }, 'POST', '/v1/x'), [{ header: 'x-http-method-override', method: 'DELETE', path: '/v1/x' }]);
+    assert.deepEqual(overrideReadings({ 'x-original-url': '/admin?x=1' }, 'POST', '/v1/x'), [{ header: 'x-original-url', method: 'POST', path: '/admin' }]);
+    assert.deepEqual(overrideReadings({ 'x-rewrite-url': 'https://h.example/admin/users' }, 'GET', '/v1/x'), [{ header: 'x-rewrite-url', method: 'GET', path: '/admin/users' }]);
+  });
+  const cases: Array<[name: string, headers: Record<string, string>, allowed: boolean]> = [
+    ['an allowed method under the override', { 'x-http-method-override': 'POST' }, true],
+    ['a method the entry does not allow', { 'x-http-method-override': 'DELETE' }, false],
+    ['X-HTTP-Method, another spelling', { 'x-http-method': 'PATCH' }, false],
+    ['a path inside the glob', { 'x-original-url': '/files/b.bin' }, true],
+    ['a path outside the glob', { 'x-original-url': '/admin' }, false],
+    ['a path with dot segments', { 'x-rewrite-url': '/files/../admin' }, false],
+  ];
+  for (const [name, headers, allowed] of cases) {
+    test(`every reading must be allowed: ${name}`, () => {
+      // Entries 3 and 4: uploads.example.com:8443, PUT/POST on /files/* and /v2/upload, GET anywhere.
+      assert.equal(decideRequest(P, 'uploads.example.com', 8443, 'POST', '/files/a.bin').action, 'allow');
+      const ok = overrideReadings(headers, 'POST', '/files/a.bin').every((r) => decideRequest(P, 'uploads.example.com', 8443, r.method, r.path).action === 'allow');
+      assert.equal(ok, allowed);
+    });
+  }
 });
