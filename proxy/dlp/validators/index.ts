@@ -29,6 +29,7 @@ export const VALIDATORS: Readonly<Record<string, Validator>> = Object.freeze({
   jwt: secrets.jwt,
   private_key: secrets.privateKey,
   private_key_der: secrets.privateKeyDer,
+  jwe: secrets.jwe,
   password_in_url: secrets.passwordInUrl,
   curl_user: secrets.curlUser,
   http_auth: secrets.httpAuth,

@@ -81,8 +81,17 @@ export const jwt: Validator = (c) => {
   const header = b64urlDecode(parts[0] ?? '');
   const payload = b64urlDecode(parts[1] ?? '');
   if (header === null || payload === null) return null;
-  if (!header.startsWith('{"') || !/"(?:alg|typ|kid|x5t)"/.test(header)) return null;
+  if (!/^\{\s*"/.test(header) || !/"(?:alg|typ|kid|x5t)"/.test(header)) return null;
   if (!payload.startsWith('{')) return null;
+  return ACCEPT;
+};
+
+/** An encrypted JWT (RFC 7516 compact form): five parts, a JSON header naming `alg` and `enc`. */
+export const jwe: Validator = (c) => {
+  const parts = c.value.split('.');
+  if (parts.length !== 5) return null;
+  const header = b64urlDecode(parts[0] ?? '');
+  if (header === null || !/^\{\s*"/.test(header) || !/"alg"/.test(header) || !/"enc"/.test(header)) return null;
   return ACCEPT;
 };
 
