@@ -171,22 +171,8 @@ export function decodeRun(encoded: string, reading: TextReading): Buffer {
  */
 export function utf16Base64(src: string | Uint8Array, start: number, end: number): 'base64-utf16le' | 'base64-utf16be' | null {
   if (end - start < MIN_BASE64_RUN) return null;
-  const b = utf16Probe;
-  let acc = 0;
-  let bits = 0;
-  let o = 0;
-  for (let k = start; k < start + 16; k++) {
-    const c = typeof src === 'string' ? src.charCodeAt(k) : (src[k] ?? 0);
-    const v = c < 128 ? (VALUE[c] ?? -1) : -1;
-    if (v < 0) return null;
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      b[o++] = (acc >> bits) & 0xFF;
-      acc &= (1 << bits) - 1;
-    }
-  }
+  const b = base64Head(src, start, start + 16);
+  if (b.length < 12) return null;
   if (b[0] === 0xFF && b[1] === 0xFE) return 'base64-utf16le';
   if (b[0] === 0xFE && b[1] === 0xFF) return 'base64-utf16be';
   let evenNul = 0;
@@ -196,7 +182,6 @@ export function utf16Base64(src: string | Uint8Array, start: number, end: number
   if (evenNul === 6 && oddNul === 0) return 'base64-utf16be';
   return null;
 }
-const utf16Probe = new Uint8Array(12);
 
 /** 1 for each byte in the base64 alphabet (standard and URL-safe), 0 otherwise. */
 const IS_BASE64 = new Uint8Array(256);

@@ -6,6 +6,7 @@
  * 0–255 that decodes to mostly printable UTF-8 becomes a view, as a base64 run does.
  */
 import { isUtf8 } from 'node:buffer';
+import { hexVal } from './decode-percent.js';
 
 /** Shortest list read: 16 bytes, as for hex runs (decode-hex.ts MIN_HEX_RUN). */
 export const MIN_BYTES = 16;
@@ -19,12 +20,6 @@ export interface ByteList {
 
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
-}
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
 }
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -43,12 +38,12 @@ function readList(at: (k: number) => number, p: number, close: number): { values
     if (at(k) === close) return { values, end: k + 1 };
     let v = -1;
     if (at(k) === 0x30 && (at(k + 1) === 0x78 || at(k + 1) === 0x58)) {
-      const hi = hexValue(at(k + 2));
-      const lo = hexValue(at(k + 3));
+      const hi = hexVal(at(k + 2));
+      const lo = hexVal(at(k + 3));
       if (hi < 0) return null;
       v = lo < 0 ? hi : hi * 16 + lo;
       k += lo < 0 ? 3 : 4;
-      if (hexValue(at(k)) >= 0) return null;
+      if (hexVal(at(k)) >= 0) return null;
     } else if (isDigit(at(k))) {
       v = 0;
       let digits = 0;
@@ -100,8 +95,8 @@ function bufferInspect(s: string, p: number): { values: number[]; end: number } 
   const values: number[] = [];
   let k = p;
   while (k + 1 < s.length) {
-    const hi = hexValue(s.charCodeAt(k));
-    const lo = hexValue(s.charCodeAt(k + 1));
+    const hi = hexVal(s.charCodeAt(k));
+    const lo = hexVal(s.charCodeAt(k + 1));
     if (hi < 0 || lo < 0) break;
     values.push(hi * 16 + lo);
     k += 2;

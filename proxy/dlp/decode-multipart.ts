@@ -35,12 +35,13 @@ export type MultipartResult =
 /** More parts than any real form; a body with more is refused, not scanned partially. */
 export const MAX_PARTS = 1000;
 
+/** One `; name=value` parameter of a header value (the value quoted or not). */
+const PARAM = /;\s*([A-Za-z0-9!#$&+.^_`|~*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
+
 /** Parameters of a header value such as `form-data; name="a"; filename="b.txt"` (lower-case names). */
 export function parseHeaderParams(value: string): Map<string, string> {
   const params = new Map<string, string>();
-  const re = /;\s*([A-Za-z0-9!#$&+.^_`|~*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(value)) !== null) {
+  for (const m of value.matchAll(PARAM)) {
     const name = (m[1] ?? '').toLowerCase();
     let v = (m[2] ?? '').trim();
     if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
@@ -67,9 +68,7 @@ export function parseHeaderParams(value: string): Map<string, string> {
 export function repeatedParams(value: string): string[] {
   const seen = new Set<string>();
   const repeated = new Set<string>();
-  const re = /;\s*([A-Za-z0-9!#$&+.^_`|~*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(value)) !== null) {
+  for (const m of value.matchAll(PARAM)) {
     const name = (m[1] ?? '').toLowerCase().replace(/\*$/, '');
     if (seen.has(name)) repeated.add(name);
     seen.add(name);

@@ -6,7 +6,8 @@
  * break (most values longer than a few characters) is in no view at all, so a block of such lines
  * is read as one run.
  */
-import { type Base64Run } from './decode-base64.js';
+import { base64Sextet, type Base64Run } from './decode-base64.js';
+import { hexVal } from './decode-percent.js';
 
 /** Lines of one block, joined: where the block sits in the text and its encoded characters. */
 export interface WrappedBlock {
@@ -22,10 +23,6 @@ export interface WrappedBlock {
   /** Indices into the runs given to wrappedBlocks: [first, last] of the lines that were runs. */
   readonly firstRun: number;
   readonly lastRun: number;
-}
-
-function isAlphabet(c: number): boolean {
-  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f || c === 0x2d || c === 0x5f;
 }
 
 /** Whether `s[a, b)` is one line break (`\n` or `\r\n`) and then only spaces or tabs. */
@@ -71,7 +68,7 @@ export function wrappedBlocks(s: string, runs: readonly Base64Run[]): WrappedBlo
         p++;
         while (s.charCodeAt(p) === 0x20 || s.charCodeAt(p) === 0x09) p++;
         let q = p;
-        while (q < s.length && q - p < width && isAlphabet(s.charCodeAt(q))) q++;
+        while (q < s.length && q - p < width && base64Sextet(s.charCodeAt(q)) >= 0) q++;
         let pad = 0;
         while (pad < 2 && s.charCodeAt(q) === 0x3d) { q++; pad++; }
         const c = s.charCodeAt(q);
@@ -100,16 +97,12 @@ export interface HexDump {
   readonly hex: string;
 }
 
-function hexValue(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
-}
-
 /** One line of a dump: its offset and its bytes as hex digits, or null when it is not one. */
 function dumpLine(s: string, from: number, to: number, maxBytes: number): { offset: number; hex: string } | null {
   let p = from;
   while (p < to && s.charCodeAt(p) === 0x20) p++;
   const o = p;
-  while (p < to && hexValue(s.charCodeAt(p))) p++;
+  while (p < to && hexVal(s.charCodeAt(p)) >= 0) p++;
   if (p - o < 6 || p - o > 16) return null;
   const offset = parseInt(s.slice(o, p), 16);
   if (s.charCodeAt(p) === 0x3a) p++; // xxd's `00000010:`
@@ -119,7 +112,7 @@ function dumpLine(s: string, from: number, to: number, maxBytes: number): { offs
     while (p < to && s.charCodeAt(p) === 0x20) { p++; gap++; }
     if (gap === 0 || gap > 2) break;
     const g = p;
-    while (p < to && hexValue(s.charCodeAt(p))) p++;
+    while (p < to && hexVal(s.charCodeAt(p)) >= 0) p++;
     const len = p - g;
     // A group is 2, 4 or 8 digits (xxd -g1/-g2/-g4; hexdump -C: 2) ending at a space or the line end.
     if ((len !== 2 && len !== 4 && len !== 8) || (p < to && s.charCodeAt(p) !== 0x20)) {

@@ -29,7 +29,7 @@ import { decodeCharRefs, hasCharRef } from './decode-charref.js';
 import { decodeTagChars, hasTagChars } from './decode-tags.js';
 import { byteLists } from './decode-bytes.js';
 import { hexDumps, wrappedBlocks } from './decode-wrapped.js';
-import { unarmoredPrivateKey } from './validators/pem-block.js';
+import { insidePrivateKeyArmour, unarmoredPrivateKey } from './validators/pem-block.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
 import type { Detectors } from './types.js';
 
@@ -68,7 +68,10 @@ export type Derivation =
   | { readonly kind: 'json-string'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'json-number'; readonly parent: ViewNode; readonly start: number; readonly end: number }
   | { readonly kind: 'percent'; readonly parent: ViewNode; readonly start: number; readonly end: number; readonly plus: boolean }
-  | { readonly kind: 'opaque'; readonly why: 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' | 'tags' | 'wrapped' | 'utf8' };
+  | { readonly kind: 'opaque'; readonly why: OpaqueWhy };
+
+/** Why a view is opaque: what it was read from (it cannot be rewritten in place). */
+type OpaqueWhy = 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' | 'tags' | 'wrapped' | 'utf8';
 
 /** One view (or a container such as a JSON text that is walked rather than scanned). */
 export interface ViewNode {
@@ -274,16 +277,6 @@ function makeNode(orig: string, where: string, key: string | null, depth: number
 const DISPOSITION_NAMES = /;\s*(?:name|filename)\*?\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;]*)/gi;
 
 /**
- * Whether `at` is inside a PEM private key block (after its BEGIN line, before any END line),
- * which the PEM pattern reports whole: its lines are not read again as an unarmoured key.
- */
-function insidePrivateKeyArmour(s: string, at: number): boolean {
-  const before = s.slice(Math.max(0, at - 512), at);
-  const begin = before.lastIndexOf('-----BEGIN');
-  return begin !== -1 && before.indexOf('-----END', begin) === -1 && /^-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY/i.test(before.slice(begin));
-}
-
-/**
  * Builds every view of one request. Not reusable: budgets are per request. Methods throw
  * UninspectableError when a budget is exceeded or framing is malformed; views added before
  * that stay valid and are still scanned.
@@ -346,19 +339,11 @@ export class ViewBuilder {
     }
     if (hasCharRef(s)) {
       const { text, spans } = decodeCharRefs(s);
-      if (text !== s) {
-        this.charge(text.length);
-        const child = this.derived(node, text, { kind: 'opaque', why: 'charref' });
-        this.decodedSpans.set(child, spans);
-        this.addView(child);
-      }
+      if (text !== s) this.decodedSpans.set(this.addDerived(node, text, 'charref'), spans);
     }
     if (hasTagChars(s)) {
       const { text, spans } = decodeTagChars(s);
-      this.charge(text.length);
-      const child = this.derived(node, text, { kind: 'opaque', why: 'tags' });
-      this.decodedSpans.set(child, spans);
-      this.addView(child);
+      this.decodedSpans.set(this.addDerived(node, text, 'tags'), spans);
     }
     if (s.length < MIN_BASE64_RUN) return;
     // Outside the body (the URL, header names and values: short texts), also the parts of a run
@@ -385,10 +370,8 @@ export class ViewBuilder {
         if (reading === null) {
           // A private key without its armour, wrapped as PEM wraps it: the joined base64 is the
           // text the key pattern reads (secrets.yaml private_key_der), as it would be on one line.
-          if (unarmoredPrivateKey(block.joined) !== undefined && !insidePrivateKeyArmour(s, block.start) && !this.seenRuns.has(block.joined)) {
-            this.seenRuns.add(block.joined);
-            this.charge(block.joined.length);
-            this.addView(this.derived(node, block.joined, { kind: 'opaque', why: 'wrapped' }));
+          if (unarmoredPrivateKey(block.joined) !== undefined && !insidePrivateKeyArmour(s, block.start) && this.firstSight(block.joined)) {
+            this.addDerived(node, block.joined, 'wrapped');
           }
           continue;
         }
@@ -417,29 +400,38 @@ export class ViewBuilder {
    * archive is read as base64, or as hex (`hex`: a hex dump's bytes).
    */
   private addRun(node: ViewNode, text: string, reading: TextReading | { readonly archive: string; readonly hex?: boolean }, start: number, end: number): void {
-    // The same run shows up again in a percent-decoded child, or repeated in a body.
-    if (this.seenRuns.has(text)) return;
-    this.seenRuns.add(text);
+    if (!this.firstSight(text)) return;
     this.countBase64();
     if (typeof reading === 'object') {
       const bytes = reading.hex === true ? Buffer.from(text, 'hex') : decodeBase64(text);
       this.archives.push({ format: reading.archive, where: node.where, digest: sha256(bytes), node, start, end });
       return;
     }
-    const decoded = decodeRun(text, reading).toString('utf8');
-    this.charge(decoded.length);
-    this.addView(this.derived(node, decoded, { kind: 'opaque', why: reading === 'hex' ? 'hex' : 'base64' }));
+    this.addDerived(node, decodeRun(text, reading).toString('utf8'), reading === 'hex' ? 'hex' : 'base64');
+  }
+
+  /** False when `text` (a run, or what it decodes to) was read already: it shows up again in a percent-decoded child, or repeated in a body. */
+  private firstSight(text: string): boolean {
+    if (this.seenRuns.has(text)) return false;
+    this.seenRuns.add(text);
+    return true;
+  }
+
+  /** An opaque view of `text`, derived from `node` (charged to the decode budget); returned for its spans. */
+  private addDerived(node: ViewNode, text: string, why: OpaqueWhy): ViewNode {
+    this.charge(text.length);
+    const child = this.derived(node, text, { kind: 'opaque', why });
+    this.addView(child);
+    return child;
   }
 
   /** Views of the byte lists in `s`, the text of `node` (decode-bytes.ts). */
   private addByteLists(node: ViewNode, s: string): void {
     for (const list of byteLists(s)) {
       const text = list.bytes.toString('utf8');
-      if (this.seenRuns.has(text)) continue;
-      this.seenRuns.add(text);
+      if (!this.firstSight(text)) continue;
       this.countBase64();
-      this.charge(text.length);
-      this.addView(this.derived(node, text, { kind: 'opaque', why: 'hex' }));
+      this.addDerived(node, text, 'hex');
     }
   }
 

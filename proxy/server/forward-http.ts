@@ -87,14 +87,13 @@ export function upstreamBodyStream(buf: Buffer, arena: SharedBodyArena | null): 
 const leaving = new WeakMap<object, AbortController>();
 
 /**
- * A signal that aborts when the client's connection closes before this response is finished:
- * closed, reset, or half-closed (Node's server ends a half-closed connection, so no answer can
- * reach it). Node gives a response still queued behind a pipelined one no 'close' of its own,
- * so the socket's is watched. A response finished before that has been recorded already, so
- * the connection's signal serves every request on it. `dispose` is kept for the call sites.
+ * A signal that aborts when the client's connection closes: closed, reset, or half-closed
+ * (Node's server ends a half-closed connection, so no answer can reach it). Node gives a
+ * response still queued behind a pipelined one no 'close' of its own, so the socket's is
+ * watched. A response finished before that has been recorded already, so the connection's
+ * signal serves every request on it.
  */
-function clientGone(req: IncomingMessage, _res: ServerResponse): { signal: AbortSignal; dispose: () => void } {
-  const socket = req.socket;
+function clientGone(socket: IncomingMessage['socket']): AbortSignal {
   let ac = leaving.get(socket);
   if (!ac) {
     const controller = new AbortController();
@@ -103,9 +102,8 @@ function clientGone(req: IncomingMessage, _res: ServerResponse): { signal: Abort
     leaving.set(socket, controller);
     ac = controller;
   }
-  return { signal: ac.signal, dispose: noop };
+  return ac.signal;
 }
-const noop = (): void => undefined;
 
 /** What a record says of a client that left before the answer (status 499, as nginx logs it). */
 const CLIENT_CLOSED = 499;
@@ -253,7 +251,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
   let wouldBlock: RefusalCode | null = null; // report mode: what enforce would have done
   // Aborts the upstream request when the client leaves: without it a request whose answer was
   // not taken held its upstream socket (and its record) until a timeout, or for ever once paused.
-  const gone = clientGone(req, res);
+  const gone = clientGone(req.socket);
   core.metrics?.requests.inc({ kind: tunnel ? 'mitm' : 'http' });
 
   const record = (status: number, extra: Partial<AuditRecordInput> = {}): void => {
@@ -303,7 +301,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     // The refusal's own sentence (what was uninspectable, what was malformed) is written by
     // Warden; checked anyway, as everything agent-near that an audit record holds.
     const detail = o.extra?.['detail'];
-    record(gone.signal.aborted ? CLIENT_CLOSED : res.statusCode, typeof detail === 'string' ? { detail: { error: rt.sensitive(detail) ? 'withheld: it holds a sensitive value' : detail } } : {});
+    record(gone.aborted ? CLIENT_CLOSED : res.statusCode, typeof detail === 'string' ? { detail: { error: rt.sensitive(detail) ? 'withheld: it holds a sensitive value' : detail } } : {});
     return true;
   };
 
@@ -488,7 +486,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     }
 
     // forward
-    if (gone.signal.aborted) {
+    if (gone.aborted) {
       // Left while the request was read, resolved or inspected: nothing goes upstream.
       bytesUp = 0;
       record(CLIENT_CLOSED, { detail: { error: 'client closed before the request was sent' } });
@@ -508,10 +506,10 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
         path,
         headers,
         body: bodyStream ?? upstreamBody ?? body ?? (hasBody(req) ? Buffer.alloc(0) : null),
-        signal: gone.signal,
+        signal: gone,
       });
     } catch (err) {
-      if (gone.signal.aborted) {
+      if (gone.aborted) {
         // The request was sent (or was being sent); the decision stands, no answer was given.
         record(CLIENT_CLOSED, { detail: { error: 'client closed before the response' } });
         return;
@@ -539,14 +537,14 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       try {
         const buf = Buffer.from(await down.arrayBuffer());
         bytesDown = buf.length;
-        if (gone.signal.aborted) {
+        if (gone.aborted) {
           record(CLIENT_CLOSED, { detail: { error: 'client closed before the response' } });
           return;
         }
         res.writeHead(status, outHeaders);
         res.end(buf);
       } catch (err) {
-        if (gone.signal.aborted) {
+        if (gone.aborted) {
           record(CLIENT_CLOSED, { detail: { error: 'client closed before the response' } });
           return;
         }
@@ -558,7 +556,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       record(status);
       return;
     }
-    if (gone.signal.aborted) {
+    if (gone.aborted) {
       down.destroy(); // unread: undici closes the upstream connection rather than pool it
       record(CLIENT_CLOSED, { detail: { error: 'client closed before the response' } });
       return;
@@ -576,7 +574,7 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
         if (done) return;
         done = true;
         // The signal is the connection's: its listener goes with this response.
-        gone.signal.removeEventListener('abort', onGone);
+        gone.removeEventListener('abort', onGone);
         if (stalled) clearTimeout(stalled);
         if (error) {
           down.destroy();
@@ -600,8 +598,8 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
       down.on('end', () => res.end(() => finish(null)));
       // A client that leaves aborts the upstream body too (its 'error'): that is the client's
       // leaving, not an upstream failure.
-      gone.signal.addEventListener('abort', onGone, { once: true });
-      down.on('error', (err: Error) => (gone.signal.aborted ? onGone() : finish(upstreamErrorDetail(err))));
+      gone.addEventListener('abort', onGone, { once: true });
+      down.on('error', (err: Error) => (gone.aborted ? onGone() : finish(upstreamErrorDetail(err))));
       res.on('close', () => {
         if (!res.writableFinished) finish('client closed');
       });
@@ -615,7 +613,6 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     else res.destroy();
     record(500);
   } finally {
-    gone.dispose();
     if (reserved) core.inspectBudget.release(reserved);
     if (shared) core.sharedBodies.release(shared); // not forwarded as it was: nothing reads it now
   }

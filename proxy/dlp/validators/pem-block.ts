@@ -251,3 +251,16 @@ function encryptedAlgorithm(seq: Buffer): boolean {
   const oid = seq.subarray(k + 2, k + 2 + (seq[k + 1] ?? 0));
   return PBE_OIDS.some((p) => oid.subarray(0, p.length).equals(p));
 }
+
+/**
+ * Whether `at` in `text` is inside a PEM private key block (after its BEGIN line, before any END
+ * line), which the PEM pattern reports whole: views.ts does not read its lines again as an
+ * unarmoured key.
+ */
+export function insidePrivateKeyArmour(text: string, at: number): boolean {
+  const before = text.slice(Math.max(0, at - 512), at);
+  const begin = before.lastIndexOf('-----BEGIN');
+  if (begin === -1 || before.indexOf('-----END', begin) !== -1) return false;
+  BEGIN_LINE.lastIndex = begin;
+  return BEGIN_LINE.test(before);
+}
