@@ -294,8 +294,14 @@ export function genericValueVerdict(v: string): Verdict | null {
   if (/&\w+=/.test(v)) return null; // a query string swallowed after `auth…=`
   if (isPlaceholder(v) || /^[$%<[{(]/.test(v)) return null;
   if (/^[A-Za-z]+$/.test(v) || /^[A-Za-z_]+$/.test(v)) return null;
+  if (/^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(v)) return null; // a constant's name (`DBUS_COOKIE_SHA1`)
+  // Mostly outside ASCII: text in another script (a translated message), not a credential.
+  if ((v.match(/[^\x00-\x7f]/g)?.length ?? 0) * 2 > v.length) return null;
   if (/^\d+$/.test(v) || /:\/\//.test(v) || /^(?:true|false|null|none|undefined)$/i.test(v)) return null;
   if (/\d+\.\d+\.\d+/.test(v) && !/[+/=]/.test(v)) return null; // versions, dotted ids
+  // A reference in code, not a value: `password = process.env.DB_PASSWORD`, `settings.SECRET_KEY`,
+  // `this.options.apiKey` (identifiers joined by dots; a token's parts carry digits).
+  if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(v) && (v.match(/\d/g)?.length ?? 0) <= 2) return null;
   if (/^[a-z0-9-]+(?:\.[a-z0-9-]+)+$/i.test(v)) {
     const tld = v.slice(v.lastIndexOf('.') + 1).toLowerCase();
     if (TLDS.has(tld) || /^(?:pem|crt|cer|key|p12|json|yaml|yml|txt|png|jpg|js|ts)$/.test(tld)) return null;

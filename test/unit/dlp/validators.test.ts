@@ -138,3 +138,14 @@ test('generic secret values: an @ makes a value an e-mail address only with a re
   assert.notEqual(genericValueVerdict('Qw7rT2@xk9Lm4vB8nZ1'), null);
   assert.notEqual(genericValueVerdict('Qw7rT2@xk9Lm4.vB8nZ1'), null);
 });
+
+// Found scanning real code (red team, session 14, F5 false-positive study): references, not values.
+const notValues: Array<[value: string, secret: boolean]> = [
+  ['process.env.DB_PASSWORD', false], ['options.getPrivateKey', false], ['event.usage.cache_read_input_tokens', false],
+  ['DBUS_COOKIE_SHA1', false], ['请输入您的新密码至少8位并包含字母和数字', false],
+  ['Qw7rT2xk9Lm4vB8n', true], ['eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U', true],
+  ['Qw7r.T2xk9.Lm4vB8n', true], ['Qw7rT2xk9Lm4vB8né', true],
+];
+for (const [value, secret] of notValues) {
+  test(`generic secret value: ${value.slice(0, 24)}`, () => assert.equal(genericValueVerdict(value) !== null, secret));
+}
