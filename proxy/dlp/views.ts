@@ -30,6 +30,7 @@ import { decodeTagChars, hasTagChars } from './decode-tags.js';
 import { byteLists } from './decode-bytes.js';
 import { hexDumps, wrappedBlocks } from './decode-wrapped.js';
 import { insidePrivateKeyArmour, unarmoredPrivateKey } from './validators/pem-block.js';
+import { secretKeyName } from './validators/secrets.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
 import type { Detectors } from './types.js';
 
@@ -46,6 +47,31 @@ export const MIN_DECODE_BUDGET = 64 * 1024;
  * assignment such as `ip=10.0.0.1` is still a run of its own.
  */
 const MIN_PRINTABLE_RUN = 10;
+
+/** Members that name their sibling `value` (Kubernetes and ECS env lists, CloudFormation parameters). */
+const SIBLING_NAMES = new Set(['name', 'key', 'parameterkey']);
+const SIBLING_VALUES = new Set(['value', 'parametervalue']);
+
+/**
+ * `tokens[k]`, or, for the string of a `value` member right after a `name` member that names a
+ * secret (`{"name": "DB_PASSWORD", "value": "…"}`), the same token keyed by that name: the value
+ * is scanned as `DB_PASSWORD`'s, as `{"DB_PASSWORD": "…"}` would be (red team, session 14, F5).
+ * Adjacent members only, a name of [\w.:-]{1,64}: secrets.yaml generic_secret_sibling_name's
+ * prefilter holds every such pair, so the fast path never passes a body this finds something in.
+ */
+function siblingNamed(text: string, tokens: readonly JsonToken[], k: number): JsonToken {
+  const t = tokens[k] as JsonToken;
+  if (t.kind !== 'string' || t.key === null || !SIBLING_VALUES.has(t.key) || k < 3) return t;
+  const nameKey = tokens[k - 3] as JsonToken;
+  const name = tokens[k - 2] as JsonToken;
+  const valueKey = tokens[k - 1] as JsonToken;
+  // Both keys in the same object (`<object>{key}`), the name a string member of it.
+  if (nameKey.kind !== 'key' || valueKey.kind !== 'key' || nameKey.where !== valueKey.where) return t;
+  if (name.kind !== 'string' || name.key === null || !SIBLING_NAMES.has(name.key) || name.escaped) return t;
+  const named = text.slice(name.start, name.end);
+  if (!/^[\w.:-]{1,64}$/.test(named) || !secretKeyName(named)) return t;
+  return { ...t, key: named.toLowerCase() };
+}
 
 /** Replace `[start, end)` of a text with `text`. */
 export interface Edit {
@@ -537,7 +563,7 @@ export class ViewBuilder {
   private addJson(holder: ViewNode, where: string, depth: number): boolean {
     const tokens = tokenizeJson(holder.orig, where);
     if (tokens === null) return false;
-    for (const t of tokens) this.addJsonToken(holder, t, depth);
+    for (let k = 0; k < tokens.length; k++) this.addJsonToken(holder, siblingNamed(holder.orig, tokens, k), depth);
     // A JSON array of byte values (`JSON.stringify(buffer)`) is numbers to the walk above.
     this.addByteLists(holder, holder.orig);
     return true;

@@ -35,6 +35,12 @@ export const VALIDATORS: Readonly<Record<string, Validator>> = Object.freeze({
   http_auth: secrets.httpAuth,
   generic_secret: secrets.genericSecret,
   generic_keyed_value: secrets.genericKeyedValue,
+  generic_keyed_phrase: secrets.genericKeyedPhrase,
+  generic_quoted_secret: secrets.genericQuotedSecret,
+  generic_secret_element: secrets.genericSecretElement,
+  generic_sibling_secret: secrets.genericSiblingSecret,
+  command_password: secrets.commandPassword,
+  htpasswd_batch: secrets.htpasswdBatch,
   mixed_case: secrets.mixedCase,
   has_digit: secrets.hasDigit,
 });

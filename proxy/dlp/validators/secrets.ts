@@ -320,3 +320,143 @@ export const genericKeyedValue: Validator = (c) => {
   if (c.key === null || !secretKeyName(c.key)) return null;
   return genericValueVerdict(c.value);
 };
+
+/**
+ * Last words of a key name under which a value may be a passphrase (words and spaces): a
+ * password or a secret. A token or an API key never holds a space; a message about a password
+ * (`password_error`, `password_too_short`) ends in another word.
+ */
+const PASSPHRASE_KEY = /^(?:pass(?:word|wd|phrase)?|pwd|secret)s?$/;
+/**
+ * Words that make a spaced value prose or a label rather than a passphrase: the word for
+ * "password" in the languages UI strings are most often translated to (`Mot de passe`,
+ * `Neues Passwort`), and the function words of instructions and messages (`Please enter your
+ * password`, `the rotation job runs nightly`). Passphrases are a few random words (diceware,
+ * xkcd's `correct horse battery staple`); one that happens to hold `the` is missed, which is the
+ * price of not redacting every translated label.
+ */
+const PROSE_WORD = /^(?:pass\w*|pwd|secret\w*|token\w*|kennwort|contrase\w*|senha|wachtwoord|salasana|l[öo]senord|has[łl]o|parol\w*|mot|your|you|please|enter|must|should|will|can|is|are|be|not|no|the|this|that|these|with|for|from|of|to|and|or|an|a|at|in|on|by|it|its|de|le|la|du|des|der|die|das|und|el|los|las|por|para)$/i;
+
+/**
+ * A value holding spaces under a passphrase key (`password = "correct horse battery staple"`):
+ * 3 to 12 words, 12 to 128 characters, no sentence punctuation, no word from PROSE_WORD, not a
+ * placeholder. Accepted at medium confidence, whatever its entropy: it is a password by its key.
+ */
+export function passphraseVerdict(key: string, value: string): Verdict | null {
+  const words = keyWords(key);
+  if (!PASSPHRASE_KEY.test(words[words.length - 1] ?? '')) return null;
+  const v = value.trim();
+  if (v.length < 12 || v.length > 128 || isPlaceholder(v) || /^[$%<[{(]/.test(v)) return null;
+  if (/[.!?;:,()[\]{}<>"`]/.test(v)) return null;
+  const parts = v.split(/\s+/);
+  if (parts.length < 3 || parts.length > 12) return null;
+  if (parts.some((w) => PROSE_WORD.test(w))) return null;
+  return ACCEPT;
+}
+
+/** genericValueVerdict, or passphraseVerdict for a value holding whitespace. */
+function valueVerdict(key: string, value: string): Verdict | null {
+  return /\s/.test(value.trim()) ? passphraseVerdict(key, value) : genericValueVerdict(value);
+}
+
+/** `"…"`, `'…'` or a backquoted value: its inner span, or null when it is not quoted. */
+function unquoted(c: ValidatorInput, start = c.start, end = c.end): { start: number; end: number } | null {
+  const q = c.text[start];
+  if (end - start < 2 || (q !== '"' && q !== "'" && q !== '`') || c.text[end - 1] !== q) return null;
+  return { start: start + 1, end: end - 1 };
+}
+
+/** The verdict for the span `[start, end)` (quotes around it dropped), moved to that span. */
+function spanVerdict(c: ValidatorInput, key: string, start: number, end: number, valueChar: RegExp): Verdict | null {
+  const inner = unquoted(c, start, end);
+  const s = inner?.start ?? start;
+  const e = inner?.end ?? end;
+  const value = c.text.slice(s, e);
+  const verdict = valueVerdict(key, value);
+  if (verdict === null) return null;
+  const lead = value.length - value.trimStart().length;
+  const trail = value.length - value.trimEnd().length;
+  const moved = { ...verdict, start: s + lead, end: e - trail };
+  // A bare value the pattern cut at 512 characters is followed to its end (wholeValue).
+  return inner === null ? wholeValue({ ...c, start: moved.start, end: moved.end }, valueChar, moved) : moved;
+}
+
+/**
+ * A quoted value after a secret key (`password: 'Qw7r"T2…'`, `password = "correct horse battery
+ * staple"`): group 1 the key, group 2 the value with its quotes. The span is the inside of the
+ * quotes, whatever other quote or spaces it holds.
+ */
+export const genericQuotedSecret: Validator = (c) => {
+  const key = c.groups[1] ?? '';
+  if (!secretKeyName(key)) return null;
+  const inner = c.value.slice(1, -1).trim();
+  if (/\s/.test(inner)) {
+    // Two strings in a list (`['never a secret', 'blob Zf3… end']`) are no key and its passphrase.
+    if (c.text.slice(c.matchStart + key.length, c.start).includes(',')) return null;
+  } else if (!/^[^;,<>(){}[\]\\]+$/.test(inner)) {
+    // Without spaces, the characters generic_secret_assignment takes and the other quote: what it
+    // leaves are code (`'headers["x-api-key"]'`, `",Y),U&&f("`) and parameter lists (`m=256,t=1`).
+    return null;
+  }
+  return spanVerdict(c, key, c.start, c.end, ASSIGNED_VALUE_CHAR);
+};
+
+/**
+ * An element named like a secret (`<password>…</password>`, `<cfg:dbPassword type="string">…`):
+ * group 1 the element name, group 2 its text; the closing tag must name the same element.
+ */
+export const genericSecretElement: Validator = (c) => {
+  const name = c.groups[1] ?? '';
+  if (!secretKeyName(name.slice(name.lastIndexOf(':') + 1))) return null;
+  const close = /^[ \t\r\n]*<\/([\w.:-]+)/.exec(c.text.slice(c.end, c.end + name.length + 40));
+  if (close === null || close[1]?.toLowerCase() !== name.toLowerCase()) return null;
+  return spanVerdict(c, name, c.start, c.end, /[^<>\s]/);
+};
+
+/**
+ * A value whose key is a sibling's value: `- name: DB_PASSWORD⏎ value: …` (Kubernetes, compose),
+ * `{"name": "DB_PASSWORD", "value": "…"}` in text, `<add key="DbPassword" value="…"/>`. Group 1
+ * the name, group 2 the value with any quotes.
+ */
+export const genericSiblingSecret: Validator = (c) => {
+  const key = c.groups[1] ?? '';
+  if (!secretKeyName(key)) return null;
+  return spanVerdict(c, key, c.start, c.end, ASSIGNED_VALUE_CHAR);
+};
+
+/** What a command-line value runs over when unquoted. */
+const COMMAND_VALUE_CHAR = /[^\s"'`|;&<>]/;
+
+/**
+ * A password given to a tool known to take one as an option (`mysql -pX`, `sshpass -p X`,
+ * `docker login -p X`, `--password X`; see secrets.yaml): the last group is the value, with any
+ * quotes. A long option (group 1 set) must name a secret by the key-name rule (`--db-password`,
+ * not `--password-file`).
+ */
+export const commandPassword: Validator = (c) => {
+  const option = c.groups.length > 2 ? c.groups[1] : undefined;
+  if (option !== undefined && !secretKeyName(option)) return null;
+  if (c.value.startsWith('-')) return null;
+  return spanVerdict(c, option ?? 'password', c.start, c.end, COMMAND_VALUE_CHAR);
+};
+
+/** `htpasswd` with `-b` (the password on the command line): its arguments are `[file] user password`. */
+const HTPASSWD = /^htpasswd((?:[ \t]+-[A-Za-z]+(?:[ \t]+\d{1,3})?)+)[ \t]+(\S+)[ \t]+(\S+)(?:[ \t]+(\S+))?/d;
+
+/** `htpasswd -b[c|n|B…] [file] user password` (the pattern is the whole command, group 0). */
+export const htpasswdBatch: Validator = (c) => {
+  const m = HTPASSWD.exec(c.value);
+  if (m === null || m.indices === undefined) return null;
+  const flags = (m[1] ?? '').replace(/[ \t]+\d+/g, '');
+  if (!/-[A-Za-z]*b/.test(flags)) return null;
+  const at = m.indices[/-[A-Za-z]*n/.test(flags) ? 3 : 4];
+  if (at === undefined) return null;
+  return spanVerdict(c, 'password', c.start + at[0], c.start + at[1], COMMAND_VALUE_CHAR);
+};
+
+/** Key-only view whose value holds spaces (`{"password": "correct horse battery staple"}`). */
+export const genericKeyedPhrase: Validator = (c) => {
+  if (c.key === null || !secretKeyName(c.key)) return null;
+  const verdict = passphraseVerdict(c.key, c.value);
+  return verdict === null ? null : { ...verdict, start: c.start + (c.value.length - c.value.trimStart().length), end: c.end - (c.value.length - c.value.trimEnd().length) };
+};

@@ -9,7 +9,7 @@ import {
 } from '../../../proxy/dlp/checksums.js';
 import { isPlaceholder, shannonEntropy } from '../../../proxy/dlp/entropy.js';
 import { cardBrand, ibanValid, usSsn } from '../../../proxy/dlp/validators/pii.js';
-import { genericValueVerdict, jwt, privateKey, secretKeyName } from '../../../proxy/dlp/validators/secrets.js';
+import { genericValueVerdict, jwt, passphraseVerdict, privateKey, secretKeyName } from '../../../proxy/dlp/validators/secrets.js';
 import type { Validator } from '../../../proxy/dlp/validators/types.js';
 
 /** Run a validator on a whole-text candidate. */
@@ -138,6 +138,21 @@ test('generic secret values: an @ makes a value an e-mail address only with a re
   assert.notEqual(genericValueVerdict('Qw7rT2@xk9Lm4vB8nZ1'), null);
   assert.notEqual(genericValueVerdict('Qw7rT2@xk9Lm4.vB8nZ1'), null);
 });
+
+// Red team, session 14 (F5): values that hold spaces are passphrases only under a password or
+// secret key, and only when they read as a few words rather than a label or a sentence.
+const passphrases: Array<[key: string, value: string, secret: boolean]> = [
+  ['password', 'correct horse battery staple', true], ['DB_PASSWORD', 'tulip orbit 42 canyon', true],
+  ['db_passphrase', 'violet   ember  quarry  mosaic', true], ['client_secret', 'amber falcon ridge', true],
+  ['api_token', 'correct horse battery staple', false], ['password_error', 'correct horse battery staple', false],
+  ['password', 'Please enter your password', false], ['password', 'Mot de passe', false],
+  ['new_password', 'Neues Passwort eingeben', false], ['password', 'must contain a digit', false],
+  ['password', 'correct horse battery staple.', false], ['password', 'two words', false],
+  ['password', '${DB_PASSWORD} and more', false], ['password', 'your password here please', false],
+];
+for (const [key, value, secret] of passphrases) {
+  test(`passphrase: ${key} = ${value}`, () => assert.equal(passphraseVerdict(key, value) !== null, secret));
+}
 
 // Found scanning real code (red team, session 14, F5 false-positive study): references, not values.
 const notValues: Array<[value: string, secret: boolean]> = [
