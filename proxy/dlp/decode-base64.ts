@@ -306,3 +306,104 @@ export function isPrintableBase64(src: string | Uint8Array, start: number, end: 
 export function decodeBase64(src: string): Buffer {
   return Buffer.from(src, 'base64');
 }
+
+/**
+ * Runs shorter than MIN_BASE64_RUN (red team, session 14, F9: a Kubernetes Secret's `ssn:
+ * NTM2LTIyLTgxNDM=`, a card number in a short field) are read only where they are plausibly
+ * base64, as ordinary words and identifiers are not:
+ *
+ * - padded (shortPaddedRuns): 6–23 alphabet characters, then `=` or `==` making a multiple of 4,
+ *   not glued to more alphabet characters or `=` on either side, and with the unused bits of its
+ *   last character zero (an encoder writes them so; a word before `==` has them zero one time in
+ *   16, before `=` one time in 4);
+ * - or the whole text of a view (a JSON string, a form, query or header value), unpadded
+ *   (wholeShortRun): 8–23 characters, a length a base64 text can have, the unused bits zero, and
+ *   decoding to printable ASCII only (UTF-8 let one identifier in ten decode to "text").
+ *
+ * and in both cases only when the bytes decode to text (isPrintableBase64). Over 124 MB of code,
+ * documentation and data (node_modules, Python's library, /usr/share/doc) the padded rule reads
+ * 76 runs and the unpadded rule 49, nearly all real base64 (`aGVsbG8gd29ybGQ=`), and no detector
+ * finds anything in the rest (test/unit/dlp/short-base64-fp.test.ts keeps the words it must not
+ * read).
+ */
+export const MIN_SHORT_BASE64_RUN = 8;
+
+const EQUALS = 0x3D;
+
+function codeAt(src: string | Uint8Array, k: number): number {
+  return typeof src === 'string' ? src.charCodeAt(k) : (src[k] ?? -1);
+}
+
+/** Whether the unused low bits of the last character of a run of `len` alphabet characters are zero. */
+function canonicalTail(last: number, len: number): boolean {
+  const rest = len % 4;
+  if (rest === 2) return (last & 0x0F) === 0;
+  if (rest === 3) return (last & 0x03) === 0;
+  return rest === 0;
+}
+
+/**
+ * The short padded runs of `src` that decode to text: `visit(start, end)` for each, `end`
+ * including the padding, until it returns true (then true). One look at each `=` (memchr).
+ */
+export function someShortPaddedRun(src: string | Uint8Array, visit: (start: number, end: number) => boolean): boolean {
+  const n = src.length;
+  const next = (from: number): number => (typeof src === 'string' ? src.indexOf('=', from) : src.indexOf(EQUALS, from));
+  for (let p = next(0); p !== -1; p = next(p + 1)) {
+    let pad = 1;
+    while (pad < 3 && p + pad < n && codeAt(src, p + pad) === EQUALS) pad++;
+    const after = p + pad < n ? codeAt(src, p + pad) : -1;
+    const first = p;
+    p += pad - 1;
+    if (pad > 2 || (after >= 0 && base64Sextet(after) >= 0) || after === EQUALS) continue;
+    let start = first;
+    while (start > 0 && first - start < MIN_BASE64_RUN && base64Sextet(codeAt(src, start - 1)) >= 0) start--;
+    const len = first - start;
+    // A longer run is findBase64Runs' (24 and more), or glued to one (23 after a 24th).
+    if (len >= MIN_BASE64_RUN || len + pad < MIN_SHORT_BASE64_RUN || (len + pad) % 4 !== 0) continue;
+    if (!canonicalTail(base64Sextet(codeAt(src, first - 1)), len)) continue;
+    if (isPrintableBase64(src, start, first) && visit(start, first + pad)) return true;
+  }
+  return false;
+}
+
+/** Every short padded run of `s` that decodes to text (someShortPaddedRun). */
+export function shortPaddedRuns(s: string): Base64Run[] {
+  const runs: Base64Run[] = [];
+  someShortPaddedRun(s, (start, end) => { runs.push({ start, end }); return false; });
+  return runs;
+}
+
+/**
+ * Whether `src[start, end)`, the whole text of a view, is a short unpadded base64 run that
+ * decodes to printable ASCII (see MIN_SHORT_BASE64_RUN).
+ */
+export function isWholeShortRun(src: string | Uint8Array, start: number, end: number): boolean {
+  const len = end - start;
+  if (len < MIN_SHORT_BASE64_RUN || len >= MIN_BASE64_RUN || len % 4 === 1) return false;
+  for (let k = start; k < end; k++) if (base64Sextet(codeAt(src, k)) < 0) return false;
+  if (!canonicalTail(base64Sextet(codeAt(src, end - 1)), len)) return false;
+  const bytes = base64Head(src, start, end);
+  for (let k = 0; k < bytes.length; k++) {
+    const b = bytes[k] as number;
+    if (b < 0x20 || b > 0x7E) return false;
+  }
+  return bytes.length > 0;
+}
+
+/**
+ * Whether a JSON text (the fast path's buffers) holds a string, `"` to `"`, that isWholeShortRun
+ * reads: every JSON string leaf is one, with the quotes around it. Each quote looks at most 24
+ * bytes ahead, and prose stops at its first space.
+ */
+export function someQuotedShortRun(b: Uint8Array): boolean {
+  const QUOTE = 0x22;
+  for (let q = b.indexOf(QUOTE); q !== -1; q = b.indexOf(QUOTE, q + 1)) {
+    let k = q + 1;
+    while (k < b.length && k - q - 1 < MIN_BASE64_RUN && IS_BASE64[b[k] as number] === 1) k++;
+    if (b[k] !== QUOTE) continue;
+    if (isWholeShortRun(b, q + 1, k)) return true;
+    q = k - 1; // the closing quote may open the next string
+  }
+  return false;
+}

@@ -20,7 +20,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { decodableRuns, decodeBase64, decodeRun, findBase64Runs, MIN_BASE64_RUN, textReading, type TextReading } from './decode-base64.js';
+import { decodableRuns, decodeBase64, decodeRun, findBase64Runs, isWholeShortRun, MIN_BASE64_RUN, MIN_SHORT_BASE64_RUN, shortPaddedRuns, textReading, type TextReading } from './decode-base64.js';
 import { integerForm, looksLikeJson, memberSegment, MIN_NUMBER_VIEW, tokenizeJson, unescapeJson, type JsonToken } from './decode-json.js';
 import { decodeCharset, nonUtf8Charset, utf16Shape, withoutNuls } from './decode-charset.js';
 import { isPrintableHex } from './decode-hex.js';
@@ -371,6 +371,7 @@ export class ViewBuilder {
       const { text, spans } = decodeTagChars(s);
       this.decodedSpans.set(this.addDerived(node, text, 'tags'), spans);
     }
+    if (!hexRunsOnly) this.addShortRuns(node, s);
     if (s.length < MIN_BASE64_RUN) return;
     // Outside the body (the URL, header names and values: short texts), also the parts of a run
     // that does not decode whole: path segments, hex after `-`/`_` (`x-<hex>`, `file-<hex>`).
@@ -419,6 +420,19 @@ export class ViewBuilder {
         if (reading !== null) this.addRun(node, dump.hex, reading === 'hex' ? reading : { archive: reading, hex: true }, dump.start, dump.end);
       }
     }
+  }
+
+  /**
+   * Base64 runs too short for findBase64Runs, where they are plausibly base64 (decode-base64.ts
+   * MIN_SHORT_BASE64_RUN): the whole text of the view, or padded runs in it.
+   */
+  private addShortRuns(node: ViewNode, s: string): void {
+    if (s.length < MIN_SHORT_BASE64_RUN) return;
+    if (s.length < MIN_BASE64_RUN && isWholeShortRun(s, 0, s.length)) {
+      this.addRun(node, s, 'base64', 0, s.length);
+      return;
+    }
+    for (const run of shortPaddedRuns(s)) this.addRun(node, s.slice(run.start, run.end), 'base64', run.start, run.end);
   }
 
   /**

@@ -64,6 +64,11 @@ const perturbations: Array<[name: string, edit: (text: string, rand: () => numbe
   ['card as a negative JSON number with an upper-case exponent, in an array', (t) => t.replace('"temperature":0.2', '"temperature":0.2,"n":[1,-4.111111111111111E+15]'), false],
   ['card as a JSON number with a zero fraction', (t) => t.replace('"temperature":0.2', '"temperature":0.2,"card":4111111111111111.0'), false],
   ['card as a JSON number in exponent form in nested tool-call arguments', (t) => addToolCall(t, '{"card":4.111111111111111e15}'), false],
+  // Short base64 runs (decode-base64.ts MIN_SHORT_BASE64_RUN): padded anywhere, unpadded as a whole JSON string.
+  ['SSN in short padded base64', (t) => plant(t, `data: ssn: ${Buffer.from('123-45-6789').toString('base64')}`), false],
+  ['SSN in short unpadded base64, a whole JSON string', (t) => t.replace('"temperature":0.2', `"temperature":0.2,"x":"${Buffer.from('123-45-6789').toString('base64').replace(/=+$/, '')}"`), false],
+  ['SSN in short unpadded base64 in nested tool-call arguments', (t) => addToolCall(t, JSON.stringify({ s: Buffer.from('123-45-6789').toString('base64url') })), false],
+  ['clean with short words before = and ==, and identifiers', (t) => plant(t, 'if (userName== null) x = fileType; Password1 camelCaseName deadbeefcafe0123 k=v'), true],
   ['clean with JSON numbers in other forms (1.0, 0.7, 1024, -3.5, 2023.10 in prose)', (t) => plant(t, 'in 2023.10 it cost 1234.5').replace('"temperature":0.2', '"temperature":0.7,"top_p":1.0,"max_tokens":1024,"bias":-3.5'), true],
 ];
 

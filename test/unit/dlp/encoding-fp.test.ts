@@ -1,0 +1,61 @@
+/**
+ * Clean text that the readings added for the red team's session 14 (short base64 runs,
+ * lower-case IBANs, e-mail domains with diacritics, C0 controls inside a value) must find
+ * nothing in: identifiers, hashes, words, constants, code. Each row goes through inspect() with
+ * the real detectors, as a chat message, as a JSON value, and as a text body, on the default
+ * engine and on the full path.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compileDetectors } from '../../../proxy/dlp/detectors.js';
+import { createDlpEngine } from '../../../proxy/dlp/inspect.js';
+import { policy, request } from './inspect-helpers.js';
+
+const detectors = compileDetectors({ honeytokens: [{ id: 'ht', value: 'WARDEN-CANARY-5e1d0b77', sha256: null }], fingerprintKey: Buffer.from('unit-test-key') });
+const pol = policy({ packs: detectors.packNames });
+const engines = [['default engine', createDlpEngine(detectors)], ['full path', createDlpEngine(detectors, { fastPath: false })]] as const;
+
+export const CLEAN: Array<[string, string[]]> = [
+  // group, texts
+  ['identifiers and words that are base64-shaped', [
+    'Password1', 'Password12', 'userName', 'fileType', 'camelCaseName', 'getElementById', 'isActive', 'TypeType',
+    'ListType', 'closelog', 'blowfish', 'RSA_SHA1', 'SUB-MENU', 'REFENTRY', 'endsWith', 'bindings', 'encoding',
+    'UTF-16LE', 'feminine', 'Question', 'ctypedef', 'annotate', 'finalize', 'andrelop', 'fitsdisp', 'bytefile',
+  ]],
+  ['ids and hashes', [
+    'deadbeefcafe0123', 'f47ac10b', '58cc', '4372', 'a567', '0e02b2c3d479', 'f47ac10b-58cc-4372-a567-0e02b2c3d479',
+    '3f2b8c1e', '9f86d081884c7d65', 'sha1-3f2b8c1e9d4a4e6b', 'call_4a7b9c0d1e2f', 'req_01H8XGJWBWBAQ4Z5',
+    '01ARZ3NDEKTSV4RRFFQ69G5FAV', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567',
+  ]],
+  ['code with `=` and `==`', [
+    'if (userName== null) return;', 'x.binding= 1; OFFLINE= 0', 'a==b', 'count1== 2', 'const token = getToken();',
+    'export DEBUG=1 NODE_ENV=production', 'x = y == z ? a : b', 'key=value&other=thing', 'PATH=/usr/bin:/bin',
+  ]],
+  ['a Kubernetes Secret with nothing sensitive in it', [
+    `data:\n  username: ${Buffer.from('admin').toString('base64')}\n  region: ${Buffer.from('eu-west-1').toString('base64')}\n  replicas: ${Buffer.from('3').toString('base64')}`,
+  ]],
+  ['constants and enum names', [
+    'ENUM_NAMES_LIKE_THIS', 'MAX_RETRY_COUNT', 'HTTP_STATUS_NOT_FOUND', 'SIGTERM', 'ERR_INVALID_ARG_TYPE',
+  ]],
+];
+
+for (const [group, texts] of CLEAN) {
+  for (const [ename, engine] of engines) {
+    test(`no finding in clean text (${ename}): ${group}`, () => {
+      const found: string[] = [];
+      for (const t of texts) {
+        const bodies: Array<[string, string]> = [
+          [JSON.stringify({ messages: [{ role: 'user', content: `look at ${t} here` }] }), 'application/json'],
+          [JSON.stringify({ value: t }), 'application/json'],
+          [t, 'text/plain'],
+        ];
+        for (const [body, ct] of bodies) {
+          const r = engine.inspect(request(body, { 'content-type': ct }), pol);
+          // The row's index and the finding's type only: never the matched value.
+          if (r.decision !== 'allow' || r.findings.length > 0) found.push(`${texts.indexOf(t)}:${ct}:${r.findings.map((f) => f.type).join(',') || r.reason}`);
+        }
+      }
+      assert.deepEqual(found, []);
+    });
+  }
+}
