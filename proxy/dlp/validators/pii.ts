@@ -4,6 +4,7 @@
  * regex candidate becomes a finding only when it can be the real thing.
  */
 import { isIP, isIPv6 } from 'node:net';
+import { domainToASCII } from 'node:url';
 import { isValidPhoneNumber, type CountryCode } from 'libphonenumber-js/max';
 import { abaValid, base58CheckValid, bech32Valid, ibanMod97Valid, luhnValid, nhsValid } from '../checksums.js';
 import { isRepeatedChar } from '../entropy.js';
@@ -188,6 +189,16 @@ export const iban: Validator = (c) => {
   return null;
 };
 
+/**
+ * IBAN with a lower-case letter (pii.yaml iban_any_case): as `iban` on the upper-cased value. Case
+ * changing inside a word (`bANK`, `wEST`) is nobody's way of writing one (presidio's test set
+ * calls `LV80 bANK 0000 4351 9500 1` no IBAN); `gb82west…`, `Gb82West…` and `GB82 west …` are.
+ */
+export const ibanAnyCase: Validator = (c) => {
+  if (!/[a-z]/.test(c.value) || /[a-z][A-Z]/.test(c.value)) return null;
+  return iban({ ...c, value: c.value.toUpperCase() });
+};
+
 /** ABA routing number: 3-7-1 checksum, Federal Reserve prefix, not a known SSN sample. */
 export const abaRouting: Validator = (c) => {
   if (!leftBoundaryOk(c.text, c.start, 'digits') || !rightBoundaryOk(c.text, c.end, 'digits')) return null;
@@ -250,6 +261,21 @@ export const email: Validator = (c) => {
   if (before === ':' && /[A-Za-z0-9._%+-]$/.test(c.text.slice(Math.max(0, c.start - 2), c.start - 1))
     && !MAIL_LABEL.test(c.text.slice(Math.max(0, c.start - 24), c.start))) return null;
   return ACCEPT;
+};
+
+/**
+ * Email with letters outside ASCII (pii.yaml email_idn; red team, session 14, F11): `jane@exämple.de`,
+ * `用户@例子.公司`. The domain is checked in its punycode form (`xn--exmple-cua.de`), as a mail
+ * server reads it: it must convert (IDNA) and its TLD exist. All-ASCII values are the email
+ * pattern's.
+ */
+export const emailIdn: Validator = (c) => {
+  if (!/[^\x00-\x7F]/.test(c.value)) return null;
+  const atPos = c.value.lastIndexOf('@');
+  if (atPos <= 0) return null;
+  const domain = domainToASCII(c.value.slice(atPos + 1));
+  if (domain === '') return null;
+  return email({ ...c, value: `${c.value.slice(0, atPos)}@${domain}` });
 };
 
 /** A word before `:` that makes what follows an address: a URI scheme or a mail header's name. */

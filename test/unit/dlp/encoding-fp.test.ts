@@ -34,6 +34,15 @@ export const CLEAN: Array<[string, string[]]> = [
   ['a Kubernetes Secret with nothing sensitive in it', [
     `data:\n  username: ${Buffer.from('admin').toString('base64')}\n  region: ${Buffer.from('eu-west-1').toString('base64')}\n  replicas: ${Buffer.from('3').toString('base64')}`,
   ]],
+  ['lower-case hex ids, UUIDs and names with two letters and two digits (IBAN shapes)', [
+    'de12cdef-58cc-4372-a567-0e02b2c3d479', 'be12abcdef0123456789ab', 'ad04169e9cfcf4e3ad04169e', 'de1234567890',
+    'ae76-2b20e5a5300b', 'gb2312prober import', 'GB2312Prober', 'ie11fingerprint', 'md55d9c68c6c50ed3d02a2fcf54f63993b6',
+    'gm62-xv2j-4rw9', 'sh35ksdf09sf', 'py37 this becomes', 'no12 with this that', 'de89 3704 0044 0532 0130 01',
+  ]],
+  ['non-ASCII text near @ (e-mail shapes)', [
+    '@müller says hi', 'café@ noon', 'naïve café “quoted” 東京', 'jane@exämple', 'user@host.ünknown', 'x@y.ü',
+    '用户@例子.广告', 'größe@ 3', 'Ünïcödé@@', 'a@b', '@@ü',
+  ]],
   ['constants and enum names', [
     'ENUM_NAMES_LIKE_THIS', 'MAX_RETRY_COUNT', 'HTTP_STATUS_NOT_FOUND', 'SIGTERM', 'ERR_INVALID_ARG_TYPE',
   ]],
