@@ -5,6 +5,7 @@
  * noise and is dropped: a body holds thousands of such runs, so classification decodes by hand
  * into a scratch buffer and stops at the first sign of binary, without allocating.
  */
+import { decodeBase32, isPrintableBase32 } from './decode-base32.js';
 import { isPrintableHex, MIN_HEX_RUN } from './decode-hex.js';
 import { someBase64RunSimd } from './wasm/base64-runs.js';
 
@@ -143,20 +144,22 @@ export function decodableRuns<R>(s: string, read: (start: number, end: number) =
 
 /**
  * How a run reads as text: hex first (a hex run read as base64 is noise), then base64 of UTF-8,
- * then base64 of UTF-16 (PowerShell's `-EncodedCommand` is base64 of UTF-16LE).
+ * then base64 of UTF-16 (PowerShell's `-EncodedCommand` is base64 of UTF-16LE), then base32
+ * (decode-base32.ts: a run of its upper-case alphabet, which base64 reads as noise).
  */
-export type TextReading = 'hex' | 'base64' | 'base64-utf16le' | 'base64-utf16be';
+export type TextReading = 'hex' | 'base64' | 'base64-utf16le' | 'base64-utf16be' | 'base32';
 
 /** The reading under which `[start, end)` decodes to printable text, or null. */
 export function textReading(src: string | Uint8Array, start: number, end: number): TextReading | null {
   if (isPrintableHex(src, start, end)) return 'hex';
   if (isPrintableBase64(src, start, end)) return 'base64';
-  return utf16Base64(src, start, end);
+  return utf16Base64(src, start, end) ?? (isPrintableBase32(src, start, end) ? 'base32' : null);
 }
 
 /** UTF-8 bytes of a run under a reading. */
 export function decodeRun(encoded: string, reading: TextReading): Buffer {
   if (reading === 'hex') return Buffer.from(encoded, 'hex');
+  if (reading === 'base32') return decodeBase32(encoded);
   const bytes = decodeBase64(encoded);
   if (reading === 'base64') return bytes;
   const even = bytes.subarray(0, bytes.length & ~1);

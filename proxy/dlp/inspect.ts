@@ -18,6 +18,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
 import { isPrintableBase64, isWholeShortRun, someBase64Run, someQuotedShortRun, someShortPaddedRun, utf16Base64 } from './decode-base64.js';
+import { isPrintableBase32 } from './decode-base32.js';
 import { isPrintableHex } from './decode-hex.js';
 import { nonUtf8Charset } from './decode-charset.js';
 import { decodeContentEncoding, encodeContentEncoding, type Coding } from './decode-content-encoding.js';
@@ -196,7 +197,7 @@ function isJsonSpace(c: number): boolean {
  * - none of those buffers has a `%XX` escape, an HTML character reference, a tag character or
  *   a base64 run that decodes (as hex or as base64) to text or an archive (those create views
  *   that are not substrings; base64 broken into lines, which views.ts reads whole, has a first
- *   line that decodes alone), nor a short base64 run that views.ts reads (padded, or a whole
+ *   line that decodes alone; base32 runs too, decode-base32.ts), nor a short base64 run that views.ts reads (padded, or a whole
  *   JSON string or text body: decode-base64.ts MIN_SHORT_BASE64_RUN), and the body has no
  *   archive magic;
  * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
@@ -252,7 +253,7 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
     if (hasCharRefBytes(t)) return false;
     if (hasTagCharsBytes(t)) return false;
     const decodesToSomething = (start: number, end: number): boolean =>
-      isPrintableHex(t, start, end) || isPrintableBase64(t, start, end) || utf16Base64(t, start, end) !== null || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
+      isPrintableHex(t, start, end) || isPrintableBase64(t, start, end) || utf16Base64(t, start, end) !== null || isPrintableBase32(t, start, end) || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
     if (someBase64Run(t, decodesToSomething)) return false;
     // Short runs read where they are plausibly base64 (decode-base64.ts MIN_SHORT_BASE64_RUN).
     if (someShortPaddedRun(t, () => true) || (maybeJson ? someQuotedShortRun(t) : isWholeShortRun(t, 0, t.length))) return false;

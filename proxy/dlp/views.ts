@@ -97,7 +97,7 @@ export type Derivation =
   | { readonly kind: 'opaque'; readonly why: OpaqueWhy };
 
 /** Why a view is opaque: what it was read from (it cannot be rewritten in place). */
-type OpaqueWhy = 'base64' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' | 'tags' | 'wrapped' | 'utf8';
+type OpaqueWhy = 'base64' | 'base32' | 'hex' | 'binary' | 'header' | 'filename' | 'malformed-json' | 'charset' | 'quoted-printable' | 'undecoded-part' | 'charref' | 'tags' | 'wrapped' | 'utf8';
 
 /** One view (or a container such as a JSON text that is walked rather than scanned). */
 export interface ViewNode {
@@ -447,7 +447,7 @@ export class ViewBuilder {
       this.archives.push({ format: reading.archive, where: node.where, digest: sha256(bytes), node, start, end });
       return;
     }
-    this.addDerived(node, decodeRun(text, reading).toString('utf8'), reading === 'hex' ? 'hex' : 'base64');
+    this.addDerived(node, decodeRun(text, reading).toString('utf8'), reading === 'hex' ? 'hex' : reading === 'base32' ? 'base32' : 'base64');
   }
 
   /** False when `text` (a run, or what it decodes to) was read already: it shows up again in a percent-decoded child, or repeated in a body. */

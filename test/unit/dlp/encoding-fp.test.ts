@@ -43,6 +43,11 @@ export const CLEAN: Array<[string, string[]]> = [
     '@müller says hi', 'café@ noon', 'naïve café “quoted” 東京', 'jane@exämple', 'user@host.ünknown', 'x@y.ü',
     '用户@例子.广告', 'größe@ 3', 'Ünïcödé@@', 'a@b', '@@ü',
   ]],
+  ['upper-case runs of the base32 alphabet', [
+    'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 'PFNGLCOMPRESSEDTEXSUBIMAGE2DPROC', 'H77SYXWORDPGVOQTFRR2HFUB3C45XXI7',
+    'AAAAABBBBBCCCCCDDDDDEEEEEFFFFFGGGGGHHHHHIIJJJJJKKK', 'THISISAVERYLONGCONSTANTNAMEWITHOUTUNDERSCORES',
+    'GL_COMPRESSED_RGBA_S3TC_DXT5_EXT_AND_MORE_NAMES',
+  ]],
   ['constants and enum names', [
     'ENUM_NAMES_LIKE_THIS', 'MAX_RETRY_COUNT', 'HTTP_STATUS_NOT_FOUND', 'SIGTERM', 'ERR_INVALID_ARG_TYPE',
   ]],

@@ -68,6 +68,9 @@ const perturbations: Array<[name: string, edit: (text: string, rand: () => numbe
   ['SSN in short padded base64', (t) => plant(t, `data: ssn: ${Buffer.from('123-45-6789').toString('base64')}`), false],
   ['SSN in short unpadded base64, a whole JSON string', (t) => t.replace('"temperature":0.2', `"temperature":0.2,"x":"${Buffer.from('123-45-6789').toString('base64').replace(/=+$/, '')}"`), false],
   ['SSN in short unpadded base64 in nested tool-call arguments', (t) => addToolCall(t, JSON.stringify({ s: Buffer.from('123-45-6789').toString('base64url') })), false],
+  // Base32 (decode-base32.ts): `the customer ssn is 123-45-6789 ok` in RFC 4648 base32.
+  ['SSN in base32', (t) => plant(t, 'ORUGKIDDOVZXI33NMVZCA43TNYQGS4ZAGEZDGLJUGUWTMNZYHEQG62Y='), false],
+  ['clean with upper-case base32-alphabet names', (t) => plant(t, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567 PFNGLCOMPRESSEDTEXSUBIMAGE2DPROC'), true],
   ['clean with short words before = and ==, and identifiers', (t) => plant(t, 'if (userName== null) x = fileType; Password1 camelCaseName deadbeefcafe0123 k=v'), true],
   ['clean with JSON numbers in other forms (1.0, 0.7, 1024, -3.5, 2023.10 in prose)', (t) => plant(t, 'in 2023.10 it cost 1234.5').replace('"temperature":0.2', '"temperature":0.7,"top_p":1.0,"max_tokens":1024,"bias":-3.5'), true],
 ];
