@@ -201,6 +201,25 @@ export function someBase64Run(b: Uint8Array, visit: (start: number, end: number)
 }
 
 /**
+ * someBase64Run, or, when no `visit` returns true, whether `b` holds a control character other
+ * than tab, LF and CR (C0 or DEL): normalize.ts strips them from a view's text, normalizeBytes
+ * does not, so the fast path leaves such a body to the full path. One pass over the bytes with
+ * the run search where SIMD runs it.
+ */
+export function someBase64RunOrControl(b: Uint8Array, visit: (start: number, end: number) => boolean): boolean {
+  return someBase64RunSimd(b, visit, true) ?? (someBase64RunScalar(b, visit) || hasControlScalar(b));
+}
+
+/** Whether `b` holds a C0 control other than tab, LF and CR, or DEL (the reference for the SIMD check). */
+export function hasControlScalar(b: Uint8Array): boolean {
+  for (let k = 0; k < b.length; k++) {
+    const c = b[k] as number;
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0A && c !== 0x0D) || c === 0x7F) return true;
+  }
+  return false;
+}
+
+/**
  * someBase64Run in plain TypeScript: the same skip-ahead as findBase64Runs, with a 256-entry
  * table instead of a range check and a lookup.
  */

@@ -17,7 +17,7 @@
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import type { CompiledDlpPolicy, DlpAction } from '../config/types.js';
-import { isPrintableBase64, isWholeShortRun, someBase64Run, someQuotedShortRun, someShortPaddedRun, utf16Base64 } from './decode-base64.js';
+import { isPrintableBase64, isWholeShortRun, someBase64RunOrControl, someQuotedShortRun, someShortPaddedRun, utf16Base64 } from './decode-base64.js';
 import { isPrintableBase32 } from './decode-base32.js';
 import { isPrintableHex } from './decode-hex.js';
 import { nonUtf8Charset } from './decode-charset.js';
@@ -197,7 +197,8 @@ function isJsonSpace(c: number): boolean {
  * - none of those buffers has a `%XX` escape, an HTML character reference, a tag character or
  *   a base64 run that decodes (as hex or as base64) to text or an archive (those create views
  *   that are not substrings; base64 broken into lines, which views.ts reads whole, has a first
- *   line that decodes alone; base32 runs too, decode-base32.ts), nor a short base64 run that views.ts reads (padded, or a whole
+ *   line that decodes alone; base32 runs too, decode-base32.ts), nor a control character
+ *   other than tab, LF and CR (views drop them, normalizeBytes keeps them), nor a short base64 run that views.ts reads (padded, or a whole
  *   JSON string or text body: decode-base64.ts MIN_SHORT_BASE64_RUN), and the body has no
  *   archive magic;
  * - `detectors.mightMatch` (an RE2.Set pass over every pattern, honeytokens included) is false
@@ -254,7 +255,9 @@ function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, 
     if (hasTagCharsBytes(t)) return false;
     const decodesToSomething = (start: number, end: number): boolean =>
       isPrintableHex(t, start, end) || isPrintableBase64(t, start, end) || utf16Base64(t, start, end) !== null || isPrintableBase32(t, start, end) || (archivesOn && detectors.detectArchiveInBase64(t, start, end) !== null);
-    if (someBase64Run(t, decodesToSomething)) return false;
+    // Control characters (`\u0000`, `\b`, ESC) inside a value: views drop them (normalize.ts),
+    // normalizeBytes above does not. Found in the same pass as the runs.
+    if (someBase64RunOrControl(t, decodesToSomething)) return false;
     // Short runs read where they are plausibly base64 (decode-base64.ts MIN_SHORT_BASE64_RUN).
     if (someShortPaddedRun(t, () => true) || (maybeJson ? someQuotedShortRun(t) : isWholeShortRun(t, 0, t.length))) return false;
   }
@@ -402,9 +405,14 @@ function dropDuplicates(scanned: Scanned[]): void {
  * whichever keeps a match, the action is the same.
  */
 const ALTERNATIVE_READINGS: ReadonlySet<string> = new Set(['charset', 'binary', 'quoted-printable', 'undecoded-part']);
-function dropAlternativeReadings(scanned: Scanned[]): void {
-  const alt = scanned.filter((s) => s.node.derivation.kind === 'opaque' && ALTERNATIVE_READINGS.has(s.node.derivation.why));
-  if (alt.length >= 2) keepBestReading(alt.map((s) => [s]));
+function dropAlternativeReadings(scanned: Scanned[], nulText: boolean): void {
+  const isAlt = (s: Scanned): boolean => s.node.derivation.kind === 'opaque' && ALTERNATIVE_READINGS.has(s.node.derivation.why);
+  const readings = scanned.filter(isAlt).map((s) => [s]);
+  // A UTF-8 body holding NULs: its text views read what the NULs split (normalize.ts drops
+  // them), as its readings without NULs do. Its text views are one more reading, after those
+  // (which keep a value on a tie: they are opaque, and block).
+  if (nulText) readings.push(scanned.filter((s) => s.inBody && !isAlt(s)));
+  if (readings.length >= 2) keepBestReading(readings);
 }
 
 /**
@@ -503,7 +511,7 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
   }
   dropDuplicates(scanned);
   keepDecodedMatches(scanned, builder.decodedSpans);
-  dropAlternativeReadings(scanned);
+  dropAlternativeReadings(scanned, builder.nulText);
   dropHeaderReadings(scanned, builder.headerReadings);
 
   // Archives found in base64 runs that the detectors' own base64-archive pattern also reported.

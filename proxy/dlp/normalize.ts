@@ -19,15 +19,17 @@ import { isAscii } from 'node:buffer';
  * Characters removed outright: every default-ignorable code point and format character
  * (zero-width spaces and joiners, soft hyphen, bidi controls, variation selectors including
  * U+E0100…, tag characters U+E0000…, musical and shorthand format controls, interlinear
- * annotations): nothing a reader sees, so nothing that may split a value.
+ * annotations), and the control characters but tab, LF, CR and NEL (a space, below) (C0, DEL, C1: `536-22\u0000-8143`,
+ * `AKIA\u001b…` in JSON; red team, session 14): nothing a reader sees, so nothing that may split
+ * a value.
  */
-const STRIP = /[\p{Default_Ignorable_Code_Point}\p{Cf}]/u;
+const STRIP = /[\p{Default_Ignorable_Code_Point}\p{Cf}\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F]/u;
 /** Dashes that NFKC leaves alone but that people (and attackers) use in SSNs, cards, phones. */
 const DASH = /[\u2010-\u2015\u2212\u2E3A\u2E3B\uFE58\uFE63\uFF0D]/;
 /** Spaces that NFKC leaves alone (NBSP and the U+2000 block are compatibility-mapped anyway). */
 const SPACE = /[\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/;
 /** Any character one of the three rules above changes (FOREIGN_DIGIT, below, is the fourth; ASCII_WITH_MARK the fifth). */
-const SPECIAL = /[\p{Default_Ignorable_Code_Point}\p{Cf}\u0085\u00A0\u1680\u2000-\u2015\u2028-\u202F\u205F-\u206F\u2212\u2E3A\u2E3B\u3000\uFE58\uFE63\uFF0D]/u;
+const SPECIAL = /[\p{Default_Ignorable_Code_Point}\p{Cf}\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u0085\u00A0\u1680\u2000-\u2015\u2028-\u202F\u205F-\u206F\u2212\u2E3A\u2E3B\u3000\uFE58\uFE63\uFF0D]/u;
 /**
  * Combining marks left on an ASCII character after NFKC (which composes `e` + U+0301 into `é`):
  * strikethrough and underline (`5̶3̶6̶`), keycaps (`5️⃣`), dots above a digit. They decorate the
@@ -35,7 +37,13 @@ const SPECIAL = /[\p{Default_Ignorable_Code_Point}\p{Cf}\u0085\u00A0\u1680\u2000
  */
 const ASCII_WITH_MARK = /^[\x20-\x7E]\p{M}/u;
 const MARKS = /\p{M}/gu;
-const NON_ASCII = /[^\x00-\x7F]/g;
+/** What normalisation may change: non-ASCII, and the control characters STRIP removes. */
+const NON_ASCII = /[^\t\n\r\x20-\x7E]/g;
+
+/** Whether a UTF-16 code unit is one NON_ASCII matches. */
+function special(c: number): boolean {
+  return c > 0x7E || (c < 0x20 && c !== 0x09 && c !== 0x0A && c !== 0x0D);
+}
 /**
  * Decimal digits of other scripts (Arabic-Indic ٥٣٦, Devanagari ५३६, Bengali…), which NFKC leaves
  * alone and RE2's `\d` does not match: an SSN written in them was read as no number at all.
@@ -136,7 +144,7 @@ function normalizeCore(s: string, wantMap: boolean): Core {
   while ((m = re.exec(s)) !== null) {
     let runStart = m.index;
     let runEnd = runStart;
-    while (runEnd < s.length && s.charCodeAt(runEnd) > 0x7F) runEnd++;
+    while (runEnd < s.length && special(s.charCodeAt(runEnd))) runEnd++;
     re.lastIndex = runEnd;
     // A combining mark at the start of the run belongs to the ASCII base before it (e + U+0301).
     const first = s.codePointAt(runStart) ?? 0;
@@ -251,7 +259,9 @@ const ASCII_CHUNK = 1024;
  * over it). ASCII is skipped in 1 KiB chunks with the native `isAscii`; each run of non-ASCII
  * bytes (a UTF-8 sequence is all bytes >= 0x80, so these are exactly normalizeCore's runs of
  * non-ASCII characters), with the ASCII base before a leading combining mark, is decoded and
- * normalised on its own, which locality makes equal to the same stretch of the whole. Returns
+ * normalised on its own, which locality makes equal to the same stretch of the whole. C0 controls
+ * and DEL are left as they are (a byte check on every ASCII byte would cost the fast path ~3 ms
+ * per 4 MiB): the fast path hands a buffer holding one to the full path (inspect.ts). Returns
  * `buf` itself when nothing changes. `into`, when given and long enough for the result, receives
  * it (as in unescapeJsonBytes: the fast path keeps one buffer for this instead of faulting in a
  * new one per body).

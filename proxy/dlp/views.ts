@@ -319,6 +319,12 @@ export class ViewBuilder {
   readonly decodedSpans = new Map<ViewNode, readonly number[]>();
   /** Header values and names with a UTF-8 reading besides the one Node gives (addHeaderView). */
   readonly headerReadings: HeaderReadings[] = [];
+  /**
+   * A body or part that is valid UTF-8 holding NUL bytes was read as text too: its text views,
+   * which no longer see NULs (normalize.ts drops control characters), and its readings without
+   * NULs show the same values (inspect.ts dropAlternativeReadings).
+   */
+  nulText = false;
   private decodedBytes = 0;
   private base64Views = 0;
   private readonly seenRuns = new Set<string>();
@@ -686,7 +692,10 @@ export class ViewBuilder {
       return { kind: 'opaque' };
     }
     // Valid UTF-8 can still be UTF-16 in disguise (ASCII as `31 00 32 00`): NUL is valid UTF-8.
-    if (bytes.indexOf(0) >= 0) this.addHiddenUtf16(bytes, where, key, depth);
+    if (bytes.indexOf(0) >= 0) {
+      this.addHiddenUtf16(bytes, where, key, depth);
+      this.nulText = true;
+    }
     const text = bytes.toString('utf8');
     const root: RootText = { text, edits: [], encodeDirect: null };
     const rootNode = makeNode(text, where, key, depth, { kind: 'root', root });

@@ -113,4 +113,52 @@
           (br $extend))))
     (global.set $runEnd (i32.add (local.get $p) (i32.ctz (local.get $nm))))
     (local.get $start))
+
+  ;; Whether [0, end) holds a control character other than tab, LF and CR: a C0 control or DEL.
+  ;; normalize.ts strips them from every view's text; normalizeBytes, which the fast path uses,
+  ;; does not, so the fast path leaves such a text to the full path (../inspect.ts). Classified by
+  ;; nibbles as in nextRun:
+  ;;   high 0: 00-08, 0B, 0C, 0E, 0F   bit 1
+  ;;   high 1: 10-1F                   bit 2
+  ;;   high 7: 7F                      bit 4
+  ;; 64 bytes a step while they lie before `end`, then one at a time (the zeros after the text
+  ;; would read as controls).
+  (func (export "hasControl") (param $end i32) (result i32)
+    (local $q i32) (local $c i32)
+    (local $v v128) (local $lo v128) (local $hi v128) (local $nibble v128) (local $acc v128)
+    (local.set $lo (v128.const i8x16 3 3 3 3 3 3 3 3 3 2 2 3 3 2 3 7))
+    (local.set $hi (v128.const i8x16 1 2 0 0 0 0 0 4 0 0 0 0 0 0 0 0))
+    (local.set $nibble (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+    (local.set $acc (v128.const i64x2 0 0))
+    (block $blocks
+      (loop $block
+        (br_if $blocks (i32.gt_u (i32.add (local.get $q) (i32.const 64)) (local.get $end)))
+        (local.set $acc (v128.or (local.get $acc) (v128.and
+          (i8x16.swizzle (local.get $lo) (v128.and (local.tee $v (v128.load offset=0 (local.get $q))) (local.get $nibble)))
+          (i8x16.swizzle (local.get $hi) (i8x16.shr_u (local.get $v) (i32.const 4))))))
+        (local.set $acc (v128.or (local.get $acc) (v128.and
+          (i8x16.swizzle (local.get $lo) (v128.and (local.tee $v (v128.load offset=16 (local.get $q))) (local.get $nibble)))
+          (i8x16.swizzle (local.get $hi) (i8x16.shr_u (local.get $v) (i32.const 4))))))
+        (local.set $acc (v128.or (local.get $acc) (v128.and
+          (i8x16.swizzle (local.get $lo) (v128.and (local.tee $v (v128.load offset=32 (local.get $q))) (local.get $nibble)))
+          (i8x16.swizzle (local.get $hi) (i8x16.shr_u (local.get $v) (i32.const 4))))))
+        (local.set $acc (v128.or (local.get $acc) (v128.and
+          (i8x16.swizzle (local.get $lo) (v128.and (local.tee $v (v128.load offset=48 (local.get $q))) (local.get $nibble)))
+          (i8x16.swizzle (local.get $hi) (i8x16.shr_u (local.get $v) (i32.const 4))))))
+        (local.set $q (i32.add (local.get $q) (i32.const 64)))
+        (br $block)))
+    (if (v128.any_true (local.get $acc)) (then (return (i32.const 1))))
+    (block $done
+      (loop $byte
+        (br_if $done (i32.ge_u (local.get $q) (local.get $end)))
+        (local.set $c (i32.load8_u (local.get $q)))
+        (if (i32.or
+              (i32.and (i32.lt_u (local.get $c) (i32.const 32))
+                (i32.and (i32.ne (local.get $c) (i32.const 9))
+                  (i32.and (i32.ne (local.get $c) (i32.const 10)) (i32.ne (local.get $c) (i32.const 13)))))
+              (i32.eq (local.get $c) (i32.const 127)))
+          (then (return (i32.const 1))))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (br $byte)))
+    (i32.const 0))
 )

@@ -48,6 +48,9 @@ export const CLEAN: Array<[string, string[]]> = [
     'AAAAABBBBBCCCCCDDDDDEEEEEFFFFFGGGGGHHHHHIIJJJJJKKK', 'THISISAVERYLONGCONSTANTNAMEWITHOUTUNDERSCORES',
     'GL_COMPRESSED_RGBA_S3TC_DXT5_EXT_AND_MORE_NAMES',
   ]],
+  ['control characters between short values (dropped when normalised)', [
+    'a\u0000b\u0000c', '12\u000034\u000056', 'col1\u001fcol2\u001ecol3', '\u001b[31mred\u001b[0m 2026-11-23', 'v1.2\b.3',
+  ]],
   ['constants and enum names', [
     'ENUM_NAMES_LIKE_THIS', 'MAX_RETRY_COUNT', 'HTTP_STATUS_NOT_FOUND', 'SIGTERM', 'ERR_INVALID_ARG_TYPE',
   ]],

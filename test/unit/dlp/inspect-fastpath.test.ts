@@ -68,6 +68,9 @@ const perturbations: Array<[name: string, edit: (text: string, rand: () => numbe
   ['SSN in short padded base64', (t) => plant(t, `data: ssn: ${Buffer.from('123-45-6789').toString('base64')}`), false],
   ['SSN in short unpadded base64, a whole JSON string', (t) => t.replace('"temperature":0.2', `"temperature":0.2,"x":"${Buffer.from('123-45-6789').toString('base64').replace(/=+$/, '')}"`), false],
   ['SSN in short unpadded base64 in nested tool-call arguments', (t) => addToolCall(t, JSON.stringify({ s: Buffer.from('123-45-6789').toString('base64url') })), false],
+  // Control characters inside a value: views drop them, the fast path steps aside.
+  ['SSN split by a \\u0000 escape', (t) => plant(t, 'ssn 123-45\u0000-6789'), false],
+  ['SSN split by ESC', (t) => plant(t, 'ssn 123-45\u001b-6789'), false],
   // Base32 (decode-base32.ts): `the customer ssn is 123-45-6789 ok` in RFC 4648 base32.
   ['SSN in base32', (t) => plant(t, 'ORUGKIDDOVZXI33NMVZCA43TNYQGS4ZAGEZDGLJUGUWTMNZYHEQG62Y='), false],
   ['clean with upper-case base32-alphabet names', (t) => plant(t, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567 PFNGLCOMPRESSEDTEXSUBIMAGE2DPROC'), true],
