@@ -6,6 +6,7 @@
  * break (most values longer than a few characters) is in no view at all, so a block of such lines
  * is read as one run.
  */
+import { isUtf8 } from 'node:buffer';
 import { base64Sextet, type Base64Run } from './decode-base64.js';
 import { hexVal } from './decode-percent.js';
 
@@ -180,3 +181,123 @@ export function hexDumps(s: string): HexDump[] {
  * start, so the fast path leaves such bodies to the full path, which reads the dump.
  */
 export const HEX_DUMP_PREFILTER = '00000000:? {1,2}[0-9A-Fa-f]{2}';
+
+/** `od -c`'s escapes (`\0`, `\a`, `\b`, `\f`, `\n`, `\r`, `\t`, `\v`) and the bytes they stand for. */
+const OD_ESCAPES: Readonly<Record<string, number>> = { 0: 0, a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
+
+/** Most fields a line of `od -c` is read with (`-w32`; the default is 16). */
+const OD_MAX_FIELDS = 32;
+
+/**
+ * The byte of one 4-character field of `od -c` at `s[p]`: `   c` (a printable character), four
+ * spaces (a space), `  \n` (an escape), ` 303` (any other byte, in octal); -1 when it is not one.
+ */
+function odField(s: string, p: number): number {
+  if (s.charCodeAt(p) !== 0x20) return -1;
+  const a = s.charCodeAt(p + 1);
+  const b = s.charCodeAt(p + 2);
+  const c = s.charCodeAt(p + 3);
+  if (a === 0x20 && b === 0x20) return c >= 0x20 && c < 0x7F ? c : -1;
+  if (a === 0x20 && b === 0x5C) return OD_ESCAPES[String.fromCharCode(c)] ?? -1;
+  if (a >= 0x30 && a <= 0x33 && b >= 0x30 && b <= 0x37 && c >= 0x30 && c <= 0x37) return (a - 0x30) * 64 + (b - 0x30) * 8 + (c - 0x30);
+  return -1;
+}
+
+/** Whether `b`, a field's byte, is one OD_DUMP_PREFILTER counts (not a space). */
+function odMark(b: number): boolean {
+  return b !== 0x20;
+}
+
+/**
+ * `od -c` and `od -An -c` dumps (red team, session 14, F8): lines of 4-character fields, after
+ * an octal offset or none, each field a byte (odField). A value in one is split by spaces, and
+ * across lines. Consecutive such lines are read as one run of bytes, as hex digits (the views
+ * read them as they read hexDumps'). A block is read when it holds three non-space fields in a
+ * row (what OD_DUMP_PREFILTER looks for, so the fast path steps aside on every block read here);
+ * `*` (a repeated line) ends it.
+ */
+export function charDumps(s: string): HexDump[] {
+  const dumps: HexDump[] = [];
+  if (!OD_DUMP_TEST.test(s)) return dumps;
+  let blockStart = -1;
+  let blockEnd = -1;
+  let lines: string[] = [];
+  let marked = false;
+  const close = (): void => {
+    if (blockStart >= 0 && marked) {
+      // A line that ended in spaces may have lost them (an editor, a chat client): every line
+      // but the last holds as many bytes as the offsets say (`od -c`), or as the longest
+      // (`od -An -c`).
+      const width = firstOffset >= 0 && secondOffset > firstOffset ? (secondOffset - firstOffset) * 2 : Math.max(...lines.slice(0, -1).map((l) => l.length));
+      const hex = lines.map((l, k) => (k < lines.length - 1 ? l.padEnd(width, '20') : l)).join('');
+      dumps.push({ start: blockStart, end: blockEnd, hex });
+    }
+    blockStart = -1;
+    lines = [];
+    marked = false;
+    firstOffset = -1;
+    secondOffset = -1;
+  };
+  let firstOffset = -1;
+  let secondOffset = -1;
+  let lineStart = 0;
+  while (lineStart <= s.length) {
+    let lineEnd = s.indexOf('\n', lineStart);
+    if (lineEnd === -1) lineEnd = s.length;
+    // An offset (`0000020`), or none (`od -An`); then whole fields to the line's end.
+    let p = lineStart;
+    while (p < lineEnd && s.charCodeAt(p) >= 0x30 && s.charCodeAt(p) <= 0x37) p++;
+    if (p - lineStart > 0 && p - lineStart < 7) p = lineEnd + 1; // not an offset: not a line of a dump
+    const offset = p > lineStart && p <= lineEnd ? parseInt(s.slice(lineStart, p), 8) : -1;
+    let line = '';
+    let fields = 0;
+    let run = 0;
+    let lineMarked = false;
+    while (p + 4 <= lineEnd && fields < OD_MAX_FIELDS) {
+      const b = odField(s, p);
+      if (b < 0) break;
+      line += (b < 16 ? '0' : '') + b.toString(16);
+      run = odMark(b) ? run + 1 : 0;
+      if (run >= 3) lineMarked = true;
+      fields++;
+      p += 4;
+    }
+    // Trailing spaces may have been trimmed from a last space field: what is left is spaces.
+    const rest = s.slice(p, lineEnd);
+    const whole = fields > 0 && p <= lineEnd && /^ {0,3}\r?$/.test(rest);
+    if (whole) {
+      if (blockStart < 0) blockStart = lineStart;
+      if (lines.length === 0) firstOffset = offset;
+      if (lines.length === 1) secondOffset = offset;
+      lines.push(line);
+      blockEnd = lineEnd;
+      marked ||= lineMarked;
+    } else {
+      close();
+    }
+    lineStart = lineEnd + 1;
+  }
+  close();
+  return dumps;
+}
+
+/**
+ * Three fields of `od -c` in a row that are not spaces: what charDumps needs in a block, as one
+ * more source of the RE2 set that decides the fast path (detectors.ts), as HEX_DUMP_PREFILTER.
+ */
+export const OD_DUMP_PREFILTER = '(?: {3}[!-~]| {2}\\\\[0abfnrtv]| [0-3][0-7]{2}){3}';
+const OD_DUMP_TEST = new RegExp(OD_DUMP_PREFILTER);
+
+/**
+ * Whether the bytes of a charDumps block (hex digits) are text worth a view: 8 bytes or more
+ * (`od -c` of an SSN and its newline is 12), UTF-8, at most 10% control characters other than
+ * tab, LF and CR.
+ */
+export function readableCharDump(hex: string): boolean {
+  if (hex.length < 16) return false;
+  const bytes = Buffer.from(hex, 'hex');
+  if (!isUtf8(bytes)) return false;
+  let bad = 0;
+  for (const b of bytes) if ((b < 0x20 && b !== 0x09 && b !== 0x0A && b !== 0x0D) || b === 0x7F) bad++;
+  return bad <= Math.floor(bytes.length / 10);
+}

@@ -28,7 +28,7 @@ import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart
 import { decodeCharRefs, hasCharRef } from './decode-charref.js';
 import { decodeTagChars, hasTagChars } from './decode-tags.js';
 import { byteLists } from './decode-bytes.js';
-import { hexDumps, wrappedBlocks } from './decode-wrapped.js';
+import { charDumps, hexDumps, readableCharDump, wrappedBlocks } from './decode-wrapped.js';
 import { insidePrivateKeyArmour, unarmoredPrivateKey } from './validators/pem-block.js';
 import { secretKeyName } from './validators/secrets.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
@@ -424,6 +424,10 @@ export class ViewBuilder {
         const reading = isPrintableHex(dump.hex, 0, dump.hex.length) ? 'hex'
           : this.archivesOn ? this.detectors.detectArchive(Buffer.from(dump.hex, 'hex')) : null;
         if (reading !== null) this.addRun(node, dump.hex, reading === 'hex' ? reading : { archive: reading, hex: true }, dump.start, dump.end);
+      }
+      // `od -c` output: the bytes of its character fields.
+      for (const dump of charDumps(s)) {
+        if (readableCharDump(dump.hex)) this.addRun(node, dump.hex, 'hex', dump.start, dump.end);
       }
     }
   }

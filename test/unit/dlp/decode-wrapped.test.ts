@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { findBase64Runs } from '../../../proxy/dlp/decode-base64.js';
-import { hexDumps, wrappedBlocks } from '../../../proxy/dlp/decode-wrapped.js';
+import { charDumps, hexDumps, wrappedBlocks } from '../../../proxy/dlp/decode-wrapped.js';
 import { compileDetectors } from '../../../proxy/dlp/detectors.js';
 import { createDlpEngine } from '../../../proxy/dlp/inspect.js';
 import { policy, prng, request } from './inspect-helpers.js';
@@ -179,3 +179,54 @@ test('base64 of UTF-16 text (PowerShell -EncodedCommand, either byte order, with
     }
   }
 });
+
+/** `od -c` (with `addresses`: octal offsets, as GNU od writes them; without: `od -An -c`), 16 bytes a line. */
+function odC(text: string, addresses = true): string {
+  const bytes = Buffer.from(text);
+  const esc: Record<number, string> = { 0: '\\0', 7: '\\a', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t', 11: '\\v' };
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; at += 16) {
+    const fields = [...bytes.subarray(at, at + 16)].map((b) => (esc[b] ?? (b >= 0x20 && b < 0x7F ? String.fromCharCode(b) : b.toString(8).padStart(3, '0'))).padStart(4, ' '));
+    lines.push((addresses ? at.toString(8).padStart(7, '0') : '') + fields.join(''));
+  }
+  if (addresses) lines.push(bytes.length.toString(8).padStart(7, '0'));
+  return lines.join('\n') + '\n';
+}
+
+test('odC writes what GNU od -c writes', () => {
+  assert.equal(odC('ssn 536-22-8143 ok\n'), '0000000   s   s   n       5   3   6   -   2   2   -   8   1   4   3    \n0000020   o   k  \\n\n0000023\n');
+  assert.equal(odC('é\u0001', false), ' 303 251 001\n');
+});
+
+const odDumps: Array<[string, string, string[]]> = [
+  // name, text, decoded blocks
+  ['od -c with offsets, a value across lines', odC('customer ssn 536-22-8143 ok\n'), ['customer ssn 536-22-8143 ok\n']],
+  ['od -An -c', odC('key AKIAQYLPMN5HHHFPZAM2\n', false), ['key AKIAQYLPMN5HHHFPZAM2\n']],
+  ['octal bytes and escapes', odC('jane@exämple.de\tx\n'), ['jane@exämple.de\tx\n']],
+  ['trailing spaces trimmed from the lines', odC('ssn 536-22-8143 for the file\n').replace(/ +\n/g, '\n'), ['ssn 536-22-8143 for the file\n']],
+  ['after a prompt line', `$ od -c notes.txt\n${odC('ssn 536-22-8143 ok\n')}`, ['ssn 536-22-8143 ok\n']],
+  ['spaced-out text with no three characters in a row is not read', '   a       b       c       d   \n', []],
+  ['code indented by 4 spaces is not read', '    if (x) {\n        return y;\n    }\n', []],
+];
+for (const [name, text, want] of odDumps) {
+  test(`charDumps: ${name}`, () => {
+    assert.deepEqual(charDumps(text).map((d) => Buffer.from(d.hex, 'hex').toString('utf8')), want);
+  });
+}
+
+const odBodies: Array<[string, string, string[]]> = [
+  // name, chat message, findings (type:action)
+  ['an SSN in od -c output', `here:\n${odC('customer ssn 536-22-8143 ok\n')}`, ['us_ssn:block']],
+  ['an AWS key in od -An -c output', odC('key AKIAQYLPMN5HHHFPZAM2\n', false), ['aws_access_key_id:block']],
+  ['a honeytoken in od -c output', odC('WARDEN-CANARY-5e1d0b77\n'), ['honeytoken:block']],
+  ['od -c of clean text', odC('just some text, nothing in it\n'), []],
+];
+for (const [name, content, findings] of odBodies) {
+  for (const [ename, engine] of engines) {
+    test(`od -c dumps (${ename}): ${name}`, () => {
+      const r = engine.inspect(request(JSON.stringify({ messages: [{ role: 'user', content }] })), pol);
+      assert.deepEqual(r.findings.map((f) => `${f.type}:${f.action}`), findings);
+      assert.equal(r.decision, findings.length > 0 ? 'block' : 'allow');
+    });
+  }
+}

@@ -51,6 +51,9 @@ export const CLEAN: Array<[string, string[]]> = [
   ['control characters between short values (dropped when normalised)', [
     'a\u0000b\u0000c', '12\u000034\u000056', 'col1\u001fcol2\u001ecol3', '\u001b[31mred\u001b[0m 2026-11-23', 'v1.2\b.3',
   ]],
+  ['text with runs of three spaces (od -c shapes)', [
+    "    #   /   Used when a path is", "'   1   2   3   '.split()", '   a       b       c', '|   a   |   b   |', 'x   =   1   +   2',
+  ]],
   ['constants and enum names', [
     'ENUM_NAMES_LIKE_THIS', 'MAX_RETRY_COUNT', 'HTTP_STATUS_NOT_FOUND', 'SIGTERM', 'ERR_INVALID_ARG_TYPE',
   ]],
