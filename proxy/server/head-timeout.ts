@@ -5,92 +5,168 @@
  * head, or nothing, was kept for ever (slowloris inside a tunnel).
  *
  * Per connection, with documented events and properties only ('connection', 'request',
- * 'upgrade', `socket.bytesRead`):
+ * 'upgrade', response 'close', `socket.bytesRead`, `request.rawHeaders`), one timer that is
+ * re-armed (`refresh()`) and never made per request:
  *
- *   connected ──▶ head clock runs ──(head complete: 'request')──▶ in flight ──(answered, body read)──▶ idle
- *                     │  └─ past headersTimeout: clientError ERR_HTTP_REQUEST_TIMEOUT                 │
- *                     └──────────────────────────── a byte of the next head arrives ◀────────────────┘
+ *   connected ──▶ head clock runs ──(head complete: 'request')──▶ in flight ──(answered, body read)──┐
+ *                     │  └─ past headersTimeout: onTimeout (the caller closes it)                     │
+ *                     │                                   bytes past the last request: pipelined ◀────┤
+ *                     └───────────────────── a byte of the next head arrives ◀── idle ◀─── otherwise ─┘
  *
- * As on the plain listener, a new connection's clock starts when it is handed over, and an idle
- * keep-alive connection is left to Node's keep-alive timer (it works here: it is a socket
- * timeout). A next head's first byte is seen at the next check, so it is cut between one and two
- * headersTimeout after it began (the plain listener's checks run every 30 s). An upgraded
- * connection is no longer HTTP and is not watched.
+ * Where the next head begins is counted in `bytesRead` terms: each request moves the mark by the
+ * size of its head (as its rawHeaders spell it: "Name: value\r\n") and of its Content-Length
+ * body. When the exchange is over, bytes read past the mark are the start of a next head that
+ * came with the last request (pipelining: the parser holds them, and nothing more may come): its
+ * clock starts there. A chunked body's size on the wire is not known: after one, the clock
+ * starts too, so an idle connection is closed after headersTimeout instead of Node's keep-alive
+ * timer (fail closed). A head written without the space after a colon is one byte shorter than
+ * counted per header: that many bytes of a pipelined head go unseen, and such a connection is
+ * held until the keep-alive timer, as an idle one is.
+ *
+ * A new connection's clock starts when it is handed over, so does a pipelined head's, and those
+ * are cut after headersTimeout. A head that starts on an idle connection is seen at the next
+ * check, so it is cut between one and two headersTimeout after it began. An idle keep-alive
+ * connection is left to Node's keep-alive timer (it works here: it is a socket timeout). An
+ * upgraded connection is no longer HTTP and is not watched.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 interface Watch {
-  timer: NodeJS.Timeout | null;
+  readonly socket: Socket;
+  readonly owner: HeadTimeouts;
+  timer: NodeJS.Timeout;
+  /** The period `timer` was made with (headersTimeout when it was made). */
+  ms: number;
   /** Requests whose head is complete and whose exchange is not over. */
   inFlight: number;
-  /** The head clock runs (bytes of a head have arrived, or the connection is new). */
+  /** `bytesRead` where the next head begins; NaN after a body of unknown size, until the exchange is over. */
+  next: number;
+  /** A head has begun (bytes of it have arrived, or the connection is new) and is not complete. */
   started: boolean;
-  /** `bytesRead` when the connection went idle. */
-  idleBytes: number;
+  /** The head clock has run a whole period: past headersTimeout at the next check. */
+  due: boolean;
+}
+
+/** "Name: value\r\n" for each header, the request line and the empty line, as rawHeaders spell them. */
+function headBytes(req: IncomingMessage): number {
+  const raw = req.rawHeaders;
+  // "METHOD SP target SP HTTP/1.1 CRLF" ... CRLF
+  let n = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 14;
+  for (let i = 0; i < raw.length; i++) n += raw[i]!.length + 2;
+  return n;
+}
+
+/** Bytes of the body on the wire: Content-Length, 0 without one, NaN when chunked. */
+function bodyBytes(req: IncomingMessage): number {
+  const h = req.headers;
+  if (h['transfer-encoding'] !== undefined) return NaN;
+  const cl = h['content-length'];
+  return cl === undefined ? 0 : Number(cl);
+}
+
+function check(w: Watch): void {
+  const { owner, socket } = w;
+  if (socket.destroyed || owner.watched.get(socket) !== w) return;
+  const ms = owner.server.headersTimeout;
+  if (!ms) return owner.unwatch(socket);
+  if (w.inFlight > 0) w.due = false;
+  else if (w.started || socket.bytesRead !== w.next) {
+    if (w.due) return owner.onTimeout(socket);
+    w.started = true;
+    w.due = true;
+  } else w.due = false;
+  // A reload's value applies from the next check, as Node's does.
+  if (ms !== w.ms) {
+    clearTimeout(w.timer);
+    w.ms = ms;
+    w.timer = setTimeout(check, ms, w).unref();
+  } else w.timer.refresh();
+}
+
+/** The exchange of one request is over: the answer is out and the body read. */
+function over(w: Watch): void {
+  if (--w.inFlight > 0 || w.owner.watched.get(w.socket) !== w) return;
+  const read = w.socket.bytesRead;
+  if (read <= w.next) {
+    w.next = read;
+    w.started = false;
+    w.due = false;
+    return;
+  }
+  // Bytes past the last request (a pipelined head), or a body of unknown size: the clock runs from now.
+  if (Number.isNaN(w.next)) w.next = read;
+  w.started = true;
+  w.due = true;
+  w.timer.refresh();
+}
+
+function onResponseClose(this: ServerResponse): void {
+  const req = this.req;
+  const w = watchOf(req);
+  if (!w) return;
+  // Node reads an unread body after the answer: only then can the next head begin.
+  if (req.complete) over(w);
+  else req.once('end', onRequestEnd);
+}
+
+function onRequestEnd(this: IncomingMessage): void {
+  const w = watchOf(this);
+  if (w) over(w);
+}
+
+const owners = new WeakMap<object, HeadTimeouts>();
+
+function watchOf(req: IncomingMessage): Watch | undefined {
+  const socket = req.socket;
+  return owners.get(socket)?.watched.get(socket);
+}
+
+function onSocketClose(this: Socket): void {
+  owners.get(this)?.unwatch(this);
 }
 
 export class HeadTimeouts {
-  private readonly watched = new WeakMap<object, Watch>();
+  /** @internal */
+  readonly watched = new WeakMap<object, Watch>();
 
   /** `onTimeout` gets the socket whose head did not arrive in time (and should close it). */
-  constructor(private readonly server: Server, private readonly onTimeout: (socket: Socket) => void) {
+  constructor(readonly server: Server, readonly onTimeout: (socket: Socket) => void) {
     server.on('connection', (socket: Socket) => this.watch(socket));
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
     server.on('upgrade', (req: IncomingMessage) => this.unwatch(req.socket));
   }
 
   private watch(socket: Socket): void {
-    const w: Watch = { timer: null, inFlight: 0, started: true, idleBytes: 0 };
+    const ms = this.server.headersTimeout;
+    if (!ms || socket.destroyed) return;
+    const w: Watch = {
+      socket, owner: this, timer: null as unknown as NodeJS.Timeout, ms, inFlight: 0,
+      // Bytes already buffered (a tunnel's first bytes, given back with unshift) are the first head's.
+      next: socket.bytesRead - socket.readableLength,
+      started: true, due: true,
+    };
+    w.timer = setTimeout(check, ms, w).unref();
     this.watched.set(socket, w);
-    socket.once('close', () => this.unwatch(socket));
-    this.arm(socket, w);
+    owners.set(socket, this);
+    socket.once('close', onSocketClose);
   }
 
-  private unwatch(socket: Socket): void {
+  /** @internal */
+  unwatch(socket: Socket): void {
     const w = this.watched.get(socket);
     if (!w) return;
-    if (w.timer) clearTimeout(w.timer);
+    clearTimeout(w.timer);
     this.watched.delete(socket);
   }
 
-  private arm(socket: Socket, w: Watch): void {
-    if (w.timer) clearTimeout(w.timer);
-    w.timer = null;
-    // Read at each arming: a reload's value applies from the next check, as Node's does.
-    const ms = this.server.headersTimeout;
-    if (!ms || w.inFlight > 0 || socket.destroyed) return;
-    w.timer = setTimeout(() => this.check(socket, w), ms);
-    w.timer.unref();
-  }
-
-  private check(socket: Socket, w: Watch): void {
-    w.timer = null;
-    if (w.inFlight > 0 || socket.destroyed || this.watched.get(socket) !== w) return;
-    if (w.started) return this.onTimeout(socket);
-    // Idle since the last exchange: a byte since then starts the clock.
-    if (socket.bytesRead !== w.idleBytes) w.started = true;
-    this.arm(socket, w);
-  }
-
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const socket = req.socket;
-    const w = this.watched.get(socket);
+    const w = this.watched.get(req.socket);
     if (!w) return;
     w.inFlight++;
-    if (w.timer) clearTimeout(w.timer);
-    w.timer = null;
-    // Over when the answer is out and the body read (Node reads an unread one after the answer):
-    // only then can the next head begin.
-    res.once('close', () => {
-      const over = (): void => {
-        if (--w.inFlight > 0 || this.watched.get(socket) !== w) return;
-        w.started = false;
-        w.idleBytes = socket.bytesRead;
-        this.arm(socket, w);
-      };
-      if (req.complete) over();
-      else req.once('end', over);
-    });
+    w.started = false;
+    w.due = false;
+    w.next += headBytes(req) + bodyBytes(req);
+    res.on('close', onResponseClose);
   }
 }

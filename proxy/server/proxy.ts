@@ -131,6 +131,10 @@ export class WardenProxy implements ProxyCore {
     const serverOpts = {
       maxHeaderSize: cfg.server.maxHeaderBytes,
       headersTimeout: cfg.server.headersTimeoutMs,
+      // How often the listener checks heads against headersTimeout (Node's default, 30 s, let a
+      // half head, a pipelined one too, live up to 30 s past it). One call a second walks the
+      // connections with a message under way: nothing per request.
+      connectionsCheckingInterval: 1_000,
       requestTimeout: 0, // bodies may stream for long (uploads); idle sockets are cut by keepAliveTimeout / socket timeouts
       keepAliveTimeout: 60_000,
       noDelay: true,

@@ -233,3 +233,21 @@ export function tmpFile(name: string, content: string | Buffer): { path: string;
   writeFileSync(path, content);
   return { path, cleanup: () => rmSync(d, { recursive: true, force: true }) };
 }
+
+/** CONNECT to `authority` over a raw socket; resolves once the proxy's answer head has arrived (bytes after it stay unread). */
+export async function openTunnel(port: number, authority: string): Promise<Socket> {
+  const tcp = netConnect(port, '127.0.0.1');
+  tcp.on('error', () => undefined);
+  tcp.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+  await new Promise<void>((resolve) => {
+    let head = '';
+    const onData = (c: Buffer): void => {
+      head += c.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      tcp.off('data', onData);
+      resolve();
+    };
+    tcp.on('data', onData);
+  });
+  return tcp;
+}

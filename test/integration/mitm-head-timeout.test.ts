@@ -5,13 +5,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { createTestPki } from '../fixtures/pki.js';
-import { baseYaml, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
+import { baseYaml, openTunnel, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
 
 describe('server.headers_timeout on decrypted connections', () => {
   let up: Upstream;
@@ -32,19 +31,7 @@ describe('server.headers_timeout on decrypted connections', () => {
   });
 
   const tunnel = async (): Promise<TLSSocket> => {
-    const tcp = netConnect(h.port, '127.0.0.1');
-    tcp.on('error', () => undefined);
-    tcp.write('CONNECT api.test.local:443 HTTP/1.1\r\nHost: api.test.local:443\r\n\r\n');
-    await new Promise<void>((resolve) => {
-      let head = '';
-      const onData = (c: Buffer): void => {
-        head += c.toString('latin1');
-        if (!head.includes('\r\n\r\n')) return;
-        tcp.off('data', onData);
-        resolve();
-      };
-      tcp.on('data', onData);
-    });
+    const tcp = await openTunnel(h.port, 'api.test.local:443');
     const t = tlsConnect({ socket: tcp, servername: 'api.test.local', ca: h.wardenCa });
     t.on('error', () => undefined);
     await new Promise<void>((resolve) => t.once('secureConnect', () => resolve()));
