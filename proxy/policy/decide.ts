@@ -32,6 +32,9 @@ export interface RequestDecision {
   readonly ruleId: string | null;
 }
 
+/** Why a request is refused. */
+export type DenyReason = Exclude<RequestDecision['reason'], 'allowlisted'>;
+
 /** An allow entry with its ports, methods and path globs compiled. */
 export interface CompiledAllowEntry {
   readonly rule: CompiledAllowRule;
@@ -164,6 +167,33 @@ export function decideRequest(profile: CompiledProfile, host: string, port: numb
 const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 /** Headers some servers (IIS URL Rewrite, Symfony) read as the request's path. */
 const PATH_OVERRIDES = ['x-original-url', 'x-rewrite-url'];
+
+/** Every override header, to tell cheaply that a request carries none. */
+const OVERRIDE_HEADERS = [...METHOD_OVERRIDES, ...PATH_OVERRIDES];
+
+/**
+ * The first reading of {@link overrideReadings} that `profile` does not allow: the header that
+ * names it and why it is refused (as {@link decideRequest} says); null when every reading is allowed. Costs one lookup per
+ * override header (and allocates nothing) for the usual request, which carries none. Untrusted
+ * input as in {@link decideRequest}; never throws.
+ */
+export function refusedOverride(
+  profile: CompiledProfile,
+  host: string,
+  port: number,
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+  method: string,
+  path: string,
+): { readonly header: string; readonly reason: DenyReason } | null {
+  let any = false;
+  for (const name of OVERRIDE_HEADERS) any ||= headers[name] !== undefined;
+  if (!any) return null;
+  for (const alt of overrideReadings(headers, method, path)) {
+    const d = decideRequest(profile, host, port, alt.method, alt.path);
+    if (d.action === 'deny' && d.reason !== 'allowlisted') return { header: alt.header, reason: d.reason };
+  }
+  return null;
+}
 
 /**
  * The other readings of a request that carries an override header: the method or the path an

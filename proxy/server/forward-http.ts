@@ -15,14 +15,14 @@ import { maskUrl } from '../audit/mask-url.js';
 import type { CompiledProfile } from '../config/types.js';
 import { REFUSALS, WardenError, type RefusalCode } from '../errors.js';
 import type { InspectResult } from '../dlp/types.js';
-import { decideRequest, overrideReadings } from '../policy/decide.js';
+import { decideRequest, refusedOverride } from '../policy/decide.js';
 import { alertRule } from '../limits/detect.js';
 import { profileLimitRule } from '../limits/limiter.js';
 import { hostHeaderFor, normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import type { SharedBodyArena } from './inspect-pool.js';
-import { endToEndHeaders, hasBody, rawHeaderNames, refuseResponse, requestHeadBytes } from './respond.js';
+import { endToEndHeaders, hasBody, overrideDetail, rawHeaderNames, refuseResponse, requestHeadBytes } from './respond.js';
 
 interface Target {
   readonly scheme: 'http' | 'https';
@@ -356,10 +356,8 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     rule = d.ruleId;
     if (d.action === 'deny' && (overRate() || refuse(d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason))) return;
     // The method or path an upstream honouring an override header would act on must be allowed too.
-    for (const alt of overrideReadings(req.headers, method, pathOnly)) {
-      const da = decideRequest(profile, target.host, target.port, alt.method, alt.path);
-      if (da.action === 'deny' && (overRate() || refuse(da.reason === 'allowlisted' ? 'not_allowlisted' : da.reason, { extra: { detail: `${alt.header} names a method or path this destination does not allow` } }))) return;
-    }
+    const alt = d.action === 'allow' ? refusedOverride(profile, target.host, target.port, req.headers, method, pathOnly) : null;
+    if (alt && (overRate() || refuse(alt.reason, { extra: { detail: overrideDetail(alt.header) } }))) return;
     // Plain http://: the authority as written too (inside a tunnel, CONNECT checked it).
     const rawAuthority = tunnel ? undefined : absoluteAuthority(req.url ?? '');
     if (hostHoldsFinding(rt, d.rule, target.host, rawAuthority) && (overRate() || refuse('dlp', { extra: { detail: 'the host name holds sensitive data' } }))) return;

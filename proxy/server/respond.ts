@@ -42,6 +42,11 @@ export function refuseResponse(res: ServerResponse, code: RefusalCode, id: strin
   res.end(body);
 }
 
+/** The refusal's `detail` when an override header (decide.ts refusedOverride) names what the destination does not allow. */
+export function overrideDetail(header: string): string {
+  return `${header} names a method or path this destination does not allow`;
+}
+
 /** Write a refusal on a raw socket (CONNECT, upgrade) and close it. */
 export function refuseSocket(socket: Duplex, code: RefusalCode, id: string, o: RefusalOptions = {}): void {
   if (socket.destroyed) return;

@@ -15,10 +15,10 @@ import type { Duplex } from 'node:stream';
 import { WardenError, type RefusalCode } from '../errors.js';
 import { alertRule } from '../limits/detect.js';
 import { profileLimitRule } from '../limits/limiter.js';
-import { decideRequest } from '../policy/decide.js';
+import { decideRequest, refusedOverride } from '../policy/decide.js';
 import { hostHeaderFor, parseHostPort } from '../policy/host-match.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type TunnelInfo } from './context.js';
-import { endToEndHeaders, hasBody, rawHeaderNames, refuseSocket } from './respond.js';
+import { endToEndHeaders, hasBody, overrideDetail, rawHeaderNames, refuseSocket } from './respond.js';
 import { absoluteAuthority } from '../audit/mask-host.js';
 import { maskUrl } from '../audit/mask-url.js';
 import { FindingTally, relabelFindings as relabel } from '../dlp/findings.js';
@@ -137,7 +137,14 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   const wouldHave = (decision: 'redact' | 'block', reason: string): void => {
     if (wouldBe === null || (wouldBe.decision === 'redact' && decision === 'block')) wouldBe = { decision, reason };
   };
-  const d = decideRequest(profile, host, port, req.method ?? 'GET', pathOnly);
+  const method = req.method ?? 'GET';
+  const d = decideRequest(profile, host, port, method, pathOnly);
+  // The path an upstream honouring X-Original-URL / X-Rewrite-URL would route the handshake to
+  // must be allowed too (forward-http.ts). Method overrides are checked with them although a
+  // handshake is a GET (RFC 6455 §4.1) and the usual override middlewares only rewrite POSTs:
+  // a server that did honour one would run another method's handler on it, no client sends one
+  // on a handshake, and the check costs nothing when the headers are absent.
+  const alt = d.action === 'allow' ? refusedOverride(profile, host, port, req.headers, method, pathOnly) : null;
   if (d.action === 'deny') {
     const code = d.reason === 'allowlisted' ? 'not_allowlisted' : d.reason;
     if (!report) {
@@ -145,6 +152,13 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
       return rec('block', code, { rule: d.ruleId });
     }
     wouldHave('block', code);
+  } else if (alt) {
+    const error = overrideDetail(alt.header);
+    if (!report) {
+      refuseSocket(client, alt.reason, id, { extra: { detail: error } });
+      return rec('block', alt.reason, { rule: d.ruleId, detail: { error } });
+    }
+    wouldHave('block', alt.reason);
   } else if (hostHoldsFinding(rt, d.rule, host, tunnel ? undefined : absoluteAuthority(req.url ?? ''))) {
     if (!report) {
       refuseSocket(client, 'dlp', id, { extra: { detail: 'the host name holds sensitive data' } });

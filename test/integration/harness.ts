@@ -234,11 +234,11 @@ export function tmpFile(name: string, content: string | Buffer): { path: string;
   return { path, cleanup: () => rmSync(d, { recursive: true, force: true }) };
 }
 
-/** CONNECT to `authority` over a raw socket; resolves once the proxy's answer head has arrived (bytes after it stay unread). */
-export async function openTunnel(port: number, authority: string): Promise<Socket> {
+/** CONNECT to `authority` over a raw socket (`headers`: more header lines, each ending in CRLF); resolves once the proxy's answer head has arrived (bytes after it stay unread). */
+export async function openTunnel(port: number, authority: string, headers = ''): Promise<Socket> {
   const tcp = netConnect(port, '127.0.0.1');
   tcp.on('error', () => undefined);
-  tcp.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+  tcp.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${headers}\r\n`);
   await new Promise<void>((resolve) => {
     let head = '';
     const onData = (c: Buffer): void => {

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CompiledAllowRule, CompiledProfile } from '../../../proxy/config/types.js';
-import { compileProfileIndex, decideDestination, decideRequest, overrideReadings } from '../../../proxy/policy/decide.js';
+import { compileProfileIndex, decideDestination, decideRequest, overrideReadings, refusedOverride } from '../../../proxy/policy/decide.js';
 
 type RuleSpec = Partial<Omit<CompiledAllowRule, 'id' | 'host'>> & { host: string };
 
@@ -158,6 +158,20 @@ describe('overrideReadings (red team, session 14: X-HTTP-Method-Override and X-O
       assert.equal(decideRequest(P, 'uploads.example.com', 8443, 'POST', '/files/a.bin').action, 'allow');
       const ok = overrideReadings(headers, 'POST', '/files/a.bin').every((r) => decideRequest(P, 'uploads.example.com', 8443, r.method, r.path).action === 'allow');
       assert.equal(ok, allowed);
+      const refused = refusedOverride(P, 'uploads.example.com', 8443, headers, 'POST', '/files/a.bin');
+      assert.deepEqual(refused, allowed ? null : { header: Object.keys(headers)[0], reason: 'request_not_allowed' });
+    });
+  }
+  const refusals: Array<[name: string, headers: Record<string, string | string[]>, method: string, path: string, refused: { header: string; reason: string } | null]> = [
+    ['no override header', { accept: '*/*', 'x-forwarded-for': '10.0.0.1' }, 'POST', '/files/a.bin', null],
+    ['the first refused reading wins (method headers are read first)', { 'x-original-url': '/admin', 'x-method-override': 'DELETE' }, 'POST', '/files/a.bin', { header: 'x-method-override', reason: 'request_not_allowed' }],
+    ['a repeated header: every value is a reading', { 'x-rewrite-url': ['/files/b.bin', '/admin'] }, 'POST', '/files/a.bin', { header: 'x-rewrite-url', reason: 'request_not_allowed' }],
+    ['an absolute URL is read for its path', { 'x-original-url': 'https://uploads.example.com/v2/upload?x=1' }, 'PUT', '/files/a.bin', null],
+    ['a GET entry without paths allows any path under GET', { 'x-original-url': '/anything' }, 'GET', '/x', null],
+  ];
+  for (const [name, headers, method, path, refused] of refusals) {
+    test(`refusedOverride: ${name}`, () => {
+      assert.deepEqual(refusedOverride(P, 'uploads.example.com', 8443, headers, method, path), refused);
     });
   }
 });
