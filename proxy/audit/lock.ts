@@ -18,11 +18,19 @@
  * A holder whose lock is removed or taken over learns it at its next heartbeat and is told
  * through `onLost` (the proxy then stops: it can no longer write the chain alone).
  *
- * Two processes taking over the same stale lock at the same moment can both believe they hold
- * it; the one whose owner.json was overwritten learns it at its next heartbeat.
+ * Taking over is safe against other processes taking over the same lock at the same moment
+ * (two replicas restarted together both see the dead pid): a lock folder appears whole, with its
+ * owner.json, by renaming a prepared folder onto `<path>.lock` (a rename onto a folder that
+ * exists fails); and only the process that creates the takeover marker `takeover-1` inside the
+ * abandoned folder (O_EXCL) may remove it, after checking that the folder still holds the owner
+ * token it judged abandoned, so a verdict on a lock that has been taken over and made anew since
+ * removes nothing. A process that died holding the marker is passed over by one that has seen
+ * the marker unchanged for `staleMs`, which takes `takeover-2`, and so on. Left open: a process
+ * stalled for `staleMs` inside the takeover (between its check and the rename) can still remove
+ * the lock made after it, as a holder stalled for `staleMs` loses its lock.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -117,39 +125,90 @@ interface Sighting {
  * Why the lock at `dir` is abandoned (null while its holder may be alive), and what was seen of
  * it: a lock is stale once it has not changed for `staleMs` since the caller first saw it so.
  */
-function abandoned(dir: string, staleMs: number, last: Sighting | null): { why: string | null; seen: Sighting | null } {
+function abandoned(dir: string, staleMs: number, last: Sighting | null): { why: string | null; seen: Sighting | null; token: string | null } {
   let mtimeMs: number;
   try {
     mtimeMs = statSync(dir).mtimeMs;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { why: 'released', seen: null };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { why: 'released', seen: null, token: null };
     throw e;
   }
   const owner = readOwner(dir);
+  const token = owner?.token ?? null;
   if (owner !== null && owner.host === hostname() && !held.has(dir)) {
-    if (owner.pid === process.pid) return { why: `left by an earlier process with this process's pid (${owner.pid})`, seen: null };
-    if (!pidRuns(owner.pid)) return { why: `its holder, pid ${owner.pid}, no longer runs`, seen: null };
+    if (owner.pid === process.pid) return { why: `left by an earlier process with this process's pid (${owner.pid})`, seen: null, token };
+    if (!pidRuns(owner.pid)) return { why: `its holder, pid ${owner.pid}, no longer runs`, seen: null, token };
   }
   const now = Date.now();
-  const token = owner?.token ?? null;
-  if (last === null || last.mtimeMs !== mtimeMs || last.token !== token) return { why: null, seen: { mtimeMs, token, sinceMs: now } };
+  if (last === null || last.mtimeMs !== mtimeMs || last.token !== token) return { why: null, seen: { mtimeMs, token, sinceMs: now }, token };
   const still = now - last.sinceMs;
-  return still > staleMs ? { why: `not renewed for ${Math.round(still / 1000)} s`, seen: null } : { why: null, seen: last };
+  return still > staleMs ? { why: `not renewed for ${Math.round(still / 1000)} s`, seen: null, token } : { why: null, seen: last, token };
 }
 
+/** Create the lock folder whole: prepared beside it, owner.json inside, then renamed into place. */
 function tryCreate(dir: string, owner: Owner): boolean {
+  const tmp = `${dir}.new-${owner.token}`;
+  mkdirSync(tmp, { mode: 0o700 });
   try {
-    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(join(tmp, OWNER), `${JSON.stringify(owner)}\n`, { mode: 0o600 });
+    renameSync(tmp, dir);
+    return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    rmSync(tmp, { recursive: true, force: true });
+    // A folder is there (ENOTEMPTY, or EEXIST on some systems): held, or being taken over.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
     throw e;
   }
+}
+
+const MARKER = 'takeover-';
+
+/** The takeover markers a waiting process has seen in a lock folder, and since when (by its own clock). */
+export class MarkerWatch {
+  /** The highest marker number seen (0: none). */
+  last = 0;
+  sinceMs = 0;
+}
+
+/**
+ * Remove the abandoned lock at `dir` if it is still the one judged abandoned (its owner token is
+ * `token`, null for a folder without a readable owner.json), one process at a time: the one that
+ * creates the next takeover marker in it (O_EXCL). Waits (false) while another process holds
+ * the last marker, unless `watch` has seen it unchanged for `staleMs`. True when this call
+ * removed the lock; false when it is gone, changed, or being taken over by another process.
+ */
+export function takeOver(dir: string, token: string | null, watch: MarkerWatch, staleMs: number): boolean {
+  let last = 0;
   try {
-    writeFileSync(join(dir, OWNER), `${JSON.stringify(owner)}\n`, { mode: 0o600 });
+    for (const f of readdirSync(dir)) if (f.startsWith(MARKER)) last = Math.max(last, Number(f.slice(MARKER.length)) || 0);
   } catch (e) {
-    rmSync(dir, { recursive: true, force: true }); // not left for others to wait on
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
+  const now = Date.now();
+  if (last !== watch.last) {
+    watch.last = last;
+    watch.sinceMs = now;
+  }
+  if (last > 0 && now - watch.sinceMs <= staleMs) return false;
+  const marker = join(dir, `${MARKER}${last + 1}`);
+  try {
+    writeFileSync(marker, `${process.pid}@${hostname()}\n`, { flag: 'wx', mode: 0o600 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOENT') return false;
+    throw e;
+  }
+  if ((readOwner(dir)?.token ?? null) !== token) {
+    // Not the lock judged abandoned: taken over and made anew since. Leave it as it was.
+    rmSync(marker, { force: true });
+    return false;
+  }
+  // Out of the way first (rename is atomic), so that no marker lands in it while it is removed.
+  const gone = `${dir}.gone-${randomUUID()}`;
+  renameSync(dir, gone);
+  rmSync(gone, { recursive: true, force: true });
   return true;
 }
 
@@ -165,15 +224,17 @@ export async function acquireLock(target: string, opts: LockOptions): Promise<He
   const deadline = Date.now() + t.waitMs;
   let told = false;
   let seen: Sighting | null = null;
+  const markers = new MarkerWatch();
   while (!tryCreate(dir, owner)) {
     const look = abandoned(dir, t.staleMs, seen);
     const why = look.why;
     seen = look.seen;
-    if (why !== null) {
-      if (why !== 'released') opts.log.warn({ lock: dir, why }, `${opts.what}: taking over an abandoned lock`);
-      rmSync(dir, { recursive: true, force: true });
+    if (why === 'released') continue;
+    if (why !== null && takeOver(dir, look.token, markers, t.staleMs)) {
+      opts.log.warn({ lock: dir, why }, `${opts.what}: taking over an abandoned lock`);
       continue;
     }
+    // Held, or being taken over by another process (or taken over since it was looked at): wait.
     const holder = describeHolder(readOwner(dir));
     if (Date.now() >= deadline) {
       throw new LockBusyError(

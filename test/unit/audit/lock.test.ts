@@ -5,13 +5,14 @@
  * removed or taken over is told, and its audit log writes nothing more.
  */
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { acquireLock, LockBusyError } from '../../../proxy/audit/lock.js';
+import { acquireLock, LockBusyError, MarkerWatch, takeOver } from '../../../proxy/audit/lock.js';
 import { openAuditLog } from '../../../proxy/audit/log.js';
 import { verifyAuditFiles } from '../../../proxy/audit/verify.js';
 import { auditConfig, memoryLogger, requestRecord, tempDir } from './audit-fixtures.js';
@@ -215,4 +216,66 @@ test('openAuditLog: once another process takes the lock over, nothing more is wr
   assert.equal(readFileSync(cfg.file!.path, 'utf8'), before, 'no record and no checkpoint after the lock was lost');
   assert.ok(entries().some((e) => String(e['msg']).includes('another process now writes this audit stream')));
   assert.ok(existsSync(`${cfg.file!.path}.lock`), 'the new holder\'s lock is left alone');
+});
+
+// Two processes that take over one abandoned lock at the same moment (two replicas restarted
+// together both see the dead pid) must not both hold it: only the one that creates the takeover
+// marker removes it, and only while it still holds the owner token it judged abandoned.
+test('a takeover verdict acted on after the lock was taken over and made anew removes nothing', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const target = join(dir, 'audit.jsonl');
+  const lockDir = leaveLock(target, { pid: deadPid(), host: hostname() });
+  const lost: string[] = [];
+  // Process A takes the abandoned lock over; process B judged the same lock abandoned just
+  // before and acts on that verdict now.
+  const a = await acquireLock(target, { what: 'audit file', log: memoryLogger().log, onLost: (w) => lost.push(w), tuning: fast });
+  t.after(() => a.release());
+  const mine = readFileSync(join(lockDir, 'owner.json'), 'utf8');
+  assert.equal(takeOver(lockDir, 'someone-else', new MarkerWatch(), fast.staleMs), false);
+  assert.equal(readFileSync(join(lockDir, 'owner.json'), 'utf8'), mine, 'A\'s lock is left as it was');
+  assert.deepEqual(readdirSync(lockDir), ['owner.json'], 'no marker left behind');
+  await sleep(fast.heartbeatMs * 4);
+  assert.deepEqual(lost, [], 'A still holds it');
+});
+
+test('while another process holds the takeover marker, a takeover waits; a marker left for staleMs is passed over', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const lockDir = leaveLock(join(dir, 'audit.jsonl'), { pid: deadPid(), host: hostname() });
+  writeFileSync(join(lockDir, 'takeover-1'), '');
+  const watch = new MarkerWatch();
+  const staleMs = 300;
+  assert.equal(takeOver(lockDir, 'someone-else', watch, staleMs), false, 'another process is taking it over');
+  assert.ok(existsSync(join(lockDir, 'owner.json')));
+  await sleep(staleMs + 50);
+  assert.equal(takeOver(lockDir, 'someone-else', watch, staleMs), true, 'its holder died in the middle: passed over');
+  assert.ok(!existsSync(lockDir));
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('audit.jsonl.')), [], 'nothing left beside it');
+});
+
+test('processes racing to take over an abandoned lock: exactly one holds it', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const ROUNDS = 20;
+  const CHILDREN = 3;
+  const ROUND_MS = 250;
+  const dead = deadPid();
+  const targets = Array.from({ length: ROUNDS }, (_, i) => {
+    const target = join(dir, `audit-${i}.jsonl`);
+    leaveLock(target, { pid: dead, host: hostname() });
+    return target;
+  });
+  const child = fileURLToPath(new URL('./lock-race-child.js', import.meta.url));
+  const first = Date.now() + 1_500; // every child is up and waiting by then
+  const runs = Array.from({ length: CHILDREN }, () => new Promise<string[]>((resolve, reject) => {
+    const p = spawn(process.execPath, [child, JSON.stringify(targets), String(first), String(ROUND_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (c: Buffer) => void (out += c.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`child exited ${code}`))));
+  }));
+  const results = await Promise.all(runs);
+  const holders = targets.map((_, i) => results.filter((r) => r[i] === 'held').length);
+  assert.deepEqual(holders, targets.map(() => 1), `holders per round: ${holders.join(' ')}`);
 });
