@@ -32,20 +32,26 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-interface Watch {
-  readonly socket: Socket;
-  readonly owner: HeadTimeouts;
+/** One connection's head clock. */
+class Watch {
   timer: NodeJS.Timeout;
-  /** The period `timer` was made with (headersTimeout when it was made). */
+  /** The period `timer` runs with (headersTimeout when it was made). */
   ms: number;
   /** Requests whose head is complete and whose exchange is not over. */
-  inFlight: number;
+  inFlight = 0;
   /** `bytesRead` where the next head begins; NaN after a body of unknown size, until the exchange is over. */
   next: number;
   /** A head has begun (bytes of it have arrived, or the connection is new) and is not complete. */
-  started: boolean;
+  started = true;
   /** The head clock has run a whole period: past headersTimeout at the next check. */
-  due: boolean;
+  due = true;
+
+  constructor(readonly socket: Socket, readonly server: Server, readonly onTimeout: (socket: Socket) => void, ms: number) {
+    this.ms = ms;
+    // Bytes already buffered (a tunnel's first bytes, given back with unshift) are the first head's.
+    this.next = socket.bytesRead - socket.readableLength;
+    this.timer = setTimeout(check, ms, this).unref();
+  }
 }
 
 /** "Name: value\r\n" for each header, the request line and the empty line, as rawHeaders spell them. */
@@ -65,14 +71,24 @@ function bodyBytes(req: IncomingMessage): number {
   return cl === undefined ? 0 : Number(cl);
 }
 
+/** The watched connections (one server's sockets are never another's). */
+const watches = new WeakMap<object, Watch>();
+
+function unwatch(socket: Socket): void {
+  const w = watches.get(socket);
+  if (!w) return;
+  clearTimeout(w.timer);
+  watches.delete(socket);
+}
+
 function check(w: Watch): void {
-  const { owner, socket } = w;
-  if (socket.destroyed || owner.watched.get(socket) !== w) return;
-  const ms = owner.server.headersTimeout;
-  if (!ms) return owner.unwatch(socket);
+  const { socket } = w;
+  if (socket.destroyed || watches.get(socket) !== w) return;
+  const ms = w.server.headersTimeout;
+  if (!ms) return unwatch(socket);
   if (w.inFlight > 0) w.due = false;
   else if (w.started || socket.bytesRead !== w.next) {
-    if (w.due) return owner.onTimeout(socket);
+    if (w.due) return w.onTimeout(socket);
     w.started = true;
     w.due = true;
   } else w.due = false;
@@ -86,7 +102,7 @@ function check(w: Watch): void {
 
 /** The exchange of one request is over: the answer is out and the body read. */
 function over(w: Watch): void {
-  if (--w.inFlight > 0 || w.owner.watched.get(w.socket) !== w) return;
+  if (--w.inFlight > 0 || watches.get(w.socket) !== w) return;
   const read = w.socket.bytesRead;
   if (read <= w.next) {
     w.next = read;
@@ -103,7 +119,7 @@ function over(w: Watch): void {
 
 function onResponseClose(this: ServerResponse): void {
   const req = this.req;
-  const w = watchOf(req);
+  const w = watches.get(req.socket);
   if (!w) return;
   // Node reads an unread body after the answer: only then can the next head begin.
   if (req.complete) over(w);
@@ -111,57 +127,31 @@ function onResponseClose(this: ServerResponse): void {
 }
 
 function onRequestEnd(this: IncomingMessage): void {
-  const w = watchOf(this);
+  const w = watches.get(this.socket);
   if (w) over(w);
 }
 
-const owners = new WeakMap<object, HeadTimeouts>();
-
-function watchOf(req: IncomingMessage): Watch | undefined {
-  const socket = req.socket;
-  return owners.get(socket)?.watched.get(socket);
-}
-
 function onSocketClose(this: Socket): void {
-  owners.get(this)?.unwatch(this);
+  unwatch(this);
 }
 
 export class HeadTimeouts {
-  /** @internal */
-  readonly watched = new WeakMap<object, Watch>();
-
   /** `onTimeout` gets the socket whose head did not arrive in time (and should close it). */
-  constructor(readonly server: Server, readonly onTimeout: (socket: Socket) => void) {
+  constructor(private readonly server: Server, private readonly onTimeout: (socket: Socket) => void) {
     server.on('connection', (socket: Socket) => this.watch(socket));
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
-    server.on('upgrade', (req: IncomingMessage) => this.unwatch(req.socket));
+    server.on('upgrade', (req: IncomingMessage) => unwatch(req.socket));
   }
 
   private watch(socket: Socket): void {
     const ms = this.server.headersTimeout;
     if (!ms || socket.destroyed) return;
-    const w: Watch = {
-      socket, owner: this, timer: null as unknown as NodeJS.Timeout, ms, inFlight: 0,
-      // Bytes already buffered (a tunnel's first bytes, given back with unshift) are the first head's.
-      next: socket.bytesRead - socket.readableLength,
-      started: true, due: true,
-    };
-    w.timer = setTimeout(check, ms, w).unref();
-    this.watched.set(socket, w);
-    owners.set(socket, this);
+    watches.set(socket, new Watch(socket, this.server, this.onTimeout, ms));
     socket.once('close', onSocketClose);
   }
 
-  /** @internal */
-  unwatch(socket: Socket): void {
-    const w = this.watched.get(socket);
-    if (!w) return;
-    clearTimeout(w.timer);
-    this.watched.delete(socket);
-  }
-
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const w = this.watched.get(req.socket);
+    const w = watches.get(req.socket);
     if (!w) return;
     w.inFlight++;
     w.started = false;
