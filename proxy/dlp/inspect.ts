@@ -32,7 +32,7 @@ import { hasTagCharsBytes } from './decode-tags.js';
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
 import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
-  classifyBody, HEADER_NAME_WHERE, label, MAX_DEPTH, MAX_LABEL_CHARS, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
+  ambiguousParam, classifyBody, HEADER_NAME_WHERE, label, MAX_DEPTH, MAX_LABEL_CHARS, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
   type BodyClass, type BodyModel, type ContentType, type HeaderReadings, type UrlModel, type ViewNode,
 } from './views.js';
 
@@ -217,6 +217,7 @@ function isJsonSpace(c: number): boolean {
  */
 function isProvablyClean(bytes: Buffer, ct: ContentType | null, cls: BodyClass, detectors: Detectors, policy: CompiledDlpPolicy, archivesOn: boolean): boolean {
   if (cls === 'form' || cls === 'multipart') return false;
+  if (ambiguousParam(ct) !== undefined) return false; // uninspectable: the full path says so
   if (!isAscii(bytes) && !isUtf8(bytes)) return false; // isAscii: 0.2 ms per 4 MiB cheaper, and the usual case
   // Another declared charset, or NULs (UTF-16 that is also valid UTF-8): the full path decodes it.
   if (nonUtf8Charset(ct?.params) !== null) return false;

@@ -209,6 +209,14 @@ export const UNSCANNED_HEADERS: ReadonlySet<string> = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length',
 ]);
 
+/**
+ * A Content-Type parameter given more than once that decides how a body is read (`boundary`,
+ * `charset`): such a body is uninspectable (addBody), on the fast path too (inspect.ts).
+ */
+export function ambiguousParam(ct: ContentType | null): string | undefined {
+  return ct?.repeated?.find((p) => p === 'boundary' || p === 'charset');
+}
+
 /** The `where` of a header name's own findings (the name is not repeated in it). */
 export const HEADER_NAME_WHERE = 'header-name';
 
@@ -671,7 +679,7 @@ export class ViewBuilder {
     if (bytes.length === 0) return { kind: 'none' };
     // `boundary=A; boundary=B`, `boundary*=…; boundary=…`: which one a server takes depends on
     // its parser, so what it reads is not what a scan of either would see.
-    const ambiguous = ct?.repeated?.find((p) => p === 'boundary' || p === 'charset');
+    const ambiguous = ambiguousParam(ct);
     if (ambiguous !== undefined) throw new UninspectableError(`the Content-Type gives \`${ambiguous}\` more than once`);
     const format = this.archivesOn ? this.detectors.detectArchive(bytes) : null;
     if (format !== null) {

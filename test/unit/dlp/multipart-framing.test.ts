@@ -65,7 +65,17 @@ test('repeatedParams: a name given twice, or with and without `*`, in any case',
   assert.deepEqual(repeatedParams('; charset=utf-8; CHARSET=utf-16; x=1'), ['charset']);
 });
 
-test('a charset given twice makes a text body uninspectable', () => {
-  const r = engine.inspect(request('{"a":"b"}', { 'content-type': 'application/json; charset=utf-8; charset=utf-16le' }), pol);
-  assert.deepEqual([r.decision, r.reason], ['block', 'uninspectable']);
+test('a charset given twice makes a text body uninspectable, whichever path would read it', () => {
+  // Bodies the fast path would pass as clean (spaced JSON, prose) and one it leaves to the full
+  // path (JSON with no whitespace): the check held only on the full path at first.
+  const cases: Array<[body: string, type: string]> = [
+    ['{"a":"b"}', 'application/json; charset=utf-8; charset=utf-16le'],
+    ['{"a": "b c"}', 'application/json; charset=utf-8; charset=utf-16le'],
+    ['{"messages": [{"role": "user", "content": "hello there"}]}', 'application/json; CHARSET=utf-16le; charset=utf-8'],
+    ['plain prose, nothing in it', 'text/plain; charset=utf-8; charset*=utf-8\'\'x'],
+  ];
+  for (const [body, type] of cases) {
+    const r = engine.inspect(request(body, { 'content-type': type }), pol);
+    assert.deepEqual([r.decision, r.reason], ['block', 'uninspectable'], `${type}: ${body}`);
+  }
 });
