@@ -192,6 +192,42 @@ test('code with `::` (Rust, C++, PHP paths) takes the fast path with the real de
   }
 });
 
+test('JSON with no whitespace takes the fast path when clean, and key patterns still fire in it (real detectors)', () => {
+  // Key patterns are anchored at their view's ends (`^…(\S{6,})…$` reads an Authorization
+  // value), so their set sources matched a whole body with no whitespace in it: every minified
+  // array of records took the full path, ~170 ms per MiB of small objects.
+  const real = compileDetectors({ honeytokens: [], fingerprintKey: Buffer.from('k') });
+  let passes = 0;
+  const counting: Detectors = { ...real, mightMatch: (raw, packs) => { passes++; return real.mightMatch(raw, packs); } };
+  const pol = policy({ packs: real.packNames });
+  const engine = createDlpEngine(counting);
+  const full = createDlpEngine(real, { fastPath: false, groupPrefilter: false });
+  const records = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: `r${i}`, n: i, ok: i % 2 === 0 })));
+  const upsert = JSON.stringify({ vectors: Array.from({ length: 50 }, (_, i) => ({ id: `doc-${i}`, values: Array.from({ length: 32 }, (_, j) => ((i * 31 + j) % 997) / 997) })) });
+  // The request's headers and URL cost the same passes whatever the body.
+  engine.inspect(request('{"model": "m", "input": "hello there"}'), pol);
+  const fastPasses = passes;
+  for (const [name, body] of [['records', records], ['vector upsert', upsert], ['tiny', '{"model":"m","input":"hello"}']] as const) {
+    passes = 0;
+    const r = engine.inspect(request(body), pol);
+    assert.deepEqual(r.findings, [], name);
+    assert.equal(passes, fastPasses, `${name}: the fast path stepped aside (${passes} passes)`);
+  }
+  const secret = 'q8Zr2LmT7vXw4KpN9bYc';
+  const cases: Array<[body: string, type: string]> = [
+    [`{"authorization":"Bearer\t${secret}"}`, 'http_auth_credential'],
+    [`[{"id":"r1"},{"password":"${secret}"}]`, 'generic_secret'],
+    ['{"rows":[{"ssn":"536228143"}]}', 'us_ssn'],
+    ['{"dob":"1984-07-02","id":"x"}', 'date_of_birth'],
+    [records.replace('"r7"', `"r7","client_secret":"${secret}"`), 'generic_secret'],
+  ];
+  for (const [body, type] of cases) {
+    const fast = engine.inspect(request(body), pol);
+    assert.deepEqual(comparable(fast), comparable(full.inspect(request(body), pol)), body.slice(0, 60));
+    assert.ok(fast.findings.some((f) => f.type === type), `${type} in ${body.slice(0, 60)}`);
+  }
+});
+
 test('a JSON number that stands for an integer leaves the fast path; numbers as chat bodies hold them keep it (real detectors)', () => {
   const real = compileDetectors({ honeytokens: [{ id: 'c1', value: '100000', sha256: null }], fingerprintKey: Buffer.from('k') });
   let passes = 0;
