@@ -94,6 +94,20 @@ function parseHeaders(block: string): Map<string, string> {
 }
 
 /** Split `bytes` with `boundary` (the Content-Type parameter, unquoted). */
+/**
+ * The first `\r\n\r\n` or `\n\n` at or after `from`, whichever comes first: [where it
+ * starts, where the line after it starts]. Line by line: two searches for each to the end of the
+ * body cost a pass over the rest of it per part, and an agent sets the number of parts (1,000
+ * parts of CRLF headers in 1.2 MiB took ~700 ms).
+ */
+function emptyLine(bytes: Buffer, from: number): [number, number] | null {
+  for (let i = bytes.indexOf(0x0A, from); i !== -1; i = bytes.indexOf(0x0A, i + 1)) {
+    if (bytes[i + 1] === 0x0A) return [i, i + 2];
+    if (i - 1 >= from && bytes[i - 1] === 0x0D && bytes[i + 1] === 0x0D && bytes[i + 2] === 0x0A) return [i - 1, i + 3];
+  }
+  return null;
+}
+
 export function parseMultipart(bytes: Buffer, boundary: string): MultipartResult {
   if (boundary.length === 0 || boundary.length > 200) return { ok: false, detail: 'malformed multipart body: bad boundary' };
   const delim = Buffer.from(`--${boundary}`, 'latin1');
@@ -120,11 +134,9 @@ export function parseMultipart(bytes: Buffer, boundary: string): MultipartResult
     if (bytes[p] === 0x0D && bytes[p + 1] === 0x0A) { headerEnd = p; bodyStart = p + 2; }
     else if (bytes[p] === 0x0A) { headerEnd = p; bodyStart = p + 1; }
     else {
-      const crlf = bytes.indexOf('\r\n\r\n', p, 'latin1');
-      const lf = bytes.indexOf('\n\n', p, 'latin1');
-      if (crlf === -1 && lf === -1) return bad('part headers not terminated');
-      if (crlf !== -1 && (lf === -1 || crlf < lf)) { headerEnd = crlf; bodyStart = crlf + 4; }
-      else { headerEnd = lf; bodyStart = lf + 2; }
+      const end = emptyLine(bytes, p);
+      if (end === null) return bad('part headers not terminated');
+      [headerEnd, bodyStart] = end;
     }
     // The line break before the next delimiter belongs to the delimiter.
     let next = bytes.indexOf(lfDelim, bodyStart - 1);

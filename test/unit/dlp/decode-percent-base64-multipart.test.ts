@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { base64Head, findBase64Runs, isPrintableBase64 } from '../../../proxy/dlp/decode-base64.js';
 import { encodeBase64Lines, isWholeBase64, parseMultipart } from '../../../proxy/dlp/decode-multipart.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from '../../../proxy/dlp/decode-percent.js';
-import { base64RunsOf } from './inspect-helpers.js';
+import { base64RunsOf, prng } from './inspect-helpers.js';
 
 const percentCases: Array<[input: string, plus: boolean, out: string]> = [
   ['bob%40example.com', false, 'bob@example.com'],
@@ -122,6 +122,30 @@ for (const [name, body, boundary] of malformed) {
     if (!r.ok) assert.match(r.detail, /^malformed multipart body/);
   });
 }
+
+test('multipart: part headers end at the first empty line, CRLF or LF, whichever comes first', () => {
+  // What the parser took before it read line by line: the earlier of two searches to the body's end.
+  const reference = (headerText: string): [number, number] | null => {
+    const crlf = headerText.indexOf('\r\n\r\n');
+    const lf = headerText.indexOf('\n\n');
+    if (crlf === -1 && lf === -1) return null;
+    return crlf !== -1 && (lf === -1 || crlf < lf) ? [crlf, crlf + 4] : [lf, lf + 2];
+  };
+  const rand = prng(11);
+  const alphabet = ['\r', '\n', 'a', ':', ' '];
+  for (let n = 0; n < 3000; n++) {
+    let h = 'X';
+    const len = 1 + Math.floor(rand() * 12);
+    for (let i = 0; i < len; i++) h += alphabet[Math.floor(rand() * alphabet.length)];
+    const body = Buffer.from(`--b\r\n${h}\r\n\r\nv\r\n--b--`, 'latin1');
+    const r = parseMultipart(body, 'b');
+    const start = 5; // after "--b\r\n"
+    const want = reference(body.toString('latin1', start));
+    assert.ok(r.ok && want !== null, JSON.stringify(h));
+    const part = r.parts[0];
+    assert.deepEqual([part?.headersEnd, part?.bodyStart], [want[0] + start, want[1] + start], JSON.stringify(h));
+  }
+});
 
 test('encodeBase64Lines wraps at the given length', () => {
   const s = encodeBase64Lines(Buffer.alloc(100, 0x41), 76);
