@@ -98,22 +98,25 @@ export interface HexDump {
   readonly hex: string;
 }
 
-/** One line of a dump: its offset and its bytes as hex digits, or null when it is not one. */
+/**
+ * One line of a dump: its offset and its bytes as hex digits, or null when it is not one. Reads
+ * at most 17 digits of offset, 9 of a group and `maxBytes` bytes, whatever the line holds after.
+ */
 function dumpLine(s: string, from: number, to: number, maxBytes: number): { offset: number; hex: string } | null {
   let p = from;
   while (p < to && s.charCodeAt(p) === 0x20) p++;
   const o = p;
-  while (p < to && hexVal(s.charCodeAt(p)) >= 0) p++;
+  while (p < to && p - o <= 16 && hexVal(s.charCodeAt(p)) >= 0) p++;
   if (p - o < 6 || p - o > 16) return null;
   const offset = parseInt(s.slice(o, p), 16);
   if (s.charCodeAt(p) === 0x3a) p++; // xxd's `00000010:`
   let hex = '';
   while (p < to && hex.length < maxBytes * 2) {
     let gap = 0;
-    while (p < to && s.charCodeAt(p) === 0x20) { p++; gap++; }
+    while (p < to && gap <= 2 && s.charCodeAt(p) === 0x20) { p++; gap++; }
     if (gap === 0 || gap > 2) break;
     const g = p;
-    while (p < to && hexVal(s.charCodeAt(p)) >= 0) p++;
+    while (p < to && p - g <= 8 && hexVal(s.charCodeAt(p)) >= 0) p++;
     const len = p - g;
     // A group is 2, 4 or 8 digits (xxd -g1/-g2/-g4; hexdump -C: 2) ending at a space or the line end.
     if ((len !== 2 && len !== 4 && len !== 8) || (p < to && s.charCodeAt(p) !== 0x20)) {
@@ -130,10 +133,25 @@ function dumpLine(s: string, from: number, to: number, maxBytes: number): { offs
  * dump from a table of numbers), from offset 0 (`00000000`, where every dump of a whole file
  * starts: the cheap test for whether a text holds one). The second line's offset gives the
  * bytes per line: a line's ASCII column may begin with what reads as more hex groups.
+ *
+ * Each `00000000` is tried as a dump's start, and costs a bounded amount however the text goes
+ * on (red team, session 15: a run of zeros, each position of which is a start, took 21 s per
+ * 64 KiB): a line's offset and groups are read to their longest (dumpLine), and line ends come
+ * from one pass over the text's newlines, not a search to the end of a line per start.
  */
 export function hexDumps(s: string): HexDump[] {
   const dumps: HexDump[] = [];
+  const lineEnd = lineEnds(s);
   for (let at = s.indexOf('00000000'); at !== -1; at = s.indexOf('00000000', at + 1)) {
+    // An offset is at most 16 digits: in a longer run of hex digits, the first start whose
+    // offset can be read is 16 digits before the run's end.
+    let runEnd = at + 8;
+    while (runEnd < s.length && runEnd - at <= 16 && hexVal(s.charCodeAt(runEnd)) >= 0) runEnd++;
+    if (runEnd - at > 16) {
+      while (runEnd < s.length && hexVal(s.charCodeAt(runEnd)) >= 0) runEnd++;
+      at = runEnd - 17;
+      continue;
+    }
     // The first line from its offset: whatever comes before it on its line (a prompt, the `"`
     // that opens a JSON string in the fast path's buffers) is not part of the dump.
     const blockStart = at;
@@ -145,9 +163,9 @@ export function hexDumps(s: string): HexDump[] {
     let pending: { offset: number; hex: string } | null = null;
     let pendingEnd = blockStart;
     while (lineStart < s.length) {
-      let lineEnd = s.indexOf('\n', lineStart);
-      if (lineEnd === -1) lineEnd = s.length;
-      const line = dumpLine(s, lineStart, lineEnd, 64);
+      const lEnd = lineEnd(lineStart);
+      if (pending === null && lEnd >= s.length) break; // one line, the text's last: not a dump
+      const line = dumpLine(s, lineStart, lEnd, 64);
       if (line === null) break;
       if (pending === null) {
         if (line.offset !== 0) break;
@@ -159,8 +177,8 @@ export function hexDumps(s: string): HexDump[] {
         lines++;
       }
       pending = line;
-      pendingEnd = lineEnd;
-      lineStart = lineEnd + 1;
+      pendingEnd = lEnd;
+      lineStart = lEnd + 1;
     }
     if (pending !== null && width > 0 && lines > 0) {
       // The last line: up to `width` bytes (a short last line is padded to the ASCII column).
@@ -172,6 +190,34 @@ export function hexDumps(s: string): HexDump[] {
     at = Math.max(at, end - 8);
   }
   return dumps;
+}
+
+/**
+ * The end of the line holding a position (the next `\n`, or the text's end). Newlines are found
+ * once, as far as asked, and looked up by binary search.
+ */
+function lineEnds(s: string): (pos: number) => number {
+  const nls: number[] = [];
+  let scanned = 0;
+  return (pos: number): number => {
+    while ((nls.length === 0 || (nls[nls.length - 1] as number) < pos) && scanned < s.length) {
+      const nl = s.indexOf('\n', scanned);
+      if (nl === -1) {
+        scanned = s.length;
+        break;
+      }
+      nls.push(nl);
+      scanned = nl + 1;
+    }
+    let lo = 0;
+    let hi = nls.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((nls[mid] as number) < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < nls.length ? (nls[lo] as number) : s.length;
+  };
 }
 
 /**

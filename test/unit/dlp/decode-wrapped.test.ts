@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { findBase64Runs } from '../../../proxy/dlp/decode-base64.js';
-import { charDumps, hexDumps, wrappedBlocks } from '../../../proxy/dlp/decode-wrapped.js';
+import { charDumps, hexDumps, wrappedBlocks, type HexDump } from '../../../proxy/dlp/decode-wrapped.js';
+import { hexVal } from '../../../proxy/dlp/decode-percent.js';
 import { compileDetectors } from '../../../proxy/dlp/detectors.js';
 import { createDlpEngine } from '../../../proxy/dlp/inspect.js';
 import { policy, prng, request } from './inspect-helpers.js';
@@ -96,6 +97,99 @@ test('hexDumps reads xxd (any -c and -g) and hexdump -C output, and nothing else
   assert.deepEqual(hexDumps('00000000 11 22\n00000010 33 44\n'), []);
   assert.deepEqual(hexDumps('id 00000000 ab cd\n'), []);
   assert.deepEqual(hexDumps('0000000000000000 ab cd\n0000000000000002 ef 01\n'), [{ start: 0, end: 45, hex: 'abcdef01' }]);
+});
+
+// hexDumps as it was before its reading was bounded (session 15): a search to the end of the
+// line from every `00000000`, and offsets and groups read to the end of their digits. The
+// bounded one must find the same dumps.
+function referenceDumpLine(s: string, from: number, to: number, maxBytes: number): { offset: number; hex: string } | null {
+  let p = from;
+  while (p < to && s.charCodeAt(p) === 0x20) p++;
+  const o = p;
+  while (p < to && hexVal(s.charCodeAt(p)) >= 0) p++;
+  if (p - o < 6 || p - o > 16) return null;
+  const offset = parseInt(s.slice(o, p), 16);
+  if (s.charCodeAt(p) === 0x3a) p++; // xxd's `00000010:`
+  let hex = '';
+  while (p < to && hex.length < maxBytes * 2) {
+    let gap = 0;
+    while (p < to && s.charCodeAt(p) === 0x20) { p++; gap++; }
+    if (gap === 0 || gap > 2) break;
+    const g = p;
+    while (p < to && hexVal(s.charCodeAt(p)) >= 0) p++;
+    const len = p - g;
+    // A group is 2, 4 or 8 digits (xxd -g1/-g2/-g4; hexdump -C: 2) ending at a space or the line end.
+    if ((len !== 2 && len !== 4 && len !== 8) || (p < to && s.charCodeAt(p) !== 0x20)) {
+      p = g;
+      break;
+    }
+    hex += s.slice(g, p);
+  }
+  return hex.length > 0 ? { offset, hex: hex.slice(0, maxBytes * 2) } : null;
+}
+
+function referenceHexDumps(s: string): HexDump[] {
+  const dumps: HexDump[] = [];
+  for (let at = s.indexOf('00000000'); at !== -1; at = s.indexOf('00000000', at + 1)) {
+    // The first line from its offset: whatever comes before it on its line (a prompt, the `"`
+    // that opens a JSON string in the fast path's buffers) is not part of the dump.
+    const blockStart = at;
+    let lineStart = blockStart;
+    let hex = '';
+    let width = 0;
+    let lines = 0;
+    let end = blockStart;
+    let pending: { offset: number; hex: string } | null = null;
+    let pendingEnd = blockStart;
+    while (lineStart < s.length) {
+      let lineEnd = s.indexOf('\n', lineStart);
+      if (lineEnd === -1) lineEnd = s.length;
+      const line = referenceDumpLine(s, lineStart, lineEnd, 64);
+      if (line === null) break;
+      if (pending === null) {
+        if (line.offset !== 0) break;
+      } else {
+        if (width === 0) width = line.offset - pending.offset;
+        // The line before was a whole line of `width` bytes, and this one starts after it.
+        if (width <= 0 || pending.hex.length < width * 2 || line.offset !== pending.offset + width) break;
+        hex += pending.hex.slice(0, width * 2);
+        lines++;
+      }
+      pending = line;
+      pendingEnd = lineEnd;
+      lineStart = lineEnd + 1;
+    }
+    if (pending !== null && width > 0 && lines > 0) {
+      // The last line: up to `width` bytes (a short last line is padded to the ASCII column).
+      hex += pending.hex.slice(0, width * 2);
+      lines++;
+      end = pendingEnd;
+    }
+    if (lines >= 2) dumps.push({ start: blockStart, end, hex });
+    at = Math.max(at, end - 8);
+  }
+  return dumps;
+}
+
+test('hexDumps finds what the unbounded reading finds: random dumps among zeros, tables and noise', () => {
+  const rand = prng(21);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => (rand() < 0.3 ? 0 : Math.floor(rand() * 256))));
+  const pieces: Array<() => string> = [
+    () => xxd(bytes(8 + Math.floor(rand() * 80)), pick([8, 16, 32])),
+    () => hexdumpC(bytes(8 + Math.floor(rand() * 80))),
+    () => '0'.repeat(1 + Math.floor(rand() * 40)),
+    () => '00000000 41 '.repeat(1 + Math.floor(rand() * 6)),
+    () => `id 00000000 ${bytes(4).toString('hex')}`,
+    () => bytes(1 + Math.floor(rand() * 12)).toString('hex'),
+    () => pick(['\n', ' ', '  ', ': ', '$ xxd f\n', 'the quick fox ', '"', '00000010 ', '0000000000000000 ab cd\n']),
+  ];
+  for (let n = 0; n < 1500; n++) {
+    let text = '';
+    const k = 2 + Math.floor(rand() * 6);
+    for (let i = 0; i < k; i++) text += pick(pieces)();
+    assert.deepEqual(hexDumps(text), referenceHexDumps(text), JSON.stringify(text));
+  }
 });
 
 const detectors = compileDetectors({ honeytokens: [{ id: 'ht', value: 'WARDEN-CANARY-5e1d0b77', sha256: null }], fingerprintKey: Buffer.from('unit-test-key') });
