@@ -428,17 +428,30 @@ export function backslashStringTokens(json: Buffer): Array<[number, number]> {
   if (candidates.length === 0) return out;
   candidates.sort((a, b) => a - b);
   let covered = -1; // end of the last token found
+  // The unescaped quotes around each candidate, read once in order: searches back and forth from
+  // each one cost a pass over the body per candidate where no quote closes (red team, session 15:
+  // `["` and 1 MiB of `\\\\`, 14.7 s).
+  let q = -1; // the last unescaped quote before the candidate
+  let r = unescapedQuote(json, 0); // the first one after it
   for (const p of candidates) {
     if (p < covered) continue;
-    let q = json.lastIndexOf(0x22, p);
-    while (q > 0 && escapedAt(json, q)) q = json.lastIndexOf(0x22, q - 1);
-    let r = json.indexOf(0x22, p);
-    while (r !== -1 && escapedAt(json, r)) r = json.indexOf(0x22, r + 1);
-    if (q < 0 || r < 0) continue; // not inside a string: not valid JSON there
+    while (r !== -1 && r < p) {
+      q = r;
+      r = unescapedQuote(json, r + 1);
+    }
+    if (r === -1) break; // no string closes after this: nor after any later candidate
+    if (q < 0) continue; // not inside a string: not valid JSON there
     out.push([q + 1, r]);
     covered = r;
   }
   return out;
+}
+
+/** The first `"` at or after `from` that no backslash escapes, or -1. */
+function unescapedQuote(json: Buffer, from: number): number {
+  let i = json.indexOf(0x22, from);
+  while (i !== -1 && escapedAt(json, i)) i = json.indexOf(0x22, i + 1);
+  return i;
 }
 
 /**

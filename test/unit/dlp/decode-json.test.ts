@@ -177,6 +177,47 @@ for (const [json, tokens] of tokenCases) {
   });
 }
 
+test('backslashStringTokens finds what searches back and forth from each escape find (random texts, strings left open)', () => {
+  // The reading before it was made one pass (session 15): for each candidate, the nearest
+  // unescaped quote before and after it.
+  const escaped = (b: Buffer, i: number): boolean => {
+    let n = 0;
+    for (let k = i - 1; k >= 0 && b[k] === 0x5C; k--) n++;
+    return (n & 1) === 1;
+  };
+  const reference = (json: Buffer): Array<[number, number]> => {
+    const out: Array<[number, number]> = [];
+    const candidates: number[] = [];
+    for (let p = json.indexOf('\\\\'); p !== -1; p = json.indexOf('\\\\', p + 2)) candidates.push(p);
+    for (let p = json.indexOf('\\u005'); p !== -1; p = json.indexOf('\\u005', p + 5)) {
+      const c = json[p + 5];
+      if ((c === 0x63 || c === 0x43) && !escaped(json, p)) candidates.push(p);
+    }
+    candidates.sort((a, b) => a - b);
+    let covered = -1;
+    for (const p of candidates) {
+      if (p < covered) continue;
+      let q = json.lastIndexOf(0x22, p);
+      while (q > 0 && escaped(json, q)) q = json.lastIndexOf(0x22, q - 1);
+      let r = json.indexOf(0x22, p);
+      while (r !== -1 && escaped(json, r)) r = json.indexOf(0x22, r + 1);
+      if (q < 0 || r < 0) continue;
+      out.push([q + 1, r]);
+      covered = r;
+    }
+    return out;
+  };
+  const rand = prng(31);
+  const alphabet = ['"', '\\', '\\\\', 'a', ' ', '\\u005c', '\\u005C', '\\"', ':', '{', 'n'];
+  for (let n = 0; n < 4000; n++) {
+    let t = '';
+    const len = 1 + Math.floor(rand() * 16);
+    for (let i = 0; i < len; i++) t += alphabet[Math.floor(rand() * alphabet.length)];
+    const buf = Buffer.from(t, 'latin1');
+    assert.deepEqual(backslashStringTokens(buf), reference(buf), JSON.stringify(t));
+  }
+});
+
 test('memberSegment', () => {
   assert.equal(memberSegment('content'), '.content');
   assert.equal(memberSegment('x-api'), '.x-api');
