@@ -274,7 +274,7 @@ export function charDumps(s: string): HexDump[] {
       // A line that ended in spaces may have lost them (an editor, a chat client): every line
       // but the last holds as many bytes as the offsets say (`od -c`), or as the longest
       // (`od -An -c`).
-      const width = firstOffset >= 0 && secondOffset > firstOffset ? (secondOffset - firstOffset) * 2 : Math.max(...lines.slice(0, -1).map((l) => l.length));
+      const width = firstOffset >= 0 && secondOffset > firstOffset ? (secondOffset - firstOffset) * 2 : lines.slice(0, -1).reduce((m, l) => Math.max(m, l.length), 0);
       const hex = lines.map((l, k) => (k < lines.length - 1 ? l.padEnd(width, '20') : l)).join('');
       dumps.push({ start: blockStart, end: blockEnd, hex });
     }

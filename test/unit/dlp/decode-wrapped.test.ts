@@ -324,3 +324,10 @@ for (const [name, content, findings] of odBodies) {
     });
   }
 }
+
+test('charDumps reads an `od -An -c` dump of 200,000 lines (the widest line was found by spreading every line into Math.max: a RangeError)', () => {
+  const line = '   h   e   l   l   o       w   o   r   l   d   !  \\n   a   b   c\n';
+  const dumps = charDumps(line.repeat(200_000));
+  assert.equal(dumps.length, 1);
+  assert.equal(Buffer.from(dumps[0]!.hex.slice(0, 32), 'hex').toString('latin1'), 'hello world!\nabc');
+});
