@@ -66,6 +66,21 @@ export function memberSegment(name: string): string {
   return IDENT.test(cut) ? `.${cut}` : `[${JSON.stringify(cut)}]`;
 }
 
+/**
+ * Longest `where` path built for a JSON value (the audit record shows 200 characters of it). A
+ * segment that does not fit is left out, marked by a `…`: a path per value, each as long as its
+ * depth, made a deep document quadratic in memory (red team, session 15: 1 MiB of nested
+ * objects with 64-character keys ran the process out of its 4 GiB heap). Segments are added
+ * whole or not at all, so no part of a member name, which may be a secret, is left in a path
+ * by the cut (findings.ts stars the whole names it finds).
+ */
+const MAX_WHERE_CHARS = 512;
+
+function childWhere(where: string, segment: string): string {
+  if (where.length + segment.length <= MAX_WHERE_CHARS) return where + segment;
+  return where.endsWith('…') ? where : `${where}…`;
+}
+
 interface Frame {
   readonly isObject: boolean;
   readonly where: string;
@@ -156,7 +171,7 @@ export function tokenizeJson(text: string, root: string): JsonToken[] | null {
         } else if (isObject) {
           state = State.Key;
         } else {
-          valueWhere = `${stack[stack.length - 1]?.where ?? root}[0]`;
+          valueWhere = childWhere(stack[stack.length - 1]?.where ?? root, '[0]');
           state = State.Value;
         }
         continue;
@@ -204,7 +219,7 @@ export function tokenizeJson(text: string, root: string): JsonToken[] | null {
       if (frame === undefined) return null;
       const start = i + 1;
       const end = r[0];
-      tokens.push({ kind: 'key', start, end, escaped: r[1], where: `${frame.where}{key}`, key: null });
+      tokens.push({ kind: 'key', start, end, escaped: r[1], where: childWhere(frame.where, '{key}'), key: null });
       const name = decodeName(start, end, r[1]);
       if (name === null) return null;
       i = end + 1;
@@ -212,7 +227,7 @@ export function tokenizeJson(text: string, root: string): JsonToken[] | null {
       if (text.charCodeAt(i) !== 0x3A /* : */) return null;
       i++;
       skipWs();
-      valueWhere = frame.where + memberSegment(name);
+      valueWhere = childWhere(frame.where, memberSegment(name));
       valueKey = name.toLowerCase();
       frame.key = valueKey;
       state = State.Value;
@@ -230,7 +245,7 @@ export function tokenizeJson(text: string, root: string): JsonToken[] | null {
         state = State.Key;
       } else {
         frame.index++;
-        valueWhere = `${frame.where}[${frame.index}]`;
+        valueWhere = childWhere(frame.where, `[${frame.index}]`);
         valueKey = frame.key;
         state = State.Value;
       }

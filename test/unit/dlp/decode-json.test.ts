@@ -255,3 +255,18 @@ test('tokenMayBeJson: never false for a string token that decodes to something t
   }
   assert.ok(looked > 500, `${looked} tokens looked like JSON`);
 });
+
+test('tokenizeJson: paths stop growing past 512 characters, at a whole segment (a deep document was quadratic in memory)', () => {
+  const key = 'k'.repeat(64);
+  const depth = 3000;
+  const json = `{"s":"x",${`"${key}":{`.repeat(depth)}"leaf":"536-22-8143"${'}'.repeat(depth)}}`;
+  const tokens = tokenizeJson(json, 'body');
+  assert.ok(tokens !== null);
+  const longest = Math.max(...tokens.map((t) => t.where.length));
+  assert.ok(longest <= 513, `longest path ${longest}`);
+  const leaf = tokens.find((t) => json.slice(t.start, t.end) === '536-22-8143');
+  assert.ok(leaf?.where.startsWith(`body.${key}.${key}`) && leaf.where.endsWith('….leaf'), leaf?.where.slice(-20));
+  // Cut between segments, never inside a name.
+  assert.ok(leaf !== undefined && !/\.k{1,63}…/.test(leaf.where));
+  assert.equal(tokens.find((t) => json.slice(t.start, t.end) === 'x')?.where, 'body.s');
+});
