@@ -37,6 +37,13 @@ const SPECIAL = /[\p{Default_Ignorable_Code_Point}\p{Cf}\x00-\x08\x0B\x0C\x0E-\x
  */
 const ASCII_WITH_MARK = /^[\x20-\x7E]\p{M}/u;
 const MARKS = /\p{M}/gu;
+/**
+ * A cluster is cut after this many UTF-16 units when its run holds more than 30 marks in a row
+ * (LONG_MARKS; UAX #15's stream-safe format allows 30). Each cut is normalised on its own.
+ */
+const MAX_CLUSTER_UNITS = 62;
+const LONG_MARKS = /\p{M}{31}/u;
+const ASCII_ONLY = /^[\x00-\x7F]*$/;
 /** What normalisation may change: non-ASCII, and the control characters STRIP removes. */
 const NON_ASCII = /[^\t\n\r\x20-\x7E]/g;
 
@@ -150,7 +157,10 @@ function normalizeCore(s: string, wantMap: boolean): Core {
     const first = s.codePointAt(runStart) ?? 0;
     if (runStart > copied && isClusterContinuation(first)) runStart--;
     const run = s.slice(runStart, runEnd);
-    if (!changedBy(run)) continue; // unchanged: copied later as identity
+    // More marks in a row than a stream-safe text holds (zalgo): ICU reorders them in quadratic
+    // time, so such a run is not normalised whole and its clusters are cut (below).
+    const longMarks = LONG_MARKS.test(run);
+    if (!longMarks && !changedBy(run)) continue; // unchanged: copied later as identity
     pushIdentity(copied, runStart);
     // Cluster by cluster so that each output character maps back to its source cluster.
     let i = runStart;
@@ -161,12 +171,20 @@ function normalizeCore(s: string, wantMap: boolean): Core {
         const next = s.codePointAt(j) ?? 0;
         if (!isClusterContinuation(next)) break;
         j += next > 0xFFFF ? 2 : 1;
+        if (longMarks && j - i >= MAX_CLUSTER_UNITS) break;
       }
       const cluster = s.slice(i, j);
       const normalized = normalizeCluster(cluster);
-      if (normalized === cluster) pushIdentity(i, j);
-      else pushMapped(normalized, i, j);
-      i = j;
+      let end = j;
+      if (longMarks && cp < 0x80 && j - i >= MAX_CLUSTER_UNITS && ASCII_ONLY.test(normalized)) {
+        // The marks past the cut sit on an ASCII character: dropped with the rest (the fifth
+        // rule, as for the whole cluster). Past a cut of any other cluster, each next cut is
+        // normalised on its own.
+        while (end < runEnd && isClusterContinuation(s.codePointAt(end) ?? 0)) end += (s.codePointAt(end) ?? 0) > 0xFFFF ? 2 : 1;
+      }
+      if (normalized === s.slice(i, end)) pushIdentity(i, end);
+      else pushMapped(normalized, i, end);
+      i = end;
     }
     copied = runEnd;
   }
@@ -313,7 +331,7 @@ export function normalizeBytes(buf: Buffer, into?: Buffer): Buffer {
       const lead = buf.toString('utf8', start, Math.min(end, start + 4));
       if (start > 0 && isClusterContinuation(lead.codePointAt(0) ?? 0)) start--;
       const run = buf.toString('utf8', start, end);
-      if (changedBy(run)) (edits ??= []).push([start, end, Buffer.from(normalizeCore(run, false).text, 'utf8')]);
+      if (LONG_MARKS.test(run) || changedBy(run)) (edits ??= []).push([start, end, Buffer.from(normalizeCore(run, false).text, 'utf8')]);
     }
     chunk = next;
   }

@@ -109,3 +109,39 @@ test('normalizeBytes equals normalizeText over the decoded buffer (random text, 
     }
   }
 });
+
+test('more than 30 marks in a row (zalgo): marks on an ASCII character are still all dropped, and both readings agree', () => {
+  // Past 30 marks a cluster is cut (ICU reorders a long run of marks in quadratic time: 1 MiB
+  // took 114 s). On an ASCII character the marks past the cut go with the rest.
+  const strike = (t: string, n: number): string => [...t].map((c) => (/[0-9]/.test(c) ? c + '\u0336\u0316'.repeat(n) : c)).join('');
+  for (const n of [1, 15, 16, 40, 500]) {
+    const text = `ssn ${strike('536-22-8143', n)} end`;
+    assert.equal(normalizeText(text).text, 'ssn 536-22-8143 end', `${n} pairs of marks`);
+    assert.equal(normalizeBytes(Buffer.from(text)).toString('utf8'), 'ssn 536-22-8143 end', `${n} pairs of marks, bytes`);
+  }
+  // On a character that is not ASCII (or composes with its first mark), marks stay: the same
+  // text from both readings, every mark kept, cut or not.
+  for (const base of ['\u00E9', 'a\u0301', '\u4E2D']) {
+    const text = `x ${base}${'\u0316\u0301'.repeat(300)} y`;
+    const t = normalizeText(text).text;
+    assert.equal(normalizeBytes(Buffer.from(text)).toString('utf8'), t, base);
+    assert.equal([...t].filter((c) => /\p{M}/u.test(c)).length, 600, base);
+  }
+});
+
+test('ICU never normalises more than a cut of a long run of marks (its reordering is quadratic)', () => {
+  const original = String.prototype.normalize;
+  let longest = 0;
+  String.prototype.normalize = function (this: string, form?: string): string {
+    longest = Math.max(longest, this.length);
+    return original.call(this, form);
+  };
+  try {
+    const text = `a${'\u0301\u0316'.repeat(5000)} 5${'\u0336'.repeat(3000)}36`;
+    normalizeText(text);
+    normalizeBytes(Buffer.from(text));
+  } finally {
+    String.prototype.normalize = original;
+  }
+  assert.ok(longest <= 64, `normalize() was given ${longest} characters at once`);
+});
