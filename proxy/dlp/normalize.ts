@@ -119,6 +119,14 @@ function normalizeCluster(cluster: string): string {
   return out;
 }
 
+/**
+ * The normalised form of a cluster of one code point, by code point: runs of changed characters
+ * (fullwidth text, ligatures, tag characters) cost an NFKC call and four regexes a character
+ * (~1 s per MiB of U+FDFA, red team, session 15). Bounded: a text can name every code point.
+ */
+const SINGLE = new Map<number, string>();
+const SINGLE_MAX = 16_384;
+
 interface Core {
   text: string;
   starts: Int32Array | null;
@@ -174,7 +182,16 @@ function normalizeCore(s: string, wantMap: boolean): Core {
         if (longMarks && j - i >= MAX_CLUSTER_UNITS) break;
       }
       const cluster = s.slice(i, j);
-      const normalized = normalizeCluster(cluster);
+      let normalized: string | undefined;
+      if (j - i === (cp > 0xFFFF ? 2 : 1)) {
+        normalized = SINGLE.get(cp);
+        if (normalized === undefined) {
+          normalized = normalizeCluster(cluster);
+          if (SINGLE.size < SINGLE_MAX) SINGLE.set(cp, normalized);
+        }
+      } else {
+        normalized = normalizeCluster(cluster);
+      }
       let end = j;
       if (longMarks && cp < 0x80 && j - i >= MAX_CLUSTER_UNITS && ASCII_ONLY.test(normalized)) {
         // The marks past the cut sit on an ASCII character: dropped with the rest (the fifth
