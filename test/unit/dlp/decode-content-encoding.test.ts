@@ -188,3 +188,11 @@ test('gzip member header fields (FNAME, FCOMMENT, FEXTRA) are scanned, in every 
     }
   }
 });
+
+test('a gzip body of more than 1,024 members is uninspectable (each member is inflated again for its header fields)', () => {
+  const member = zlib.gzipSync(Buffer.from('a'));
+  const many = decodeContentEncoding(Buffer.concat(Array.from({ length: 1025 }, () => member)), 'gzip', MiB);
+  assert.deepEqual(many, { ok: false, detail: 'more than 1024 gzip members' });
+  const enough = decodeContentEncoding(Buffer.concat(Array.from({ length: 1024 }, () => member)), 'gzip', MiB);
+  assert.ok(enough.ok && enough.bytes.toString() === 'a'.repeat(1024));
+});
