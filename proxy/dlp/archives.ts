@@ -4,6 +4,7 @@
  * file names and content types; transport compression is the pipeline's business, not ours.
  */
 import { base64Head, base64Sextet } from './decode-base64.js';
+import { codeAt } from './decode-hex.js';
 import type { Magic } from './packs.js';
 import { ACCEPT, type Validator } from './validators/types.js';
 
@@ -31,10 +32,6 @@ export function archiveBase64Validator(magics: readonly Magic[]): Validator {
     const bytes = Buffer.from(head.slice(0, head.length - (head.length % 4)), 'base64');
     return matchMagic(atZero, bytes) !== null ? ACCEPT : null;
   };
-}
-
-function codeAt(src: string | Uint8Array, k: number): number {
-  return typeof src === 'string' ? src.charCodeAt(k) : (src[k] ?? 0);
 }
 
 /**

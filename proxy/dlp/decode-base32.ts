@@ -9,6 +9,7 @@
  * ULIDs) decodes to binary. Lower-case base32 (onion names, some TOTP secrets) is not read.
  */
 import { isUtf8 } from 'node:buffer';
+import { codeAt } from './decode-hex.js';
 
 /** Shortest run read as base32 (20 decoded bytes: an AWS key id is 32 characters). */
 export const MIN_BASE32_RUN = 32;
@@ -18,10 +19,6 @@ const VALUE = new Int8Array(128).fill(-1);
 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.split('').forEach((ch, i) => { VALUE[ch.charCodeAt(0)] = i; });
 
 const EQUALS = 0x3D;
-
-function codeAt(src: string | Uint8Array, k: number): number {
-  return typeof src === 'string' ? src.charCodeAt(k) : (src[k] ?? -1);
-}
 
 /**
  * The end of the base32 characters of `[start, end)` when the span is a base32 run as read here

@@ -6,7 +6,7 @@
  * into a scratch buffer and stops at the first sign of binary, without allocating.
  */
 import { decodeBase32, isPrintableBase32 } from './decode-base32.js';
-import { isPrintableHex, MIN_HEX_RUN } from './decode-hex.js';
+import { codeAt, isPrintableHex, MIN_HEX_RUN } from './decode-hex.js';
 import { someBase64RunSimd } from './wasm/base64-runs.js';
 
 /** Shortest run considered (18 decoded bytes): shorter runs are ordinary identifiers. */
@@ -351,10 +351,6 @@ export function decodeBase64(src: string): Buffer {
 export const MIN_SHORT_BASE64_RUN = 8;
 
 const EQUALS = 0x3D;
-
-function codeAt(src: string | Uint8Array, k: number): number {
-  return typeof src === 'string' ? src.charCodeAt(k) : (src[k] ?? -1);
-}
 
 /** Whether the unused low bits of the last character of a run of `len` alphabet characters are zero. */
 function canonicalTail(last: number, len: number): boolean {

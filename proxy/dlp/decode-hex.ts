@@ -25,7 +25,8 @@ export const MIN_HEX_RUN = 32;
 const SCRATCH_MAX = 64 * 1024;
 let scratch = new Uint8Array(1024);
 
-function codeAt(src: string | Uint8Array, k: number): number {
+/** The code unit (string) or byte at `k`; 0 past a byte array's end. */
+export function codeAt(src: string | Uint8Array, k: number): number {
   return typeof src === 'string' ? src.charCodeAt(k) : (src[k] ?? 0);
 }
 
