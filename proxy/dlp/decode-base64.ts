@@ -145,7 +145,7 @@ export function decodableRuns<R>(s: string, read: (start: number, end: number) =
 /**
  * How a run reads as text: hex first (a hex run read as base64 is noise), then base64 of UTF-8,
  * then base64 of UTF-16 (PowerShell's `-EncodedCommand` is base64 of UTF-16LE), then base32
- * (decode-base32.ts: a run of its upper-case alphabet, which base64 reads as noise).
+ * (decode-base32.ts: a run of its alphabet in one case, which base64 reads as noise).
  */
 export type TextReading = 'hex' | 'base64' | 'base64-utf16le' | 'base64-utf16be' | 'base32';
 

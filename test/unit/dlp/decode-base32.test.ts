@@ -36,7 +36,13 @@ const runs: Array<[string, string, boolean]> = [
   ['an upper-case C name', 'PFNGLCOMPRESSEDTEXSUBIMAGE2DPROC', false],
   ['a TOTP secret (random bytes)', 'H77SYXWORDPGVOQTFRR2HFUB3C45XXI7', false],
   ['a digit outside the alphabet', `${b32('the ssn is 536228143').slice(0, 31)}8`, false],
-  ['lower case', b32('the ssn is 536228143').toLowerCase(), false],
+  ['lower case (`base32 | tr A-Z a-z`)', b32('the ssn is 536228143').toLowerCase(), true],
+  ['lower case, padded', b32('ssn 536-22-8143 for the file').toLowerCase(), true],
+  ['mixed case', b32('the ssn is 536228143').replace(/[A-M]/g, (c) => c.toLowerCase()), false],
+  ['a lower-case word of 32 letters and more, no digit', 'thequickbrownfoxjumpsoverthelazydog', false],
+  ['the alphabet in lower case', 'abcdefghijklmnopqrstuvwxyz234567', false],
+  ['a v3 onion name (random bytes)', 'duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad', false],
+  ['a SHA-256 digest in hex (base32hex is not read)', 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', false],
   ['padding that makes no multiple of 8', `${b32('ssn 536-22-8143 for the file').replace(/=+$/, '')}=`, false],
 ];
 for (const [name, text, read] of runs) {
@@ -53,6 +59,11 @@ const bodies: Array<[string, string, string[]]> = [
   ['an AWS key id in base32 (32 characters, no padding)', b32('AKIAQYLPMN5HHHFPZAM2'), ['aws_access_key_id:block']],
   ['an SSN in padded base32', `data ${b32('ssn 536-22-8143 for the file')}`, ['us_ssn:block']],
   ['upper-case names and the alphabet', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567 PFNGLCOMPRESSEDTEXSUBIMAGE2DPROC', []],
+  // `echo -n "$AWS_SECRET" | base32 | tr A-Z a-z`, and the same for a card number.
+  ['an AWS secret key line in lower-case base32', b32('aws_secret_access_key = rODbuB7pgSqQes3k1Ah5suEMuFY1vL7KE0d1xqhy').toLowerCase(), ['aws_secret_access_key:block']],
+  ['a card number in lower-case base32', `note ${b32('card 4556 7375 8689 9855').toLowerCase()}`, ['credit_card:block']],
+  ['a honeytoken in lower-case base32, wrapped at 76 columns as `base32` wraps', b32(`token WARDEN-CANARY-5e1d0b77 ${'and some padding text '.repeat(4)}`).toLowerCase().replace(/(.{76})/g, '$1\n'), ['honeytoken:block']],
+  ['lower-case words, digests and onion names', 'thequickbrownfoxjumpsoverthelazydog ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion', []],
 ];
 for (const [name, content, findings] of bodies) {
   for (const [ename, engine] of engines) {
@@ -63,3 +74,17 @@ for (const [name, content, findings] of bodies) {
     });
   }
 }
+
+test('base32 is read in one pass: 4 MiB of lower-case runs, and one run of 4 MiB, in a few hundred ms each (quadratic: hours)', () => {
+  // Base32 of 5-byte-aligned text is the concatenation of its pieces' encodings.
+  const text = (b32('the ssn 536-22-8143 ') + b32('lorem ipsum dolor sit amet, consectetur ').repeat(65_000)).toLowerCase();
+  assert.equal(isPrintableBase32(text, 0, text.length), true);
+  const runs = `${b32('the ssn is 536228143').toLowerCase()} `.repeat(4 * 1024 * 1024 / 33);
+  for (const [name, body] of [['one run', text], ['short runs', runs]] as const) {
+    const t0 = performance.now();
+    const r = createDlpEngine(detectors).inspect(request(body, { 'content-type': 'text/plain' }), pol);
+    const ms = performance.now() - t0;
+    assert.notEqual(r.decision, 'allow', name);
+    assert.ok(ms < 5000, `${name}: ${ms.toFixed(0)} ms`);
+  }
+});

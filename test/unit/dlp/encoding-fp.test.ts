@@ -48,6 +48,12 @@ export const CLEAN: Array<[string, string[]]> = [
     'AAAAABBBBBCCCCCDDDDDEEEEEFFFFFGGGGGHHHHHIIJJJJJKKK', 'THISISAVERYLONGCONSTANTNAMEWITHOUTUNDERSCORES',
     'GL_COMPRESSED_RGBA_S3TC_DXT5_EXT_AND_MORE_NAMES',
   ]],
+  ['lower-case runs of the base32 alphabet (words, digests, onion names, TOTP secrets)', [
+    'thequickbrownfoxjumpsoverthelazydog', 'abcdefghijklmnopqrstuvwxyz234567', 'internationalizationandlocalization',
+    'duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion', 'jbswy3dpehpk3pxpjbswy3dpehpk3pxp',
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'sha256-ba7816bf8f01cfea414140de5dae2223b00361a3',
+    'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'da39a3ee5e6b4b0d3255bfef95601890afd80709',
+  ]],
   ['control characters between short values (dropped when normalised)', [
     'a\u0000b\u0000c', '12\u000034\u000056', 'col1\u001fcol2\u001ecol3', '\u001b[31mred\u001b[0m 2026-11-23', 'v1.2\b.3',
   ]],
