@@ -28,7 +28,7 @@ import { decodeQuotedPrintable, isWholeBase64, parseHeaderParams, parseMultipart
 import { decodeCharRefs, hasCharRef } from './decode-charref.js';
 import { decodeTagChars, hasTagChars } from './decode-tags.js';
 import { byteLists } from './decode-bytes.js';
-import { charDumps, hexDumps, readableCharDump, wrappedBlocks } from './decode-wrapped.js';
+import { charDumps, hexDumps, numberDumps, readableCharDump, wrappedBlocks } from './decode-wrapped.js';
 import { insidePrivateKeyArmour, unarmoredPrivateKey } from './validators/pem-block.js';
 import { secretKeyName } from './validators/secrets.js';
 import { hasPercentEscape, percentDecode, percentEncode, splitPairs } from './decode-percent.js';
@@ -433,8 +433,8 @@ export class ViewBuilder {
           : this.archivesOn ? this.detectors.detectArchive(Buffer.from(dump.hex, 'hex')) : null;
         if (reading !== null) this.addRun(node, dump.hex, reading === 'hex' ? reading : { archive: reading, hex: true }, dump.start, dump.end);
       }
-      // `od -c` output: the bytes of its character fields.
-      for (const dump of charDumps(s)) {
+      // `od -c` output: the bytes of its character fields; `od -t x1`, `od -x`, `od -b`, `hexdump`: of its numbers.
+      for (const dump of [...charDumps(s), ...numberDumps(s)]) {
         if (readableCharDump(dump.hex)) this.addRun(node, dump.hex, 'hex', dump.start, dump.end);
       }
     }

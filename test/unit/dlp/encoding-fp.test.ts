@@ -54,6 +54,12 @@ export const CLEAN: Array<[string, string[]]> = [
     'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'sha256-ba7816bf8f01cfea414140de5dae2223b00361a3',
     'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'da39a3ee5e6b4b0d3255bfef95601890afd80709',
   ]],
+  ['tables of numbers (od -t x1, od -x, od -b shapes)', [
+    'scores: 45 67 32 55 38 61 42 39 50 48 and more', ' 35 33 36 32 32 38 31 34 33 30 31 32', '2019 2020 2021 2022 2023 2024 2025 2026',
+    'chmod 755 644 600 700 750 640 444 555 775 664', ' 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f',
+    'e3b0c442 98fc1c14 9afbf4c8 996fb924 27ae41e4 649b934c', '0000000 0000 0000 0000 0000 0000 0000 0000 0000\n0000020',
+    'de ad be ef ca fe ba be 00 11 22 33 44 55 66 77', ' 123 456 789 012 345 678 901 234 567 890',
+  ]],
   ['control characters between short values (dropped when normalised)', [
     'a\u0000b\u0000c', '12\u000034\u000056', 'col1\u001fcol2\u001ecol3', '\u001b[31mred\u001b[0m 2026-11-23', 'v1.2\b.3',
   ]],
