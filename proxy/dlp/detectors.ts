@@ -17,6 +17,7 @@ import { PATTERNS_DIR } from '../paths.js';
 import { archiveBase64Validator, base64ArchiveProbe, matchMagic } from './archives.js';
 import { INTEGER_FORM_PREFILTER } from './decode-json.js';
 import { BYTE_LIST_PREFILTER } from './decode-bytes.js';
+import { SHORT_BARE_PREFILTER } from './decode-base64.js';
 import { HEX_DUMP_PREFILTER, NUMBER_DUMP_PREFILTER, OD_DUMP_PREFILTER } from './decode-wrapped.js';
 import { compileHoneytokens } from './honeytokens.js';
 import { looksRandom } from './random-text.js';
@@ -166,11 +167,11 @@ export function compileDetectors(opts: DetectorOptions): Detectors {
   const honeyIndex = honey.source === null ? -1 : sources.length;
   if (honey.source !== null) sources.push(honey.source);
   // Not patterns: where the full path reads text the body does not hold as written (views.ts),
-  // a JSON number as the integer it stands for, a hex dump's bytes, an `od -c` dump's, an `od -t x1` dump's, a list of byte values. In the
+  // a JSON number as the integer it stands for, a hex dump's bytes, an `od -c` dump's, an `od -t x1` dump's, a list of byte values, a short base64 run in prose. In the
   // same pass they cost nothing (a separate one: ~6, ~1.9, ~10 ms per 4 MiB), and mightMatch says
   // true for them, so the fast path leaves such bodies to the full path.
   const viewStarts = new Set<number>();
-  for (const source of [INTEGER_FORM_PREFILTER, HEX_DUMP_PREFILTER, OD_DUMP_PREFILTER, NUMBER_DUMP_PREFILTER, BYTE_LIST_PREFILTER]) {
+  for (const source of [INTEGER_FORM_PREFILTER, HEX_DUMP_PREFILTER, OD_DUMP_PREFILTER, NUMBER_DUMP_PREFILTER, BYTE_LIST_PREFILTER, SHORT_BARE_PREFILTER]) {
     viewStarts.add(sources.length);
     sources.push(source);
   }

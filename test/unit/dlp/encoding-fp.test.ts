@@ -60,6 +60,10 @@ export const CLEAN: Array<[string, string[]]> = [
     'e3b0c442 98fc1c14 9afbf4c8 996fb924 27ae41e4 649b934c', '0000000 0000 0000 0000 0000 0000 0000 0000 0000\n0000020',
     'de ad be ef ca fe ba be 00 11 22 33 44 55 66 77', ' 123 456 789 012 345 678 901 234 567 890',
   ]],
+  ['words shaped like short base64 of digits (`I`–`O`, then one of `CDSTijyz`, twice)', [
+    'MS-DOS', 'IS_POSSIBLE', 'JSONLDecoder', 'ISNONTERMINAL', 'MSGFMT_EXE', 'OS_ANDROID', 'NSString', 'MTIzNDU2Nzg5MA',
+    'the LDE/LDER pair', 'ISIkJSMmJyonKCk',
+  ]],
   ['control characters between short values (dropped when normalised)', [
     'a\u0000b\u0000c', '12\u000034\u000056', 'col1\u001fcol2\u001ecol3', '\u001b[31mred\u001b[0m 2026-11-23', 'v1.2\b.3',
   ]],
