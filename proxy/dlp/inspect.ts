@@ -47,11 +47,29 @@ export interface DlpEngineOptions {
 /** Views are prefiltered in groups of about this many characters. */
 const GROUP_CHARS = 16 * 1024;
 /**
- * Raw pattern hits one request may cost (each is an RE2 exec plus a validator, ~30 µs): past
- * this the body is uninspectable, so a body dense with card- or phone-shaped values cannot hold
- * the event loop for seconds (4 MiB of them measured 1.2 s before this cap; now ~150 ms).
+ * The scan budget of one request (types.ts ScanBudget, units of ~1 µs of CPU, charged per raw
+ * pattern hit and per libphonenumber call): SCAN_BUDGET_UNITS_PER_BYTE of the body, at least
+ * SCAN_BUDGET_MIN_UNITS, at most SCAN_BUDGET_MAX_UNITS. Past it the body is uninspectable.
+ *
+ * - Numeric data an agent uploads for analysis (CSV or JSON of ids, epoch times, dates, amounts,
+ *   quantities, phone-like ids, ~12 bytes a number: numeric-bodies.ts) costs ~0.7 units a byte,
+ *   half of it phone-like ids: it fits, up to ~2 MiB (~180,000 numbers).
+ * - A body dense with the dearest candidates (national-format phone numbers: ~5 units a byte)
+ *   costs at most its budget, and a unit measured 0.5-1 µs of CPU on them: ~100 ms for a small
+ *   body, ~180-260 ms at 256 KiB, the largest inspected on the event loop
+ *   (server/inspect-pool.ts OFFLOAD_MIN_BYTES), ~1-1.5 s for any larger one (in a worker).
+ *
+ * A flat 5,000 candidates used to block a CSV of 6,000 order numbers, and let 5,000 phone
+ * candidates cost ~0.5-1 s. Measured with test/bench/dlp-numeric-bench.ts.
  */
-export const MAX_CANDIDATES_PER_REQUEST = 5_000;
+export const SCAN_BUDGET_MIN_UNITS = 100_000;
+export const SCAN_BUDGET_UNITS_PER_BYTE = 1;
+export const SCAN_BUDGET_MAX_UNITS = 1_500_000;
+
+/** The scan budget for a request whose (decoded) body is `bytes` long. */
+export function scanBudgetUnits(bytes: number): number {
+  return Math.min(SCAN_BUDGET_MAX_UNITS, Math.max(SCAN_BUDGET_MIN_UNITS, Math.ceil(bytes * SCAN_BUDGET_UNITS_PER_BYTE)));
+}
 /** Texts up to this length are scanned once per (text, key) in a request. */
 const MEMO_MAX_CHARS = 256;
 
@@ -503,11 +521,12 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
     }
   }
 
-  const scanBudget: ScanBudget = { remaining: MAX_CANDIDATES_PER_REQUEST };
+  const budgetUnits = scanBudgetUnits(decoded?.length ?? 0);
+  const scanBudget: ScanBudget = { remaining: budgetUnits, memo: new Map() };
   const scanned = scanViews(builder.views, bodyFrom, detectors, policy, opts.groupPrefilter !== false, scanBudget);
   if (scanBudget.remaining < 0) {
     // Findings so far are still reported; the rest of the body was not looked at.
-    uninspectable ??= `more than ${MAX_CANDIDATES_PER_REQUEST} candidate values: over the inspection budget`;
+    uninspectable ??= `candidate values too costly to validate: over the inspection budget of ${budgetUnits} units for ${decoded?.length ?? 0} bytes`;
     bodyRewritable = false;
   }
   dropDuplicates(scanned);

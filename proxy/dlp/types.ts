@@ -38,12 +38,20 @@ export interface Match {
 }
 
 /**
- * Work budget shared by every scan of one request: each raw pattern hit (accepted or rejected
- * by its validator) costs one. Scanning stops once it is spent, so a body dense with candidate
- * values cannot hold the event loop for seconds; the caller treats it as uninspectable.
+ * Work budget shared by every scan of one request, in units of about a microsecond of CPU: each
+ * raw pattern hit costs matcher.ts HIT_COST (an RE2 exec, boundary and context checks, a cheap
+ * validator), and a validator that does dearer work charges it too (validators/pii.ts
+ * PHONE_LOOKUP_COST per libphonenumber call). Scanning stops once it is spent, so a body dense
+ * with candidate values cannot hold the event loop (or a worker) for seconds; the caller treats
+ * it as uninspectable. inspect.ts scanBudgetUnits sizes it by the body.
  */
 export interface ScanBudget {
   remaining: number;
+  /**
+   * Validator answers that depend on the value alone, memoised for this request (a CSV column
+   * repeats its values): a memoised answer costs nothing. Bounded by the validator that fills it.
+   */
+  readonly memo?: Map<string, boolean>;
 }
 
 export interface Detectors {

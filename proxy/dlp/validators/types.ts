@@ -4,7 +4,7 @@
  * (returns null) or accepts it, optionally moving the span, changing confidence or action.
  */
 import type { DlpAction } from '../../config/types.js';
-import type { Confidence } from '../types.js';
+import type { Confidence, ScanBudget } from '../types.js';
 
 export interface ValidatorInput {
   /** The whole view text (untrusted). */
@@ -22,6 +22,8 @@ export interface ValidatorInput {
   readonly key: string | null;
   /** A hotword of the pattern's `context` list was found near the value or in the key. */
   readonly hasContext: boolean;
+  /** The request's scan budget: a validator charges it for work dearer than a regex hit, and may memoise in it. */
+  readonly budget?: ScanBudget;
 }
 
 /** Acceptance, with optional adjustments. Omitted fields keep the pattern's values. */
