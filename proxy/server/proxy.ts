@@ -26,7 +26,6 @@ import { handleConnect, type ConnectDeps } from './connect.js';
 import { sensitiveSpans, sensitiveTo } from '../dlp/sensitive.js';
 import { configuredHosts, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import { handleHttpRequest } from './forward-http.js';
-import { HeadTimeouts } from './head-timeout.js';
 import { InspectPool, SharedBodyArena } from './inspect-pool.js';
 import { refuseResponse, refuseSocket } from './respond.js';
 import { handleUpgrade } from './websocket.js';
@@ -148,11 +147,16 @@ export class WardenProxy implements ProxyCore {
       else void this.track(handleUpgrade(this, req, socket, head, t));
     });
     this.mitm.on('clientError', (err, socket) => this.onClientError(err, socket));
-    // The MITM server never listens, so Node does not enforce headersTimeout on it: this does,
-    // closing the connection as Node does on the plain listener (see onClientError).
-    new HeadTimeouts(this.mitm, (socket) => {
-      this.mitm.emit('clientError', Object.assign(new Error('request head timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
-    });
+    // The MITM server never listens: decrypted sockets are handed to it with emit('connection').
+    // Node builds an http.Server's connection list on 'listening' (lib/_http_server.js,
+    // `this.on('listening', setupConnectionsTracking)`, Node 18 to 24), and that list is what
+    // enforces headersTimeout (each head timed from its first byte, as the parser sees it, a
+    // pipelined one too; an idle keep-alive connection left to keepAliveTimeout) and what
+    // closeIdleConnections / closeAllConnections walk. Without it, inside tunnels, a half head
+    // lived for ever and shutdown closed no decrypted connection. The event is emitted here,
+    // before any connection, so every parser joins the list. It starts no socket: `listening`
+    // stays false. Tests: mitm-head-timeout, pipelined-head-timeout, mitm-keepalive-drain.
+    this.mitm.emit('listening');
 
     this.server = createServer(serverOpts, (req, res) => this.onRequest(req, res, null));
     this.server.maxConnections = cfg.server.maxConnections;
@@ -187,6 +191,7 @@ export class WardenProxy implements ProxyCore {
 
   /** Malformed HTTP (bad request line, oversized or invalid headers, smuggling shapes): a precise status, then close. */
   private onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    const code = err.code ?? '';
     // A parse error in a body (e.g. a bad chunk size) arrives while a response object exists;
     // answer 400 as long as none of it has been written (node's docs check `_httpMessage` too).
     const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
@@ -194,7 +199,6 @@ export class WardenProxy implements ProxyCore {
       socket.destroy();
       return;
     }
-    const code = err.code ?? '';
     this.log.warn({ code }, 'malformed request from client');
     if (code === 'HPE_HEADER_OVERFLOW') {
       socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\nx-warden-reason: bad_request\r\n\r\n');
@@ -278,14 +282,17 @@ export class WardenProxy implements ProxyCore {
 
   /** Stop accepting, let in-flight requests finish up to `drainMs`, then cut what is left. */
   async close(drainMs = this.current.config.server.drainTimeoutMs): Promise<void> {
+    // server.close() closes the listener's idle keep-alive connections; decrypted ones are the
+    // MITM server's (its connection list exists since the constructor's 'listening').
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
     this.mitm.closeIdleConnections();
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
     await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
     for (const s of this.openTunnels) s.destroy();
     this.server.closeAllConnections();
     this.mitm.closeAllConnections();
+    // Stops the MITM server's head-timeout checks (it has no socket of its own to close).
+    this.mitm.close();
     await Promise.race([closed, deadline]);
     await this.current.inspectPool?.close();
     await this.current.upstream.close();
