@@ -195,6 +195,15 @@ export class WardenProxy implements ProxyCore {
     // A parse error in a body (e.g. a bad chunk size) arrives while a response object exists;
     // answer 400 as long as none of it has been written (node's docs check `_httpMessage` too).
     const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    // The error is in a later, pipelined head when the request being answered came whole: the
+    // requests before it are answered first, in order, then the refusal (written at once, it
+    // was read as the answer to the first request, which still went upstream, and cut a
+    // streamed answer). The parser has stopped: nothing after the bad head is read. A timeout
+    // (headers_timeout runs on the bad head) still closes the connection meanwhile.
+    if (pending && pending.req.complete && socket.writable && code !== 'ERR_HTTP_REQUEST_TIMEOUT' && code !== 'ECONNRESET') {
+      pending.once('close', () => this.onClientError(err, socket));
+      return;
+    }
     if (!socket.writable || (pending && pending.headersSent)) {
       socket.destroy();
       return;

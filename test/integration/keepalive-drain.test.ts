@@ -4,6 +4,9 @@
  * - after a chunked upload, an idle keep-alive connection was closed after server.headers_timeout
  *   inside tunnels, not after the keep-alive timeout (the emulated head clock could not size a
  *   chunked body, so it started the clock: fail closed, but a new handshake for the agent);
+ * - a pipelined head refused by the parser (too large, written `Name:value`; malformed) was
+ *   answered at once, ahead of the request before it: its 431/400 read as that request's answer
+ *   (which still went upstream), or a streamed answer cut;
  * - shutdown: closeIdleConnections() / closeAllConnections() did nothing on the MITM server (it
  *   never listens), so an idle decrypted connection outlived close() and kept the process up;
  * - framing that could smuggle a second request (CL+TE, `gzip, chunked`, obs-fold, bare LF…):
@@ -141,6 +144,61 @@ describe('keep-alive after a chunked upload', { concurrency: true }, () => {
       assert.deepEqual(statuses(c.got()), ['HTTP/1.1 200'], 'the upload is answered');
       assert.notEqual(c.closedAt(), null, 'the half head is cut (the keep-alive timer would take 2.5 s)');
       assert.ok(c.closedAt()! - since >= HEADERS_TIMEOUT_MS - 100, `not before headers_timeout (${c.closedAt()! - since} ms)`);
+    });
+  }
+});
+
+describe('a pipelined head that is refused (too large written Name:value, malformed) is answered after the requests before it', { concurrency: true }, () => {
+  let s: Setup;
+  let h: Harness;
+  before(async () => {
+    s = await setup();
+    h = await warden(s);
+  });
+  after(async () => {
+    await h.close();
+    await teardown(s);
+  });
+
+  /**
+   * A head of 500 `Xnnnn:v` lines and a `Pad` header. Node's parser (llhttp) counts the request
+   * target, each name and each value against max_header_size, and refuses a count that reaches
+   * it: `counted` is that count. The bytes on the wire are ~1.4 times as many.
+   */
+  const bigHead = (target: string, counted: number): string => {
+    let head = `GET ${target} HTTP/1.1\r\nHost:api.test.local\r\nConnection:close\r\n`;
+    let n = target.length + 'Host'.length + 'api.test.local'.length + 'Connection'.length + 'close'.length;
+    for (let i = 0; i < 500; i++) {
+      head += `X${String(i).padStart(4, '0')}:v\r\n`;
+      n += 6;
+    }
+    return `${head}Pad:${'p'.repeat(counted - n - 3)}\r\n\r\n`;
+  };
+
+  for (const via of VIAS) {
+    for (const [counted, expect] of [[MAX_HEADER_BYTES - 1, 'HTTP/1.1 200'], [MAX_HEADER_BYTES, 'HTTP/1.1 431']] as const) {
+      test(`${via}: after a complete request, a head counting ${counted} of ${MAX_HEADER_BYTES} gets ${expect.slice(9)}`, async () => {
+        const { s: sock, target } = await open(h, via);
+        const c = collect(sock);
+        const head = bigHead(target('/1k'), counted);
+        assert.ok(Buffer.byteLength(head) > MAX_HEADER_BYTES, 'the wire head is larger than the limit');
+        sock.write(get(target('/1k')) + head);
+        await until(() => c.closedAt() !== null, 3000);
+        sock.destroy();
+        assert.deepEqual(statuses(c.got()), ['HTTP/1.1 200', expect]);
+        if (expect.endsWith('431')) assert.match(c.got(), /x-warden-reason: bad_request/);
+      });
+    }
+  }
+  for (const via of VIAS) {
+    test(`${via}: a malformed head pipelined behind a streamed answer: the answer whole, then 400`, async () => {
+      const { s: sock, target } = await open(h, via);
+      const c = collect(sock);
+      sock.write(get(target('/sse')) + 'GARBAGE\r\n\r\n');
+      await until(() => c.closedAt() !== null, 3000);
+      sock.destroy();
+      assert.deepEqual(statuses(c.got()), ['HTTP/1.1 200', 'HTTP/1.1 400']);
+      assert.equal(c.got().split('data: ').length - 1, 5, 'every event of the streamed answer');
     });
   }
 });
