@@ -148,14 +148,14 @@ export class WardenProxy implements ProxyCore {
     });
     this.mitm.on('clientError', (err, socket) => this.onClientError(err, socket));
     // The MITM server never listens: decrypted sockets are handed to it with emit('connection').
-    // Node builds an http.Server's connection list on 'listening' (lib/_http_server.js,
-    // `this.on('listening', setupConnectionsTracking)`, Node 18 to 24), and that list is what
-    // enforces headersTimeout (each head timed from its first byte, as the parser sees it, a
+    // Node builds an http.Server's connection list on 'listening' (lib/_http_server.js:
+    // `this.on('listening', setupConnectionsTracking)`, read in Node 20.20; later versions keep
+    // it), and that list is what enforces headersTimeout (each head timed from its first byte, as the parser sees it, a
     // pipelined one too; an idle keep-alive connection left to keepAliveTimeout) and what
     // closeIdleConnections / closeAllConnections walk. Without it, inside tunnels, a half head
     // lived for ever and shutdown closed no decrypted connection. The event is emitted here,
     // before any connection, so every parser joins the list. It starts no socket: `listening`
-    // stays false. Tests: mitm-head-timeout, pipelined-head-timeout, mitm-keepalive-drain.
+    // stays false. Tests: mitm-head-timeout, pipelined-head-timeout, keepalive-drain.
     this.mitm.emit('listening');
 
     this.server = createServer(serverOpts, (req, res) => this.onRequest(req, res, null));
