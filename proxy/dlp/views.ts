@@ -53,24 +53,28 @@ const SIBLING_NAMES = new Set(['name', 'key', 'parameterkey']);
 const SIBLING_VALUES = new Set(['value', 'parametervalue']);
 
 /**
- * `tokens[k]`, or, for the string of a `value` member right after a `name` member that names a
- * secret (`{"name": "DB_PASSWORD", "value": "…"}`), the same token keyed by that name: the value
- * is scanned as `DB_PASSWORD`'s, as `{"DB_PASSWORD": "…"}` would be (red team, session 14, F5).
- * Adjacent members only, a name of [\w.:-]{1,64}: secrets.yaml generic_secret_sibling_name's
- * prefilter holds every such pair, so the fast path never passes a body this finds something in.
+ * `tokens[k]`, or, for the string of a `value` member right before or after a `name` member that
+ * names a secret (`{"name": "DB_PASSWORD", "value": "…"}`, `{"value": "…", "name": "DB_PASSWORD"}`),
+ * the same token keyed by that name: the value is scanned as `DB_PASSWORD`'s, as
+ * `{"DB_PASSWORD": "…"}` would be (red team, sessions 14 and 16). Adjacent members only, a name of
+ * [\w.:-]{1,64}: secrets.yaml generic_secret_sibling_name's prefilter holds every such pair, in
+ * either order, so the fast path never passes a body this finds something in.
  */
 function siblingNamed(text: string, tokens: readonly JsonToken[], k: number): JsonToken {
   const t = tokens[k] as JsonToken;
-  if (t.kind !== 'string' || t.key === null || !SIBLING_VALUES.has(t.key) || k < 3) return t;
-  const nameKey = tokens[k - 3] as JsonToken;
-  const name = tokens[k - 2] as JsonToken;
+  if (t.kind !== 'string' || t.key === null || !SIBLING_VALUES.has(t.key) || k < 1) return t;
   const valueKey = tokens[k - 1] as JsonToken;
+  const named = (k >= 3 ? secretSibling(text, tokens[k - 3], tokens[k - 2], valueKey) : null) ?? secretSibling(text, tokens[k + 1], tokens[k + 2], valueKey);
+  return named === null ? t : { ...t, key: named };
+}
+
+/** The secret name a `name` member (its key token, then its string) gives a sibling keyed `valueKey`, or null. */
+function secretSibling(text: string, nameKey: JsonToken | undefined, name: JsonToken | undefined, valueKey: JsonToken): string | null {
   // Both keys in the same object (`<object>{key}`), the name a string member of it.
-  if (nameKey.kind !== 'key' || valueKey.kind !== 'key' || nameKey.where !== valueKey.where) return t;
-  if (name.kind !== 'string' || name.key === null || !SIBLING_NAMES.has(name.key) || name.escaped) return t;
+  if (nameKey?.kind !== 'key' || valueKey.kind !== 'key' || nameKey.where !== valueKey.where) return null;
+  if (name?.kind !== 'string' || name.key === null || !SIBLING_NAMES.has(name.key) || name.escaped) return null;
   const named = text.slice(name.start, name.end);
-  if (!/^[\w.:-]{1,64}$/.test(named) || !secretKeyName(named)) return t;
-  return { ...t, key: named.toLowerCase() };
+  return /^[\w.:-]{1,64}$/.test(named) && secretKeyName(named) ? named.toLowerCase() : null;
 }
 
 /** Replace `[start, end)` of a text with `text`. */

@@ -3,6 +3,7 @@
  * same names; an unknown name makes the pack fail to load.
  */
 import * as pii from './pii.js';
+import * as shapes from './secret-shapes.js';
 import * as secrets from './secrets.js';
 import type { Validator } from './types.js';
 
@@ -38,11 +39,16 @@ export const VALIDATORS: Readonly<Record<string, Validator>> = Object.freeze({
   generic_secret: secrets.genericSecret,
   generic_keyed_value: secrets.genericKeyedValue,
   generic_keyed_phrase: secrets.genericKeyedPhrase,
-  generic_quoted_secret: secrets.genericQuotedSecret,
-  generic_secret_element: secrets.genericSecretElement,
-  generic_sibling_secret: secrets.genericSiblingSecret,
-  command_password: secrets.commandPassword,
-  htpasswd_batch: secrets.htpasswdBatch,
+  generic_quoted_secret: shapes.genericQuotedSecret,
+  generic_secret_element: shapes.genericSecretElement,
+  generic_named_element: shapes.genericNamedElement,
+  generic_sibling_secret: shapes.genericSiblingSecret,
+  generic_sibling_value_first: shapes.genericSiblingValueFirst,
+  command_password: shapes.commandPassword,
+  htpasswd_batch: shapes.htpasswdBatch,
+  netrc_password: shapes.netrcPassword,
+  pgpass_password: shapes.pgpassPassword,
+  connection_string_password: shapes.connectionStringPassword,
   mixed_case: secrets.mixedCase,
   has_digit: secrets.hasDigit,
 });

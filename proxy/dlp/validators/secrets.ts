@@ -153,6 +153,11 @@ const DUMMY_PASSWORDS = new Set([
   'username', 'user', 'apikey', 'api_key', 'key', 'foo', 'bar', 'foobar',
 ]);
 
+/** Whether `pass` is one of the passwords documentation uses for "a password goes here". */
+export function isDummyPassword(pass: string): boolean {
+  return DUMMY_PASSWORDS.has(pass.toLowerCase());
+}
+
 function plausibleCredential(pass: string, user: string | null): boolean {
   if (pass.length === 0 || isPlaceholder(pass)) return false;
   if (/^[$%<[{(]/.test(pass) && !/^\{[A-Za-z0-9]+\}$/.test(pass)) return false;
@@ -245,7 +250,7 @@ const NON_SECRET_LAST_WORDS = new Set([
 ]);
 
 /** The words of a key name, lower case: `authorizationToken` → authorization, token. */
-function keyWords(key: string): string[] {
+export function keyWords(key: string): string[] {
   return key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').toLowerCase().split(/[^a-z0-9]+/).filter((w) => w.length > 0);
 }
 
@@ -273,15 +278,15 @@ export const genericSecret: Validator = (c) => {
 };
 
 /** The patterns read 512 characters of a value; how far past that the validators follow it. */
-const MAX_VALUE_CHARS = 1 << 20;
-const ASSIGNED_VALUE_CHAR = /[^\s"'`;,<>(){}[\]\\]/;
+export const MAX_VALUE_CHARS = 1 << 20;
+export const ASSIGNED_VALUE_CHAR = /[^\s"'`;,<>(){}[\]\\]/;
 
 /**
  * `verdict` for a value the pattern cut at 512 characters, moved to the value's end (a key's
  * base64, a long token): it is redacted whole, never its first 512 characters only. Past
  * MAX_VALUE_CHARS, it blocks.
  */
-function wholeValue(c: ValidatorInput, valueChar: RegExp, verdict: Verdict | null): Verdict | null {
+export function wholeValue(c: ValidatorInput, valueChar: RegExp, verdict: Verdict | null): Verdict | null {
   if (verdict === null || !valueChar.test(c.text[c.end] ?? ' ')) return verdict;
   let end = c.end;
   while (end < c.text.length && end - c.start < MAX_VALUE_CHARS && valueChar.test(c.text[end] as string)) end++;
@@ -353,106 +358,6 @@ export function passphraseVerdict(key: string, value: string): Verdict | null {
   if (parts.some((w) => PROSE_WORD.test(w))) return null;
   return ACCEPT;
 }
-
-/** genericValueVerdict, or passphraseVerdict for a value holding whitespace. */
-function valueVerdict(key: string, value: string): Verdict | null {
-  return /\s/.test(value.trim()) ? passphraseVerdict(key, value) : genericValueVerdict(value);
-}
-
-/** `"…"`, `'…'` or a backquoted value: its inner span, or null when it is not quoted. */
-function unquoted(c: ValidatorInput, start = c.start, end = c.end): { start: number; end: number } | null {
-  const q = c.text[start];
-  if (end - start < 2 || (q !== '"' && q !== "'" && q !== '`') || c.text[end - 1] !== q) return null;
-  return { start: start + 1, end: end - 1 };
-}
-
-/** The verdict for the span `[start, end)` (quotes around it dropped), moved to that span. */
-function spanVerdict(c: ValidatorInput, key: string, start: number, end: number, valueChar: RegExp): Verdict | null {
-  const inner = unquoted(c, start, end);
-  const s = inner?.start ?? start;
-  const e = inner?.end ?? end;
-  const value = c.text.slice(s, e);
-  const verdict = valueVerdict(key, value);
-  if (verdict === null) return null;
-  const lead = value.length - value.trimStart().length;
-  const trail = value.length - value.trimEnd().length;
-  const moved = { ...verdict, start: s + lead, end: e - trail };
-  // A bare value the pattern cut at 512 characters is followed to its end (wholeValue).
-  return inner === null ? wholeValue({ ...c, start: moved.start, end: moved.end }, valueChar, moved) : moved;
-}
-
-/**
- * A quoted value after a secret key (`password: 'Qw7r"T2…'`, `password = "correct horse battery
- * staple"`): group 1 the key, group 2 the value with its quotes. The span is the inside of the
- * quotes, whatever other quote or spaces it holds.
- */
-export const genericQuotedSecret: Validator = (c) => {
-  const key = c.groups[1] ?? '';
-  if (!secretKeyName(key)) return null;
-  const inner = c.value.slice(1, -1).trim();
-  if (/\s/.test(inner)) {
-    // Two strings in a list (`['never a secret', 'blob Zf3… end']`) are no key and its passphrase.
-    if (c.text.slice(c.matchStart + key.length, c.start).includes(',')) return null;
-  } else if (!/^[^;,<>(){}[\]\\]+$/.test(inner)) {
-    // Without spaces, the characters generic_secret_assignment takes and the other quote: what it
-    // leaves are code (`'headers["x-api-key"]'`, `",Y),U&&f("`) and parameter lists (`m=256,t=1`).
-    return null;
-  }
-  return spanVerdict(c, key, c.start, c.end, ASSIGNED_VALUE_CHAR);
-};
-
-/**
- * An element named like a secret (`<password>…</password>`, `<cfg:dbPassword type="string">…`):
- * group 1 the element name, group 2 its text; the closing tag must name the same element.
- */
-export const genericSecretElement: Validator = (c) => {
-  const name = c.groups[1] ?? '';
-  if (!secretKeyName(name.slice(name.lastIndexOf(':') + 1))) return null;
-  const close = /^[ \t\r\n]*<\/([\w.:-]+)/.exec(c.text.slice(c.end, c.end + name.length + 40));
-  if (close === null || close[1]?.toLowerCase() !== name.toLowerCase()) return null;
-  return spanVerdict(c, name, c.start, c.end, /[^<>\s]/);
-};
-
-/**
- * A value whose key is a sibling's value: `- name: DB_PASSWORD⏎ value: …` (Kubernetes, compose),
- * `{"name": "DB_PASSWORD", "value": "…"}` in text, `<add key="DbPassword" value="…"/>`. Group 1
- * the name, group 2 the value with any quotes.
- */
-export const genericSiblingSecret: Validator = (c) => {
-  const key = c.groups[1] ?? '';
-  if (!secretKeyName(key)) return null;
-  return spanVerdict(c, key, c.start, c.end, ASSIGNED_VALUE_CHAR);
-};
-
-/** What a command-line value runs over when unquoted. */
-const COMMAND_VALUE_CHAR = /[^\s"'`|;&<>]/;
-
-/**
- * A password given to a tool known to take one as an option (`mysql -pX`, `sshpass -p X`,
- * `docker login -p X`, `--password X`; see secrets.yaml): the last group is the value, with any
- * quotes. A long option (group 1 set) must name a secret by the key-name rule (`--db-password`,
- * not `--password-file`).
- */
-export const commandPassword: Validator = (c) => {
-  const option = c.groups.length > 2 ? c.groups[1] : undefined;
-  if (option !== undefined && !secretKeyName(option)) return null;
-  if (c.value.startsWith('-')) return null;
-  return spanVerdict(c, option ?? 'password', c.start, c.end, COMMAND_VALUE_CHAR);
-};
-
-/** `htpasswd` with `-b` (the password on the command line): its arguments are `[file] user password`. */
-const HTPASSWD = /^htpasswd((?:[ \t]+-[A-Za-z]+(?:[ \t]+\d{1,3})?)+)[ \t]+(\S+)[ \t]+(\S+)(?:[ \t]+(\S+))?/d;
-
-/** `htpasswd -b[c|n|B…] [file] user password` (the pattern is the whole command, group 0). */
-export const htpasswdBatch: Validator = (c) => {
-  const m = HTPASSWD.exec(c.value);
-  if (m === null || m.indices === undefined) return null;
-  const flags = (m[1] ?? '').replace(/[ \t]+\d+/g, '');
-  if (!/-[A-Za-z]*b/.test(flags)) return null;
-  const at = m.indices[/-[A-Za-z]*n/.test(flags) ? 3 : 4];
-  if (at === undefined) return null;
-  return spanVerdict(c, 'password', c.start + at[0], c.start + at[1], COMMAND_VALUE_CHAR);
-};
 
 /** Key-only view whose value holds spaces (`{"password": "correct horse battery staple"}`). */
 export const genericKeyedPhrase: Validator = (c) => {

@@ -90,6 +90,26 @@ const clean: Array<[name: string, text: string]> = [
   ['a table of test strings', "['entropy alone is never a secret', 'blob Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB end', 'generic_secret'],"],
   ['a translated hint under a numbered key', '"login_password_2": "请输入您的新密码至少8位并包含字母和数字",'],
   ['translated diagnostics', '"Parser_expected_to_find_a_1_to_match_the_0_token_here_1007": "分析器预期在此处找到与“{0}”标记匹配的“{1}”。",'],
+  // Session 16: the value before its name, named XML values, CDATA, short passwords of tools,
+  // .netrc, .pgpass and connection strings. The lines marked (real) are from the ~428 MiB scan
+  // (node_modules, /usr/share/doc, man and info pages, Python and Perl libraries) that the rules
+  // were tuned on: each was a finding of a first draft.
+  ['env list, value first, with a variable and non-secret names', 'env:\n  - value: ${DB_PASSWORD}\n    name: DB_PASSWORD\n  - value: "8080"\n    name: PORT\n  - value: /run/secrets/db_password\n    name: DB_PASSWORD_FILE'],
+  ['env entry, value first, JSON in prose', 'set [{"value": "debug-verbose-2", "name": "LOG_LEVEL"}, {"value": "https://auth.example.com/token", "name": "TOKEN_URL"}]'],
+  ['node-forge CSR attributes (real)', "attributes: [{\n  name: 'challengePassword',\n  value: 'password'\n}, {\n  name: 'unstructuredName',\n  value: 'My Company, Inc.'\n}]"],
+  ['Hadoop properties that are not secrets', '<property>\n  <name>hadoop.security.credential.provider.path</name>\n  <value>jceks://hdfs/user/app/creds.jceks</value>\n</property>\n<property><name>dfs.block.access.token.enable</name><value>true</value></property>\n<property><name>hadoop.http.authentication.type</name><value>kerberos</value></property>\n<property><name>javax.jdo.option.ConnectionPassword</name><value>${env.HIVE_DB_PASSWORD}</value></property>'],
+  ['property list keys that are not secrets', '<key>PasswordMinLength</key>\n<integer>12</integer>\n<key>TokenType</key>\n<string>Bearer</string>\n<key>AuthenticationPolicy</key>\n<string>DeviceOwnerAuthenticationWithBiometrics</string>'],
+  ['Java properties XML that are not secrets', '<entry key="password.min.length">12</entry>\n<entry key="auth.method">LDAP-simple-bind</entry>\n<entry key="db.password">${db.password}</entry>'],
+  ['CDATA with placeholders and prose', '<password><![CDATA[${DB_PASSWORD}]]></password>\n<password><![CDATA[]]></password>\n<passwordHint><![CDATA[Your password must be 12 characters & hold a digit]]></passwordHint>'],
+  ['mysql -p with a word or a number', 'docker exec -it db mysql -uroot -proot\nmysql -u root -pPASSWORD app\nmysql -u app -p\'<password>\' app'],
+  ['short options with words and variables', 'sshpass -p toor ssh -p 2225 root@127.0.0.1\nredis-cli -a foobared ping\nsshpass -p "$SSH_PASS" ssh host\nredis-cli -a $$REDIS_PASSWORD --no-auth-warning\ndocker login -u ci -p ****** registry.example.com'],
+  ['changelog prose about --password (real)', 'Add documentation for\n\tthe new --password options.\n\t* NEWS: Mention the new --ftp-user, --ftp-password, --user and\n\t--password options, the name changes\n\t--remove-password (-r), --restrict (-R)'],
+  ['gnupg info metavariables (real)', "'--change-passphrase USER-ID'\n'--passwd USER-ID'\n     Change the passphrase of the secret key.\n'--passphrase STRING'\n     Use STRING as the passphrase."],
+  ['.netrc examples from documentation (real)', 'machine example.com\nlogin daniel\npassword qwerty\n\nmachine example.org login apt password debian\ndefault login anonymous password user@site\nmachine host.domain.com login myself password secret'],
+  ['.netrc with a variable, prose about a machine', 'machine api.example.com login ci password $NETRC_PASSWORD\nLog in to the machine with password S3cret!x to continue.'],
+  ['.pgpass header, placeholders and look-alikes (real)', 'hostname:port:database:username:password\n*:*:*:postgres:$PGPASSWORD\nlocalhost:5432:*:postgres:changeme\n12:30:45:10:UTC+0100\n                    74:50:1c:d8:7d\n    19:5:12345#4:true!1:0#]'],
+  ['format strings after password= (real)', "print(f\"password={password!r}\")\nr += '' if self.password is None else ', password={0.password!r}'.format(self)\nlog(\"password={pwd:>8}\")"],
+  ['connection strings with placeholders, words, a URL query', 'Server=db;User Id=sa;Password=<password>;\nData Source=db;User ID=sa;Password=rootpass;\nServer=db;Database=app;Password={your_password};\nsee https://example.com/login?user=bob&password=abc123x'],
 ];
 
 function body(kind: 'text' | 'chat', text: string): InspectRequest {
@@ -107,4 +127,16 @@ for (const [name, text] of clean) {
       assert.deepEqual(found, []);
     });
   }
+}
+
+/** Not even logged: a format field after `password=` is code, not an ODBC `{…}` password. */
+const unlogged: Array<[name: string, text: string]> = [
+  ['Python format fields after password= (real)', "r += '' if self.password is None else ', password={0.password!r}'.format(self)\nprint(f\"password={password!r}\")\nlog(\"Server={host};pwd={self.pwd}\")"],
+];
+
+for (const [name, text] of unlogged) {
+  test(`no generic secret, not even logged, in ${name}`, () => {
+    const found = engine.inspect(body('text', text), pol).findings.filter((f) => f.type === 'generic_secret').map((f) => `${f.type}@${f.where}:${f.action}`);
+    assert.deepEqual(found, []);
+  });
 }

@@ -23,6 +23,11 @@ const S = 'Qw7rT2xk9Lm4vB8n';
 const PHRASE = 'correct horse battery staple';
 const QUOTED = 'Qw7r"T2xk9Lm';
 const R = '[REDACTED:generic_secret]';
+/** Short passwords (6-9 characters) where the shape names a password: a tool's option, .netrc, .pgpass, a connection string. */
+const SHORT = 'S3cret!x';
+/** A value past the 512 characters a pattern reads (640 characters), and one holding the other quote. */
+const LONG = 'Qw7rT2xk9Lm4vB8nZ1'.repeat(36).slice(0, 640);
+const LONG_QUOTED = `Qw7r"${LONG.slice(5)}`;
 
 /** [name, text, the secret in it]: the output must be the text with exactly that value replaced. */
 const cases: Array<[name: string, text: string, secret: string]> = [
@@ -63,6 +68,45 @@ const cases: Array<[name: string, text: string, secret: string]> = [
   ['a double quote inside single quotes', `password: '${QUOTED}'`, QUOTED],
   ['a single quote inside double quotes', `DB_PASSWORD="Qw7r'T2xk9Lm"`, "Qw7r'T2xk9Lm"],
   ['passphrase in an XML element', `<password>${PHRASE}</password>`, PHRASE],
+  // 5. The value before its sibling name (session 16)
+  ['env entry, value before name (JSON in prose)', `the task has "environment": [{"value": "${S}", "name": "DB_PASSWORD"}] set`, S],
+  ['env list, value before name (YAML)', `env:\n  - value: ${S}\n    name: DB_PASSWORD\n  - value: info\n    name: LOG_LEVEL\n`, S],
+  ['.NET appSettings, value before key', `<add value="${S}" key="DbPassword" />`, S],
+  // 6. Named XML values and CDATA
+  ['Java properties XML entry', `<properties>\n  <entry key="db.user">app</entry>\n  <entry key="db.password">${S}</entry>\n</properties>`, S],
+  ['Java properties XML entry with a value attribute', `<entry key="db.password" value="${S}"/>`, S],
+  ['Spring property named password', `<property name="password" value="${S}"/>`, S],
+  ['Hadoop property (name, then value)', `<property>\n  <name>fs.s3a.secret.key</name>\n  <value>${S}</value>\n</property>`, S],
+  ['Hadoop property on one line', `<property><name>javax.jdo.option.ConnectionPassword</name><value>${S}</value></property>`, S],
+  ['property list key and string', `<dict>\n\t<key>Password</key>\n\t<string>${S}</string>\n</dict>`, S],
+  ['XML element in CDATA', `<password><![CDATA[${S}]]></password>`, S],
+  ['XML element in CDATA holding < and &', '<password><![CDATA[Qw7r<T2&xk9Lm4vB8n]]></password>', 'Qw7r<T2&xk9Lm4vB8n'],
+  ['Java properties XML entry in CDATA', `<entry key="password"><![CDATA[${S}]]></entry>`, S],
+  // 7. Short passwords given to a tool known to take one (6-9 characters)
+  ['mysql -p attached, 7 characters', 'mysql -u root -pS3cret! appdb', 'S3cret!'],
+  ['mysql -p attached, 11 characters', 'mysql -u root -pS3cret!xy1z appdb', 'S3cret!xy1z'],
+  ['sshpass -p, 8 characters', 'sshpass -p hunter22 ssh deploy@build-host', 'hunter22'],
+  ['redis-cli -a, 8 characters', 'redis-cli -h cache.internal -a pa55word ping', 'pa55word'],
+  ['docker login -p, 8 characters', `docker login -u ci -p ${SHORT} registry.example.com`, SHORT],
+  ['--password, 8 characters', `mongodump --username admin --password ${SHORT} --out /backup`, SHORT],
+  ['htpasswd -b, 8 characters', `htpasswd -b /etc/nginx/.htpasswd admin ${SHORT}`, SHORT],
+  // 8. Values past 512 characters
+  ['a long value in an XML element', `<password>${LONG}</password>`, LONG],
+  ['a long value in CDATA', `<secret><![CDATA[${LONG}]]></secret>`, LONG],
+  ['a long quoted value holding the other quote', `password: '${LONG_QUOTED}'`, LONG_QUOTED],
+  ['a long quoted sibling value', `- name: DB_PASSWORD\n  value: '${LONG_QUOTED}'`, LONG_QUOTED],
+  ['a long quoted sibling value, value first', `{"value": '${LONG_QUOTED}', "name": "API_TOKEN"}`, LONG_QUOTED],
+  ['a long quoted command option', `sshpass -p '${LONG_QUOTED}' ssh deploy@host`, LONG_QUOTED],
+  ['a long quoted long option', `./migrate --db-password '${LONG_QUOTED}' up`, LONG_QUOTED],
+  // 9. .netrc, .pgpass, connection strings
+  ['.netrc on one line', `machine api.example.com login ci password ${S}`, S],
+  ['.netrc on several lines, short password', `machine git.example.com\n  login deploy\n  password ${SHORT}\n`, SHORT],
+  ['.pgpass, short password', `localhost:5432:*:postgres:${SHORT}\n`, SHORT],
+  ['.pgpass among other lines', `# ~/.pgpass\n*:*:*:readonly:$PGPASS_RO\ndb.example.com:*:app:app:${S}\n`, S],
+  ['ADO.NET connection string, short password', `Server=db;Database=app;User Id=sa;Password=${SHORT};`, SHORT],
+  ['ODBC connection string, braced password', 'Driver={ODBC Driver 18 for SQL Server};Server=db;Uid=sa;Pwd={Qw7r;T2x}}k9Lm4};', 'Qw7r;T2x}}k9Lm4'],
+  ['JDBC URL, short password in the query', `jdbc:postgresql://db.internal/app?user=app&password=${SHORT}&ssl=true`, SHORT],
+  ['JDBC SQL Server URL, short password', `jdbc:sqlserver://db:1433;databaseName=app;user=sa;password=${SHORT};`, SHORT],
 ];
 
 /** Whole-body JSON: the key sits in a sibling member, or the value holds a space or a quote. */
@@ -73,6 +117,8 @@ const jsonCases: Array<[name: string, body: unknown, secret: string]> = [
   ['sibling key as "Key"/"Value"', { settings: [{ Key: 'ApiToken', Value: S }] }, S],
   ['passphrase under a password key', { user: 'ada', password: PHRASE }, PHRASE],
   ['a quote inside a password value', { password: QUOTED }, QUOTED],
+  ['env list, value before name (JSON)', { spec: { containers: [{ env: [{ value: S, name: 'DB_PASSWORD' }, { value: '8080', name: 'PORT' }] }] } }, S],
+  ['CloudFormation parameters, value first (JSON)', [{ ParameterValue: S, ParameterKey: 'DbPassword' }], S],
   ['env list in tool-call arguments', { messages: [{ role: 'assistant', tool_calls: [{ function: { name: 'apply', arguments: JSON.stringify({ env: [{ name: 'DB_PASSWORD', value: S }] }) } }] }] }, S],
 ];
 
