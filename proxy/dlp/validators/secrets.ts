@@ -257,13 +257,23 @@ export function keyWords(key: string): string[] {
 /** Whether `key` names a secret: it holds a secret word (SECRET_KEY) and is not excluded above. */
 export function secretKeyName(key: string): boolean {
   if (!SECRET_KEY.test(key)) return false;
-  const words = keyWords(key);
+  let words = keyWords(key);
+  // `pass` inside another word: a test log's `Passed:`, `bypass`, `passport`, `compass`.
+  if (words.some((w) => PASS_WORDS.has(w))) {
+    words = words.filter((w) => !PASS_WORDS.has(w));
+    if (!SECRET_KEY.test(words.join('_'))) return false;
+  }
   const last = words[words.length - 1] ?? '';
   if (words.some((w) => NON_SECRET_WORDS.has(w)) || NON_SECRET_LAST_WORDS.has(last) || last.startsWith('expir')) return false;
   // Where secrets are kept, not one of them: `keyVaultToStoreSecrets`, `secrets_manager_secrets`.
   return !(COLLECTIONS.has(last) && words.some((w) => CONTAINER_WORDS.has(w)));
 }
 const COLLECTIONS = new Set(['secrets', 'tokens', 'keys', 'passwords', 'credentials']);
+/** Words that hold `pass` but name no password (a test runner's `Passed: t/x.java`, `bypass_cache`). */
+const PASS_WORDS = new Set([
+  'passed', 'passes', 'passing', 'bypass', 'bypassed', 'compass', 'encompass', 'surpass', 'passport', 'passports',
+  'passenger', 'passengers', 'passage', 'passthrough', 'passthru', 'passive', 'passover',
+]);
 const CONTAINER_WORDS = new Set(['vault', 'store', 'manager', 'to', 'for']);
 
 /**
@@ -293,6 +303,9 @@ export function wholeValue(c: ValidatorInput, valueChar: RegExp, verdict: Verdic
   return end - c.start >= MAX_VALUE_CHARS ? { ...verdict, end, action: 'block' } : { ...verdict, end };
 }
 
+/** A relative or absolute path whose last segment is a file name with a common extension. */
+const FILE_PATH = /^(?:\.{0,2}\/)?(?:[\w.@+-]+\/)+[\w.@+-]*[\w-]\.(?:[cht]|cc|cpp|cxx|hpp|hh|m|mm|js|mjs|cjs|jsx|ts|mts|cts|tsx|py|pyi|rb|go|rs|java|kt|kts|scala|swift|cs|fs|php|pl|pm|sh|bash|zsh|ps1|lua|r|sql|json|ya?ml|toml|ini|cfg|conf|xml|html?|css|scss|md|rst|txt|log|lock|csv|svg|png|jpe?g|gif|pdf|in|am|ac|mk|cmake|gradle|proto|vue|svelte|ex|exs|erl|hs|ml|clj|dart|snap|spec)$/i;
+
 /** The value half of the generic-secret rule, shared with key-only views. */
 export function genericValueVerdict(v: string): Verdict | null {
   if (v.length < 10) return null;
@@ -304,6 +317,9 @@ export function genericValueVerdict(v: string): Verdict | null {
   if ((v.match(/[^\x00-\x7f]/g)?.length ?? 0) * 2 > v.length) return null;
   if (/^\d+$/.test(v) || /:\/\//.test(v) || /^(?:true|false|null|none|undefined)$/i.test(v)) return null;
   if (/\d+\.\d+\.\d+/.test(v) && !/[+/=]/.test(v)) return null; // versions, dotted ids
+  // A file path or a test's id, as a test runner prints after `PASS:` (`PASS: t/io/open.t`,
+  // `PASS: src/app.test.ts`, `tests/test_db.py::test_login`): no credential ends in a file name.
+  if (FILE_PATH.test(v) || /\.[a-z]{1,5}::[A-Za-z_]/.test(v)) return null;
   // A reference in code, not a value: `password = process.env.DB_PASSWORD`, `settings.SECRET_KEY`,
   // `this.options.apiKey` (identifiers joined by dots; a token's parts carry digits).
   if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(v) && (v.match(/\d/g)?.length ?? 0) <= 2) return null;

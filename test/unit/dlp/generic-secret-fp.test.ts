@@ -110,6 +110,10 @@ const clean: Array<[name: string, text: string]> = [
   ['.pgpass header, placeholders and look-alikes (real)', 'hostname:port:database:username:password\n*:*:*:postgres:$PGPASSWORD\nlocalhost:5432:*:postgres:changeme\n12:30:45:10:UTC+0100\n                    74:50:1c:d8:7d\n    19:5:12345#4:true!1:0#]'],
   ['format strings after password= (real)', "print(f\"password={password!r}\")\nr += '' if self.password is None else ', password={0.password!r}'.format(self)\nlog(\"password={pwd:>8}\")"],
   ['connection strings with placeholders, words, a URL query', 'Server=db;User Id=sa;Password=<password>;\nData Source=db;User ID=sa;Password=rootpass;\nServer=db;Database=app;Password={your_password};\nsee https://example.com/login?user=bob&password=abc123x'],
+  // Test logs (session 16): `PASS:` is the key shape `pass: value`, and the value was a path.
+  ['automake and TAP test logs', 'PASS: tests/test-base64.sh\nPASS: t/io/open.t\nPASS: src/app/server.test.ts\nFAIL: test/unit/dlp/x.test.js\nPASS: ./tests/run_all.py\nPASS: test/unit/dlp/inspect-fastpath.test.js\nPASS: src/components/Button.test.tsx'],
+  ['pytest and JUnit summaries', 'PASS: tests/test_auth.py::test_login_with_password\nPassed: src/test/java/com/example/PasswordValidatorTest.java\nPasses: lib/passwd/check_passwords.rb'],
+  ['words that hold pass', 'bypass_cache: Xk9mP2vLq7ZZab3\npassport_number: Xk9mP2vLq7ZZab3\ncompass-heading=Xk9mP2vLq7ZZab3\npassthrough_mode: Xk9mP2vLq7ZZab3'],
 ];
 
 function body(kind: 'text' | 'chat', text: string): InspectRequest {
@@ -140,3 +144,11 @@ for (const [name, text] of unlogged) {
     assert.deepEqual(found, []);
   });
 }
+
+/** The test-log rules above must not cost real findings: a `pass` key, a word beside one, a value with `/`. */
+test('pass keys and slashed values still count (session 16 test-log rules)', () => {
+  for (const text of ['DB_PASS: Xk9mP2vLq7ZZab3', 'bypass_password=Xk9mP2vLq7ZZab3', 'password: ab/cd/Xk9mP2vLq7ZZab3', 'passwd=Xk9mP2/vLq7ZZab3.jsx9']) {
+    const found = engine.inspect(body('text', text), pol).findings.filter((f) => f.type === 'generic_secret' && f.action !== 'log');
+    assert.equal(found.length, 1, text);
+  }
+});
