@@ -30,6 +30,9 @@ function bump(c: Confidence, by: number): Confidence {
   return LEVELS[i] ?? c;
 }
 
+/** The placeholder and entropy filters read this much of a candidate's value. */
+const JUDGED_CHARS = 512;
+
 /**
  * Safety valve: a single pattern never yields more than this many raw hits per view. Past it,
  * the budget (when there is one) is spent: the rest of the view was not looked at.
@@ -120,8 +123,12 @@ function evaluate(
   }
   if (end <= start) return null;
   const value = text.slice(start, end);
-  if (p.placeholder && isPlaceholder(value)) return null;
-  if (p.minEntropy !== null && shannonEntropy(value) < p.minEntropy) return null;
+  // A validator may follow a value far past the match (secrets.ts wholeValue, up to 1 MiB); the
+  // filters judge the first JUDGED_CHARS of it, as the validators do. On the whole span, each of
+  // the ~500 candidates in 256 KiB of `password=…password=…` re-read the rest of it (0.7 s).
+  const judged = value.length > JUDGED_CHARS ? value.slice(0, JUDGED_CHARS) : value;
+  if (p.placeholder && isPlaceholder(judged)) return null;
+  if (p.minEntropy !== null && shannonEntropy(judged) < p.minEntropy) return null;
   if (!p.contextRequired && !actionFixed) {
     if (keyHasContext) confidence = bump(confidence, 2);
     else if (hasContext) confidence = bump(confidence, 1);

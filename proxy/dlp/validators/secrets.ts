@@ -298,10 +298,23 @@ export const ASSIGNED_VALUE_CHAR = /[^\s"'`;,<>(){}[\]\\]/;
  */
 export function wholeValue(c: ValidatorInput, valueChar: RegExp, verdict: Verdict | null): Verdict | null {
   if (verdict === null || !valueChar.test(c.text[c.end] ?? ' ')) return verdict;
-  let end = c.end;
-  while (end < c.text.length && end - c.start < MAX_VALUE_CHARS && valueChar.test(c.text[end] as string)) end++;
+  const limit = Math.min(c.text.length, c.start + MAX_VALUE_CHARS);
+  // Candidates follow each other through one long value (`password=…password=…`, each match
+  // 512 characters): what an earlier one walked is known to be value characters, so each
+  // character is tested once per text, not once per candidate (3.0 s per 256 KiB before).
+  const m = runMemo;
+  const known = m.valueChar === valueChar && m.text === c.text && c.end >= m.from && c.end <= m.to;
+  let end = Math.min(known ? m.to : c.end, limit);
+  while (end < limit && valueChar.test(c.text[end] as string)) end++;
+  m.text = c.text;
+  m.valueChar = valueChar;
+  m.from = known ? m.from : c.end;
+  m.to = end;
   return end - c.start >= MAX_VALUE_CHARS ? { ...verdict, end, action: 'block' } : { ...verdict, end };
 }
+
+/** The last run wholeValue walked: [from, to) of `text` are all `valueChar` characters. */
+const runMemo: { text: string; valueChar: RegExp | null; from: number; to: number } = { text: '', valueChar: null, from: 0, to: 0 };
 
 /** A relative or absolute path whose last segment is a file name with a common extension. */
 const FILE_PATH = /^(?:\.{0,2}\/)?(?:[\w.@+-]+\/)+[\w.@+-]*[\w-]\.(?:[cht]|cc|cpp|cxx|hpp|hh|m|mm|js|mjs|cjs|jsx|ts|mts|cts|tsx|py|pyi|rb|go|rs|java|kt|kts|scala|swift|cs|fs|php|pl|pm|sh|bash|zsh|ps1|lua|r|sql|json|ya?ml|toml|ini|cfg|conf|xml|html?|css|scss|md|rst|txt|log|lock|csv|svg|png|jpe?g|gif|pdf|in|am|ac|mk|cmake|gradle|proto|vue|svelte|ex|exs|erl|hs|ml|clj|dart|snap|spec)$/i;
