@@ -105,6 +105,12 @@ export class WardenProxy implements ProxyCore {
   private readonly tunnels = new WeakMap<object, TunnelInfo>();
   private readonly openTunnels = new Set<Socket>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Answers not yet closed (whole, or cut), on either server: a drain waits for them too. */
+  private readonly responses = new Set<ServerResponse>();
+  /** Set by close(): answers from now on end their connection. */
+  private draining = false;
+  /** close()'s wake-up, called when the last request and answer in flight are done. */
+  private onQuiet: (() => void) | null = null;
   private readonly opts: ProxyOptions;
 
   constructor(opts: ProxyOptions) {
@@ -183,6 +189,7 @@ export class WardenProxy implements ProxyCore {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse, tunnel: TunnelInfo | null): void {
+    this.watchResponse(req, res);
     void this.track(handleHttpRequest(this, req, res, tunnel)).catch((err: unknown) => {
       this.log.error({ err: { message: (err as Error).message } }, 'unhandled request error');
       if (!res.headersSent) refuseResponse(res, 'internal_error', 'unknown');
@@ -239,8 +246,34 @@ export class WardenProxy implements ProxyCore {
 
   track<T>(p: Promise<T>): Promise<T> {
     this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    void p.finally(() => {
+      this.inflight.delete(p);
+      this.quietCheck();
+    }).catch(() => undefined);
     return p;
+  }
+
+  /**
+   * Keeps the answer in `responses` until it closes. During a drain, an answer whose head is
+   * not yet written says `Connection: close` (Node then ends the connection after it), and a
+   * connection left idle by an answer that said keep-alive before the drain began is ended as
+   * soon as that answer is done: clients stop reusing connections that are about to be cut.
+   */
+  private watchResponse(req: IncomingMessage, res: ServerResponse): void {
+    if (this.draining) res.shouldKeepAlive = false;
+    this.responses.add(res);
+    const socket = req.socket as Socket & { _httpMessage?: ServerResponse | null };
+    // 'close' follows Node's own 'finish' handler, which has moved the socket on to the next
+    // pipelined answer, if any (lib/_http_server.js resOnFinish, Node 20).
+    res.once('close', () => {
+      this.responses.delete(res);
+      if (this.draining && !socket._httpMessage && socket.writable) socket.destroySoon();
+      this.quietCheck();
+    });
+  }
+
+  private quietCheck(): void {
+    if (this.onQuiet && this.inflight.size === 0 && this.responses.size === 0) this.onQuiet();
   }
 
   async listen(): Promise<AddressInfo> {
@@ -289,20 +322,37 @@ export class WardenProxy implements ProxyCore {
     this.inspectBudget.maxBytes = limits.maxInspectBufferBytes;
   }
 
-  /** Stop accepting, let in-flight requests finish up to `drainMs`, then cut what is left. */
+  /**
+   * Stop accepting, let in-flight requests finish up to `drainMs`, then cut what is left.
+   * "In flight" is live, not a snapshot: a request that starts during the drain on a connection
+   * that was kept alive (on the listener or in a tunnel) is waited for too, and answered with
+   * `Connection: close`.
+   */
   async close(drainMs = this.current.config.server.drainTimeoutMs): Promise<void> {
+    this.draining = true;
+    for (const res of this.responses) if (!res.headersSent) res.shouldKeepAlive = false;
     // server.close() closes the listener's idle keep-alive connections; decrypted ones are the
     // MITM server's (its connection list exists since the constructor's 'listening').
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.mitm.closeIdleConnections();
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
-    await Promise.race([Promise.allSettled([...this.inflight]), deadline]);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, drainMs);
+      timer.unref();
+    });
+    const quiet = new Promise<void>((resolve) => {
+      this.onQuiet = resolve;
+      this.quietCheck();
+    });
+    await Promise.race([quiet, deadline]);
+    this.onQuiet = null;
     for (const s of this.openTunnels) s.destroy();
     this.server.closeAllConnections();
     this.mitm.closeAllConnections();
     // Stops the MITM server's head-timeout checks (it has no socket of its own to close).
     this.mitm.close();
     await Promise.race([closed, deadline]);
+    clearTimeout(timer);
     await this.current.inspectPool?.close();
     await this.current.upstream.close();
   }

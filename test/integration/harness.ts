@@ -52,7 +52,7 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-/** An HTTPS (or plain) upstream: /echo, /1k, /sse, /slow, /reset, and a WebSocket echo on /ws. */
+/** An HTTPS (or plain) upstream: /echo, /1k, /sse, /delay?ms=, /slow, /reset, and a WebSocket echo on /ws. */
 export async function startUpstream(pki: TestPki | null, names = ['api.test.local', '*.test.local', 'localhost', '127.0.0.1']): Promise<Upstream> {
   const seen: SeenRequest[] = [];
   const handler = (req: IncomingMessage, res: import('node:http').ServerResponse): void => {
@@ -75,6 +75,16 @@ export async function startUpstream(pki: TestPki | null, names = ['api.test.loca
           else res.end();
         };
         return tick();
+      }
+      if (path === '/delay') {
+        // Answers after ?ms= milliseconds (default 300): a head that is not written yet.
+        const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 300);
+        const t = setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end('late');
+        }, ms);
+        res.once('close', () => clearTimeout(t));
+        return;
       }
       if (path === '/slow') return; // never answers: upstream timeout tests
       if (path === '/reset') return void req.socket.destroy();

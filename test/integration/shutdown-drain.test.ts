@@ -1,0 +1,186 @@
+/**
+ * Graceful drain on close() (SIGTERM), with real sockets, on the plain listener and inside
+ * CONNECT tunnels (TLS and plain HTTP). close() used to wait for a snapshot of the requests in
+ * flight when it began: a request that started during the drain on a kept-alive connection was
+ * not in it, and was cut mid-flight by the final closeAllConnections once the snapshot settled.
+ * Now:
+ * - the drain waits for every request and answer in flight, those started during it too;
+ * - answers written during the drain say `Connection: close`, and a connection left idle by an
+ *   answer that said keep-alive before the drain is ended as soon as that answer is done;
+ * - what still runs at the deadline is cut, and close() returns by about the deadline.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { createTestPki, type TestPki } from '../fixtures/pki.js';
+import { baseYaml, openTunnel, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
+
+type Via = 'plain listener' | 'TLS tunnel' | 'plain HTTP tunnel';
+const VIAS: Via[] = ['plain listener', 'TLS tunnel', 'plain HTTP tunnel'];
+
+interface Setup {
+  pki: TestPki;
+  dir: string;
+  up: Upstream;
+  plainUp: Upstream;
+}
+
+/** Port 80 of *.test.local dials the plain upstream, 443 the TLS one. */
+async function warden(s: Setup): Promise<Harness> {
+  const yaml = baseYaml(s.up.port, join(s.dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n');
+  return startWarden({ yaml: yaml.replace(`"*.test.local:80": "127.0.0.1:${s.up.port}"`, `"*.test.local:80": "127.0.0.1:${s.plainUp.port}"`) });
+}
+
+async function open(h: Harness, via: Via): Promise<{ s: Socket; target: (path: string) => string }> {
+  if (via === 'plain listener') {
+    const tcp = netConnect(h.port, '127.0.0.1');
+    tcp.on('error', () => undefined);
+    await new Promise<void>((resolve) => tcp.once('connect', () => resolve()));
+    return { s: tcp, target: (p) => `http://api.test.local${p}` };
+  }
+  const tcp = await openTunnel(h.port, `api.test.local:${via === 'TLS tunnel' ? 443 : 80}`);
+  if (via === 'plain HTTP tunnel') return { s: tcp, target: (p) => p };
+  const t = tlsConnect({ socket: tcp, servername: 'api.test.local', ca: h.wardenCa });
+  t.on('error', () => undefined);
+  await new Promise<void>((resolve) => t.once('secureConnect', () => resolve()));
+  return { s: t, target: (p) => p };
+}
+
+function collect(s: Socket): { got: () => string; closedAt: () => number | null } {
+  let got = '';
+  let closedAt: number | null = null;
+  s.on('data', (c: Buffer) => void (got += c.toString('latin1')));
+  s.once('close', () => void (closedAt = Date.now()));
+  return { got: () => got, closedAt: () => closedAt };
+}
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const statuses = (text: string): string[] => text.match(/^HTTP\/1\.1 \d{3}/gm) ?? [];
+/** The Connection header of each answer, in order ('' when absent). */
+const connections = (text: string): string[] =>
+  text.split(/^(?=HTTP\/1\.1 \d{3})/m).filter((a) => a.startsWith('HTTP/1.1')).map((a) => /^connection:\s*(\S+)/im.exec(a.split('\r\n\r\n')[0]!)?.[1]?.toLowerCase() ?? '');
+const get = (target: string): string => `GET ${target} HTTP/1.1\r\nHost: api.test.local\r\n\r\n`;
+const ended1k = (text: string): boolean => text.includes('x'.repeat(1024)) && /(x{64}|\r\n0\r\n\r\n)$/.test(text);
+const endedLate = (text: string, n: number): boolean => (text.match(/late(\r\n0\r\n\r\n)?/g) ?? []).length >= n && /late(\r\n0\r\n\r\n)?$/.test(text);
+
+describe('close() drains every request in flight, those started during the drain too', { concurrency: true }, () => {
+  let s: Setup;
+  before(async () => {
+    const pki = createTestPki();
+    const dir = mkdtempSync(join(tmpdir(), 'warden-drain-'));
+    writeFileSync(join(dir, 'up.pem'), pki.caPem);
+    s = { pki, dir, up: await startUpstream(pki), plainUp: await startUpstream(null) };
+  });
+  after(async () => {
+    await s.up.close();
+    await s.plainUp.close();
+    rmSync(s.dir, { recursive: true, force: true });
+  });
+
+  for (const via of VIAS) {
+    test(`${via}: a request that starts during the drain on a kept-alive connection gets its whole answer, with connection: close`, async () => {
+      const h = await warden(s);
+      try {
+        // A: kept alive after a first answer, then the start of a second head (not idle).
+        const a = await open(h, via);
+        const ca = collect(a.s);
+        a.s.write(get(a.target('/1k')));
+        await until(() => ended1k(ca.got()), 3000);
+        assert.deepEqual(connections(ca.got()), ['keep-alive'], 'kept alive before the drain');
+        const headA = get(a.target('/delay?ms=600'));
+        a.s.write(headA.slice(0, 10));
+        // B: in flight when the drain begins, its head not yet written; done at ~200 ms.
+        const b = await open(h, via);
+        const cb = collect(b.s);
+        b.s.write(get(b.target('/delay?ms=200')));
+        await sleep(50);
+
+        const since = Date.now();
+        const closing = h.proxy.close(2000);
+        await sleep(50);
+        a.s.write(headA.slice(10)); // A's request starts during the drain
+        await closing;
+        const took = Date.now() - since;
+        await until(() => ca.closedAt() !== null && cb.closedAt() !== null, 1000);
+        a.s.destroy();
+        b.s.destroy();
+        assert.deepEqual(statuses(ca.got()), ['HTTP/1.1 200', 'HTTP/1.1 200'], `A's second request is answered, not cut: ${JSON.stringify(ca.got().slice(-200))}`);
+        assert.deepEqual(connections(ca.got()), ['keep-alive', 'close'], 'and its answer says connection: close');
+        assert.ok(endedLate(ca.got(), 1), 'A whole');
+        assert.notEqual(ca.closedAt(), null, 'A is closed after its answer');
+        assert.ok(took >= 550 && took < 1500, `close() waited for A (~650 ms), not for the deadline (${took} ms)`);
+        assert.deepEqual(statuses(cb.got()), ['HTTP/1.1 200'], 'B is answered');
+        assert.deepEqual(connections(cb.got()), ['close'], 'B, answered during the drain, says connection: close');
+        assert.ok(endedLate(cb.got(), 1), 'B whole');
+      } finally {
+        rmSync(h.dir, { recursive: true, force: true });
+      }
+    });
+
+    test(`${via}: a connection whose keep-alive answer ends during the drain is closed at once, not at the end of the drain`, async () => {
+      const h = await warden(s);
+      try {
+        // A streams /sse (5 events, 150 ms apart): its head said keep-alive before the drain.
+        const a = await open(h, via);
+        const ca = collect(a.s);
+        a.s.write(get(a.target('/sse')));
+        await until(() => ca.got().includes('data: '), 3000);
+        // B keeps the drain going until ~1000 ms.
+        const b = await open(h, via);
+        const cb = collect(b.s);
+        b.s.write(get(b.target('/delay?ms=1000')));
+        await sleep(50);
+
+        const since = Date.now();
+        const closing = h.proxy.close(2000);
+        let endedAt = 0;
+        await until(() => {
+          if (!endedAt && ca.got().endsWith('0\r\n\r\n')) endedAt = Date.now();
+          return ca.closedAt() !== null;
+        }, 2000);
+        assert.equal(ca.got().split('data: ').length - 1, 5, 'every event of A');
+        assert.deepEqual(connections(ca.got()), ['keep-alive']);
+        assert.notEqual(ca.closedAt(), null, 'A is closed');
+        assert.ok(ca.closedAt()! - endedAt < 300, `A is closed as its answer ends (${ca.closedAt()! - endedAt} ms after)`);
+        assert.ok(ca.closedAt()! - since < 900, `before the drain ends (${ca.closedAt()! - since} ms)`);
+        await closing;
+        await until(() => cb.closedAt() !== null, 1000);
+        a.s.destroy();
+        b.s.destroy();
+        assert.deepEqual(statuses(cb.got()), ['HTTP/1.1 200']);
+        assert.deepEqual(connections(cb.got()), ['close']);
+      } finally {
+        rmSync(h.dir, { recursive: true, force: true });
+      }
+    });
+
+    test(`${via}: a request still running at the deadline is cut, and close() returns by the deadline`, async () => {
+      const h = await warden(s);
+      try {
+        const a = await open(h, via);
+        const ca = collect(a.s);
+        a.s.write(get(a.target('/slow')));
+        await sleep(100);
+        const since = Date.now();
+        await h.proxy.close(1000);
+        const took = Date.now() - since;
+        await until(() => ca.closedAt() !== null, 1000);
+        a.s.destroy();
+        assert.ok(took >= 950 && took < 1400, `close() took ${took} ms for a 1000 ms drain`);
+        assert.notEqual(ca.closedAt(), null, 'the connection is cut');
+        assert.ok(!ca.got().includes('HTTP/1.1 200'), 'no answer');
+      } finally {
+        rmSync(h.dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
