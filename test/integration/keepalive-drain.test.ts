@@ -14,14 +14,10 @@
  * Timeouts are set low (headers_timeout 1 s, keep-alive 1.5 s, to which Node adds 1 s).
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { createTestPki, type TestPki } from '../fixtures/pki.js';
-import { baseYaml, openTunnel, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
+import type { Harness } from './harness.js';
+import { collect, openVia, sleep, statuses, twoUpstreams, until, VIAS, wardenFor, type TwoUpstreams } from './raw-client.js';
 
 const HEADERS_TIMEOUT_MS = 1000;
 const KEEP_ALIVE_MS = 1500;
@@ -29,93 +25,36 @@ const KEEP_ALIVE_MS = 1500;
 const NODE_KEEP_ALIVE_BUFFER_MS = 1000;
 const MAX_HEADER_BYTES = 4096;
 
-type Via = 'plain listener' | 'TLS tunnel' | 'plain HTTP tunnel';
-const VIAS: Via[] = ['plain listener', 'TLS tunnel', 'plain HTTP tunnel'];
-
-interface Setup {
-  pki: TestPki;
-  dir: string;
-  up: Upstream;
-  plainUp: Upstream;
-}
-
-async function setup(): Promise<Setup> {
-  const pki = createTestPki();
-  const dir = mkdtempSync(join(tmpdir(), 'warden-ka-'));
-  writeFileSync(join(dir, 'up.pem'), pki.caPem);
-  return { pki, dir, up: await startUpstream(pki), plainUp: await startUpstream(null) };
-}
-
-async function teardown(s: Setup): Promise<void> {
-  await s.up.close();
-  await s.plainUp.close();
-  rmSync(s.dir, { recursive: true, force: true });
-}
-
 /** Warden with the test timeouts; port 80 of *.test.local dials the plain upstream. */
-async function warden(s: Setup): Promise<Harness> {
-  const yaml = baseYaml(s.up.port, join(s.dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n')
-    + `server: { headers_timeout: ${HEADERS_TIMEOUT_MS / 1000}s, max_header_size: ${MAX_HEADER_BYTES / 1024}KiB }\n`;
-  const h = await startWarden({ yaml: yaml.replace(`"*.test.local:80": "127.0.0.1:${s.up.port}"`, `"*.test.local:80": "127.0.0.1:${s.plainUp.port}"`) });
+async function warden(s: TwoUpstreams): Promise<Harness> {
+  const h = await wardenFor(s, `server: { headers_timeout: ${HEADERS_TIMEOUT_MS / 1000}s, max_header_size: ${MAX_HEADER_BYTES / 1024}KiB }\n`);
   // No config key sets it (60 s in proxy.ts); both servers read it per response.
   h.proxy.server.keepAliveTimeout = KEEP_ALIVE_MS;
   h.proxy.mitm.keepAliveTimeout = KEEP_ALIVE_MS;
   return h;
 }
 
-/** A connection to the proxy that requests go over, and the request target to use on it. */
-async function open(h: Harness, via: Via): Promise<{ s: Socket; target: (path: string) => string }> {
-  if (via === 'plain listener') {
-    const tcp = netConnect(h.port, '127.0.0.1');
-    tcp.on('error', () => undefined);
-    await new Promise<void>((resolve) => tcp.once('connect', () => resolve()));
-    return { s: tcp, target: (p) => `http://api.test.local${p}` };
-  }
-  const tcp = await openTunnel(h.port, `api.test.local:${via === 'TLS tunnel' ? 443 : 80}`);
-  if (via === 'plain HTTP tunnel') return { s: tcp, target: (p) => p };
-  const t = tlsConnect({ socket: tcp, servername: 'api.test.local', ca: h.wardenCa });
-  t.on('error', () => undefined);
-  await new Promise<void>((resolve) => t.once('secureConnect', () => resolve()));
-  return { s: t, target: (p) => p };
-}
-
-/** Collects what arrives; `closedAt` is set when the connection closes. */
-function collect(s: Socket): { got: () => string; closedAt: () => number | null } {
-  let got = '';
-  let closedAt: number | null = null;
-  s.on('data', (c: Buffer) => void (got += c.toString('latin1')));
-  s.once('close', () => void (closedAt = Date.now()));
-  return { got: () => got, closedAt: () => closedAt };
-}
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-}
-
 /** The last answer of /1k is whole (Warden streams it chunked or with its length). */
 const ended1k = (text: string): boolean => text.includes('x'.repeat(1024)) && /(x{64}|\r\n0\r\n\r\n)$/.test(text);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const statuses = (text: string): string[] => text.match(/^HTTP\/1\.1 \d{3}/gm) ?? [];
 const get = (target: string, extra = ''): string => `GET ${target} HTTP/1.1\r\nHost: api.test.local\r\n${extra}\r\n`;
 const chunkedPost = (target: string): string =>
   `POST ${target} HTTP/1.1\r\nHost: api.test.local\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n`;
 
 describe('keep-alive after a chunked upload', { concurrency: true }, () => {
-  let s: Setup;
+  let s: TwoUpstreams;
   let h: Harness;
   before(async () => {
-    s = await setup();
+    s = await twoUpstreams('warden-ka-');
     h = await warden(s);
   });
   after(async () => {
     await h.close();
-    await teardown(s);
+    await s.close();
   });
 
   for (const via of VIAS) {
     test(`${via}: idle past headers_timeout the connection is still usable; idle past the keep-alive timeout it is closed`, async () => {
-      const { s: sock, target } = await open(h, via);
+      const { s: sock, target } = await openVia(h, via);
       const c = collect(sock);
       sock.write(chunkedPost(target('/echo')));
       await until(() => c.got().includes('"length":11'), 3000);
@@ -135,7 +74,7 @@ describe('keep-alive after a chunked upload', { concurrency: true }, () => {
     });
 
     test(`${via}: a chunked upload and half of the next head in one write: closed after headers_timeout`, async () => {
-      const { s: sock, target } = await open(h, via);
+      const { s: sock, target } = await openVia(h, via);
       const c = collect(sock);
       const since = Date.now();
       sock.write(chunkedPost(target('/echo')) + `GET ${target('/1k')} HTTP/1.1\r\nHost: api.test.local\r\nX-A: `);
@@ -149,15 +88,15 @@ describe('keep-alive after a chunked upload', { concurrency: true }, () => {
 });
 
 describe('a pipelined head that is refused (too large written Name:value, malformed) is answered after the requests before it', { concurrency: true }, () => {
-  let s: Setup;
+  let s: TwoUpstreams;
   let h: Harness;
   before(async () => {
-    s = await setup();
+    s = await twoUpstreams('warden-ka-');
     h = await warden(s);
   });
   after(async () => {
     await h.close();
-    await teardown(s);
+    await s.close();
   });
 
   /**
@@ -178,7 +117,7 @@ describe('a pipelined head that is refused (too large written Name:value, malfor
   for (const via of VIAS) {
     for (const [counted, expect] of [[MAX_HEADER_BYTES - 1, 'HTTP/1.1 200'], [MAX_HEADER_BYTES, 'HTTP/1.1 431']] as const) {
       test(`${via}: after a complete request, a head counting ${counted} of ${MAX_HEADER_BYTES} gets ${expect.slice(9)}`, async () => {
-        const { s: sock, target } = await open(h, via);
+        const { s: sock, target } = await openVia(h, via);
         const c = collect(sock);
         const head = bigHead(target('/1k'), counted);
         assert.ok(Buffer.byteLength(head) > MAX_HEADER_BYTES, 'the wire head is larger than the limit');
@@ -192,7 +131,7 @@ describe('a pipelined head that is refused (too large written Name:value, malfor
   }
   for (const via of VIAS) {
     test(`${via}: a malformed head pipelined behind a streamed answer: the answer whole, then 400`, async () => {
-      const { s: sock, target } = await open(h, via);
+      const { s: sock, target } = await openVia(h, via);
       const c = collect(sock);
       sock.write(get(target('/sse')) + 'GARBAGE\r\n\r\n');
       await until(() => c.closedAt() !== null, 3000);
@@ -204,15 +143,15 @@ describe('a pipelined head that is refused (too large written Name:value, malfor
 });
 
 describe('framing that could smuggle a second request gets 400, and nothing reaches the upstream', { concurrency: true }, () => {
-  let s: Setup;
+  let s: TwoUpstreams;
   let h: Harness;
   before(async () => {
-    s = await setup();
+    s = await twoUpstreams('warden-ka-');
     h = await warden(s);
   });
   after(async () => {
     await h.close();
-    await teardown(s);
+    await s.close();
   });
 
   const post = (target: string, id: string, headers: string, body: string): string =>
@@ -234,7 +173,7 @@ describe('framing that could smuggle a second request gets 400, and nothing reac
   for (const via of VIAS) {
     test(`${via}: each shape gets one 400 and is closed`, async () => {
       for (const [i, [name, build]] of shapes.entries()) {
-        const { s: sock, target } = await open(h, via);
+        const { s: sock, target } = await openVia(h, via);
         const c = collect(sock);
         const id = `smuggle-${via.replaceAll(' ', '-')}-${i}`;
         sock.write(build(target('/echo'), id, get(target(`/smuggled-${id}`))));
@@ -251,25 +190,25 @@ describe('framing that could smuggle a second request gets 400, and nothing reac
 });
 
 describe('shutdown closes idle connections inside tunnels, and lets in-flight requests finish', { concurrency: true }, () => {
-  let s: Setup;
+  let s: TwoUpstreams;
   before(async () => {
-    s = await setup();
+    s = await twoUpstreams('warden-ka-');
   });
   after(async () => {
-    await teardown(s);
+    await s.close();
   });
 
   for (const via of VIAS) {
     test(`${via}: an idle keep-alive connection closes at once; a streaming answer in flight is whole`, async () => {
       const h = await warden(s);
       try {
-        const idle = await open(h, via);
+        const idle = await openVia(h, via);
         const ci = collect(idle.s);
         idle.s.write(get(idle.target('/1k')));
         await until(() => ended1k(ci.got()), 3000);
         assert.deepEqual(statuses(ci.got()), ['HTTP/1.1 200']);
 
-        const busy = await open(h, via);
+        const busy = await openVia(h, via);
         const cb = collect(busy.s);
         busy.s.write(get(busy.target('/sse')));
         await until(() => cb.got().includes('data: '), 3000);

@@ -6,70 +6,24 @@
  * after it began, and an idle keep-alive connection is still left to the keep-alive timer.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { createTestPki } from '../fixtures/pki.js';
-import { baseYaml, openTunnel, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
+import type { Harness } from './harness.js';
+import { collect, openVia, twoUpstreams, until, VIAS, wardenFor, type TwoUpstreams } from './raw-client.js';
 
 const HEADERS_TIMEOUT_MS = 1000;
 const BODY_1K = 'x'.repeat(1024);
 
 describe('server.headers_timeout after a previous request on the connection', () => {
-  let up: Upstream;
-  let plainUp: Upstream;
+  let ups: TwoUpstreams;
   let h: Harness;
-  let dir: string;
   before(async () => {
-    const pki = createTestPki();
-    dir = mkdtempSync(join(tmpdir(), 'warden-pipe-'));
-    writeFileSync(join(dir, 'up.pem'), pki.caPem);
-    up = await startUpstream(pki);
-    plainUp = await startUpstream(null);
-    const yaml = baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n') + 'server: { headers_timeout: 1s }\n';
-    h = await startWarden({ yaml: yaml.replace(`"*.test.local:80": "127.0.0.1:${up.port}"`, `"*.test.local:80": "127.0.0.1:${plainUp.port}"`) });
+    ups = await twoUpstreams('warden-pipe-');
+    h = await wardenFor(ups, 'server: { headers_timeout: 1s }\n');
   });
   after(async () => {
     await h.close();
-    await up.close();
-    await plainUp.close();
-    rmSync(dir, { recursive: true, force: true });
+    await ups.close();
   });
-
-  type Via = 'plain listener' | 'TLS tunnel' | 'plain HTTP tunnel';
-  const VIAS: Via[] = ['plain listener', 'TLS tunnel', 'plain HTTP tunnel'];
-
-  /** A connection to the proxy that requests go over, and the request target to use on it. */
-  const open = async (via: Via): Promise<{ s: Socket; target: (path: string) => string }> => {
-    if (via === 'plain listener') {
-      const tcp = netConnect(h.port, '127.0.0.1');
-      tcp.on('error', () => undefined);
-      return { s: tcp, target: (p) => `http://api.test.local${p}` };
-    }
-    const tcp = await openTunnel(h.port, `api.test.local:${via === 'TLS tunnel' ? 443 : 80}`);
-    if (via === 'plain HTTP tunnel') return { s: tcp, target: (p) => p };
-    const t = tlsConnect({ socket: tcp, servername: 'api.test.local', ca: h.wardenCa });
-    t.on('error', () => undefined);
-    await new Promise<void>((resolve) => t.once('secureConnect', () => resolve()));
-    return { s: t, target: (p) => p };
-  };
-
-  /** Collects what arrives; `closedAt` is set when the connection closes. */
-  const collect = (s: Socket): { got: () => string; closedAt: () => number | null } => {
-    let got = '';
-    let closedAt: number | null = null;
-    s.on('data', (c: Buffer) => void (got += c.toString('latin1')));
-    s.once('close', () => void (closedAt = Date.now()));
-    return { got: () => got, closedAt: () => closedAt };
-  };
-
-  const until = async (cond: () => boolean, ms: number): Promise<void> => {
-    const end = Date.now() + ms;
-    while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  };
 
   const get = (target: string): string => `GET ${target} HTTP/1.1\r\nHost: api.test.local\r\n\r\n`;
   const halfHead = (target: string): string => `GET ${target} HTTP/1.1\r\nHost: api.test.local\r\nX-A: `;
@@ -77,7 +31,7 @@ describe('server.headers_timeout after a previous request on the connection', ()
 
   for (const via of VIAS) {
     test(`${via}: a request and half of the next head in one write: answered, then closed after headers_timeout`, async () => {
-      const { s, target } = await open(via);
+      const { s, target } = await openVia(h, via);
       const c = collect(s);
       const since = Date.now();
       s.write(get(target('/1k')) + halfHead(target('/1k')));
@@ -91,7 +45,7 @@ describe('server.headers_timeout after a previous request on the connection', ()
     });
 
     test(`${via}: a request with a body and half of the next head in one write: closed after headers_timeout`, async () => {
-      const { s, target } = await open(via);
+      const { s, target } = await openVia(h, via);
       const c = collect(s);
       const body = 'y'.repeat(300);
       s.write(`POST ${target('/echo')} HTTP/1.1\r\nHost: api.test.local\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}${halfHead(target('/1k'))}`);
@@ -103,7 +57,7 @@ describe('server.headers_timeout after a previous request on the connection', ()
     });
 
     test(`${via}: after answered requests (pipelined, with a body), an idle connection stays open past headers_timeout`, async () => {
-      const { s, target } = await open(via);
+      const { s, target } = await openVia(h, via);
       const c = collect(s);
       // Two complete requests in one write, then one with a body: all answered, nothing left over.
       s.write(get(target('/1k')) + get(target('/1k')));

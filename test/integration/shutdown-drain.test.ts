@@ -10,61 +10,10 @@
  * - what still runs at the deadline is cut, and close() returns by about the deadline.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { createTestPki, type TestPki } from '../fixtures/pki.js';
-import { baseYaml, openTunnel, startUpstream, startWarden, type Harness, type Upstream } from './harness.js';
+import { collect, openVia, sleep, statuses, twoUpstreams, until, VIAS, wardenFor, type TwoUpstreams } from './raw-client.js';
 
-type Via = 'plain listener' | 'TLS tunnel' | 'plain HTTP tunnel';
-const VIAS: Via[] = ['plain listener', 'TLS tunnel', 'plain HTTP tunnel'];
-
-interface Setup {
-  pki: TestPki;
-  dir: string;
-  up: Upstream;
-  plainUp: Upstream;
-}
-
-/** Port 80 of *.test.local dials the plain upstream, 443 the TLS one. */
-async function warden(s: Setup): Promise<Harness> {
-  const yaml = baseYaml(s.up.port, join(s.dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n');
-  return startWarden({ yaml: yaml.replace(`"*.test.local:80": "127.0.0.1:${s.up.port}"`, `"*.test.local:80": "127.0.0.1:${s.plainUp.port}"`) });
-}
-
-async function open(h: Harness, via: Via): Promise<{ s: Socket; target: (path: string) => string }> {
-  if (via === 'plain listener') {
-    const tcp = netConnect(h.port, '127.0.0.1');
-    tcp.on('error', () => undefined);
-    await new Promise<void>((resolve) => tcp.once('connect', () => resolve()));
-    return { s: tcp, target: (p) => `http://api.test.local${p}` };
-  }
-  const tcp = await openTunnel(h.port, `api.test.local:${via === 'TLS tunnel' ? 443 : 80}`);
-  if (via === 'plain HTTP tunnel') return { s: tcp, target: (p) => p };
-  const t = tlsConnect({ socket: tcp, servername: 'api.test.local', ca: h.wardenCa });
-  t.on('error', () => undefined);
-  await new Promise<void>((resolve) => t.once('secureConnect', () => resolve()));
-  return { s: t, target: (p) => p };
-}
-
-function collect(s: Socket): { got: () => string; closedAt: () => number | null } {
-  let got = '';
-  let closedAt: number | null = null;
-  s.on('data', (c: Buffer) => void (got += c.toString('latin1')));
-  s.once('close', () => void (closedAt = Date.now()));
-  return { got: () => got, closedAt: () => closedAt };
-}
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const statuses = (text: string): string[] => text.match(/^HTTP\/1\.1 \d{3}/gm) ?? [];
 /** The Connection header of each answer, in order ('' when absent). */
 const connections = (text: string): string[] =>
   text.split(/^(?=HTTP\/1\.1 \d{3})/m).filter((a) => a.startsWith('HTTP/1.1')).map((a) => /^connection:\s*(\S+)/im.exec(a.split('\r\n\r\n')[0]!)?.[1]?.toLowerCase() ?? '');
@@ -73,25 +22,20 @@ const ended1k = (text: string): boolean => text.includes('x'.repeat(1024)) && /(
 const endedLate = (text: string, n: number): boolean => (text.match(/late(\r\n0\r\n\r\n)?/g) ?? []).length >= n && /late(\r\n0\r\n\r\n)?$/.test(text);
 
 describe('close() drains every request in flight, those started during the drain too', { concurrency: true }, () => {
-  let s: Setup;
+  let s: TwoUpstreams;
   before(async () => {
-    const pki = createTestPki();
-    const dir = mkdtempSync(join(tmpdir(), 'warden-drain-'));
-    writeFileSync(join(dir, 'up.pem'), pki.caPem);
-    s = { pki, dir, up: await startUpstream(pki), plainUp: await startUpstream(null) };
+    s = await twoUpstreams('warden-drain-');
   });
   after(async () => {
-    await s.up.close();
-    await s.plainUp.close();
-    rmSync(s.dir, { recursive: true, force: true });
+    await s.close();
   });
 
   for (const via of VIAS) {
     test(`${via}: a request that starts during the drain on a kept-alive connection gets its whole answer, with connection: close`, async () => {
-      const h = await warden(s);
+      const h = await wardenFor(s);
       try {
         // A: kept alive after a first answer, then the start of a second head (not idle).
-        const a = await open(h, via);
+        const a = await openVia(h, via);
         const ca = collect(a.s);
         a.s.write(get(a.target('/1k')));
         await until(() => ended1k(ca.got()), 3000);
@@ -99,7 +43,7 @@ describe('close() drains every request in flight, those started during the drain
         const headA = get(a.target('/delay?ms=600'));
         a.s.write(headA.slice(0, 10));
         // B: in flight when the drain begins, its head not yet written; done at ~200 ms.
-        const b = await open(h, via);
+        const b = await openVia(h, via);
         const cb = collect(b.s);
         b.s.write(get(b.target('/delay?ms=200')));
         await sleep(50);
@@ -127,15 +71,15 @@ describe('close() drains every request in flight, those started during the drain
     });
 
     test(`${via}: a connection whose keep-alive answer ends during the drain is closed at once, not at the end of the drain`, async () => {
-      const h = await warden(s);
+      const h = await wardenFor(s);
       try {
         // A streams /sse (5 events, 150 ms apart): its head said keep-alive before the drain.
-        const a = await open(h, via);
+        const a = await openVia(h, via);
         const ca = collect(a.s);
         a.s.write(get(a.target('/sse')));
         await until(() => ca.got().includes('data: '), 3000);
         // B keeps the drain going until ~1000 ms.
-        const b = await open(h, via);
+        const b = await openVia(h, via);
         const cb = collect(b.s);
         b.s.write(get(b.target('/delay?ms=1000')));
         await sleep(50);
@@ -164,9 +108,9 @@ describe('close() drains every request in flight, those started during the drain
     });
 
     test(`${via}: a request still running at the deadline is cut, and close() returns by the deadline`, async () => {
-      const h = await warden(s);
+      const h = await wardenFor(s);
       try {
-        const a = await open(h, via);
+        const a = await openVia(h, via);
         const ca = collect(a.s);
         a.s.write(get(a.target('/slow')));
         await sleep(100);
