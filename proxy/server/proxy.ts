@@ -23,12 +23,18 @@ import type { CertificateAuthority } from '../tls/ca.js';
 import { Upstream } from '../upstream/forward.js';
 import { createResolver, type LookupFn } from '../upstream/resolve.js';
 import { handleConnect, type ConnectDeps } from './connect.js';
+import { HeadMeter } from './head-meter.js';
 import { sensitiveSpans, sensitiveTo } from '../dlp/sensitive.js';
 import { configuredHosts, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
 import { handleHttpRequest } from './forward-http.js';
 import { InspectPool, SharedBodyArena } from './inspect-pool.js';
 import { refuseResponse, refuseSocket } from './respond.js';
 import { handleUpgrade } from './websocket.js';
+
+/** What the parser raises for a head over maxHeaderSize; raised by the head meter too. */
+function headOverflow(): Error & { code: string } {
+  return Object.assign(new Error('request head larger than server.max_header_size'), { code: 'HPE_HEADER_OVERFLOW' });
+}
 
 export interface ProxyOptions {
   readonly config: CompiledConfig;
@@ -103,6 +109,8 @@ export class WardenProxy implements ProxyCore {
   readonly metrics: Metrics | null;
   private current: Runtime;
   private readonly tunnels = new WeakMap<object, TunnelInfo>();
+  /** The bytes of each head as received, per HTTP connection on either server (head-meter.ts). */
+  private readonly heads = new WeakMap<Duplex, HeadMeter>();
   private readonly openTunnels = new Set<Socket>();
   private readonly inflight = new Set<Promise<unknown>>();
   /** Answers not yet closed (whole, or cut), on either server: a drain waits for them too. */
@@ -147,8 +155,10 @@ export class WardenProxy implements ProxyCore {
       insecureHTTPParser: false,
     };
     this.mitm = createServer(serverOpts, (req, res) => this.onRequest(req, res, this.tunnels.get(req.socket) ?? null));
+    this.mitm.on('connection', (s: Duplex) => this.meterHeads(s));
     this.mitm.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const t = this.tunnels.get(socket);
+      if (!this.headLeavesHttp(req, socket)) return;
       if (!t) socket.destroy();
       else void this.track(handleUpgrade(this, req, socket, head, t));
     });
@@ -166,11 +176,15 @@ export class WardenProxy implements ProxyCore {
 
     this.server = createServer(serverOpts, (req, res) => this.onRequest(req, res, null));
     this.server.maxConnections = cfg.server.maxConnections;
-    this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      handleConnect(this.connectDeps(), req, socket as Socket, head));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.track(handleUpgrade(this, req, socket, head, null)));
+    this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.headLeavesHttp(req, socket)) handleConnect(this.connectDeps(), req, socket as Socket, head);
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.headLeavesHttp(req, socket)) void this.track(handleUpgrade(this, req, socket, head, null));
+    });
     this.server.on('clientError', (err, socket) => this.onClientError(err, socket));
     this.server.on('connection', (s: Socket) => {
+      this.meterHeads(s);
       this.metrics?.activeConnections.inc();
       s.once('close', () => this.metrics?.activeConnections.dec());
     });
@@ -190,15 +204,63 @@ export class WardenProxy implements ProxyCore {
 
   private onRequest(req: IncomingMessage, res: ServerResponse, tunnel: TunnelInfo | null): void {
     this.watchResponse(req, res);
+    if (!this.headFits(req)) {
+      if (req.socket.destroyed) return void res.destroy();
+      // Answered in order after any pipelined requests before it; the connection ends after it.
+      this.log.warn({ code: 'HPE_HEADER_OVERFLOW' }, 'malformed request from client');
+      res.shouldKeepAlive = false;
+      res.writeHead(431, { 'content-length': '0', 'x-warden-reason': 'bad_request' });
+      res.end();
+      return;
+    }
     void this.track(handleHttpRequest(this, req, res, tunnel)).catch((err: unknown) => {
       this.log.error({ err: { message: (err as Error).message } }, 'unhandled request error');
       if (!res.headersSent) refuseResponse(res, 'internal_error', 'unknown');
     });
   }
 
+  /** Count the bytes of each head on an HTTP connection of either server (head-meter.ts). */
+  private meterHeads(socket: Duplex): void {
+    this.heads.set(socket, new HeadMeter(socket, {
+      maxBytes: () => this.current.config.server.maxHeaderBytes,
+      onOverflow: (s) => this.onClientError(headOverflow(), s),
+    }));
+  }
+
+  /**
+   * Hold a completed head to max_header_size as received. False when it is over: the
+   * caller answers 431 (or the connection is already cut, when the meter had refused it).
+   */
+  private headFits(req: IncomingMessage): boolean {
+    const meter = this.heads.get(req.socket);
+    if (!meter) return true;
+    if (meter.overflowed) {
+      req.socket.destroy();
+      return false;
+    }
+    return !meter.isOver(meter.headEnded(req));
+  }
+
+  /** A CONNECT or upgrade head: held to the limit like a request's, then the connection stops being HTTP. */
+  private headLeavesHttp(req: IncomingMessage, socket: Duplex): boolean {
+    const fits = this.headFits(req);
+    this.heads.get(socket)?.detach();
+    this.heads.delete(socket);
+    if (fits) return true;
+    // Node has taken its listeners off the socket, its error listener too.
+    socket.on('error', () => undefined);
+    if (!socket.destroyed) this.onClientError(headOverflow(), socket);
+    return false;
+  }
+
   /** Malformed HTTP (bad request line, oversized or invalid headers, smuggling shapes): a precise status, then close. */
   private onClientError(err: Error & { code?: string }, socket: Duplex): void {
     const code = err.code ?? '';
+    // The connection is refused from here on: its heads are no longer counted (an overflow
+    // counted twice, by the parser and the meter, would cut the 431 being written).
+    this.heads.get(socket)?.detach();
+    // The rest of an oversized head is not read (nor parsed again, which would raise this anew).
+    if (code === 'HPE_HEADER_OVERFLOW') socket.pause();
     // A parse error in a body (e.g. a bad chunk size) arrives while a response object exists;
     // answer 400 as long as none of it has been written (node's docs check `_httpMessage` too).
     const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
@@ -217,7 +279,8 @@ export class WardenProxy implements ProxyCore {
     }
     this.log.warn({ code }, 'malformed request from client');
     if (code === 'HPE_HEADER_OVERFLOW') {
-      socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\nx-warden-reason: bad_request\r\n\r\n');
+      // Closed once the answer is out: the rest of the head is not read (head-meter.ts paused it).
+      socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\nx-warden-reason: bad_request\r\n\r\n', () => socket.destroy());
     } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ECONNRESET') {
       socket.destroy();
     } else {

@@ -45,20 +45,39 @@ export function wardenFor(s: TwoUpstreams, extraYaml = ''): Promise<Harness> {
   return startWarden({ yaml: yaml.replace(`"*.test.local:80": "127.0.0.1:${s.up.port}"`, `"*.test.local:80": "127.0.0.1:${s.plainUp.port}"`) });
 }
 
-/** A connection to the proxy that requests go over, and the request target to use on it. */
-export async function openVia(h: Harness, via: Via): Promise<{ s: Socket; target: (path: string) => string }> {
+/**
+ * A connection to the proxy that requests go over, the request target to use on it, and the
+ * TCP connection under it (the TLS one's; the same socket otherwise).
+ */
+export async function openVia(h: Harness, via: Via): Promise<{ s: Socket; tcp: Socket; target: (path: string) => string }> {
   if (via === 'plain listener') {
     const tcp = netConnect(h.port, '127.0.0.1');
     tcp.on('error', () => undefined);
     await new Promise<void>((resolve) => tcp.once('connect', () => resolve()));
-    return { s: tcp, target: (p) => `http://api.test.local${p}` };
+    return { s: tcp, tcp, target: (p) => `http://api.test.local${p}` };
   }
   const tcp = await openTunnel(h.port, `api.test.local:${via === 'TLS tunnel' ? 443 : 80}`);
-  if (via === 'plain HTTP tunnel') return { s: tcp, target: (p) => p };
+  if (via === 'plain HTTP tunnel') return { s: tcp, tcp, target: (p) => p };
   const t = tlsConnect({ socket: tcp, servername: 'api.test.local', ca: h.wardenCa });
   t.on('error', () => undefined);
   await new Promise<void>((resolve) => t.once('secureConnect', () => resolve()));
-  return { s: t, target: (p) => p };
+  return { s: t, tcp, target: (p) => p };
+}
+
+/** The proxy's side of each client connection on its listener, by the client's port. */
+export function acceptedSockets(h: Harness): (client: Socket) => Promise<Socket> {
+  const byPort = new Map<number, Socket>();
+  const waiting = new Map<number, (s: Socket) => void>();
+  h.proxy.server.on('connection', (s: Socket) => {
+    byPort.set(s.remotePort ?? 0, s);
+    waiting.get(s.remotePort ?? 0)?.(s);
+  });
+  // The client may see its connection established before the server's 'connection' event.
+  return (client) => new Promise((resolve) => {
+    const s = byPort.get(client.localPort ?? -1);
+    if (s) resolve(s);
+    else waiting.set(client.localPort ?? -1, resolve);
+  });
 }
 
 /** Collects what arrives; `closedAt` is set when the connection closes. */
