@@ -237,6 +237,15 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
   const rs = raw.server ?? {};
   const size = (path: ConfigPath, v: string | number | undefined, dflt: number): number =>
     v === undefined ? dflt : guard(path, () => parseSize(v), dflt);
+  // Node reads a keep-alive timeout of 0 as "none" (idle client connections would stay open for
+  // ever), and a socket timer past 2^31 ms as 1 ms.
+  const keepAliveMs = (path: ConfigPath, v: string | number | undefined, dflt: number): number =>
+    v === undefined ? dflt : guard(path, () => {
+      const n = parseDuration(v);
+      if (n <= 0) throw new Error('must be more than 0 (0 would keep idle connections open for ever)');
+      if (n > 86_400_000) throw new Error('must be at most 1d');
+      return n;
+    }, dflt);
 
   return {
     file,
@@ -257,6 +266,7 @@ export function compileConfig(raw: RawConfig, file: string, c: IssueCollector): 
       maxHeaderBytes: size(['server', 'max_header_size'], rs.max_header_size, 32 * 1024),
       headersTimeoutMs: ms(['server', 'headers_timeout'], rs.headers_timeout, 30_000),
       idleTimeoutMs: ms(['server', 'idle_timeout'], rs.idle_timeout, 120_000),
+      keepAliveTimeoutMs: keepAliveMs(['server', 'keep_alive_timeout'], rs.keep_alive_timeout, 60_000),
       maxInspectBufferBytes: size(['server', 'max_inspect_buffer'], rs.max_inspect_buffer, 256 * 1024 * 1024),
       drainTimeoutMs: ms(['server', 'drain_timeout'], rs.drain_timeout, 10_000),
       maxCachedLeaves: rs.max_cached_leaves ?? 1_000,

@@ -121,6 +121,7 @@ export const rawConfigSchema = z.strictObject({
       max_header_size: sizeLike.optional(),
       headers_timeout: sizeLike.optional(),
       idle_timeout: sizeLike.optional(),
+      keep_alive_timeout: sizeLike.optional(),
       max_inspect_buffer: sizeLike.optional(),
       drain_timeout: sizeLike.optional(),
       max_cached_leaves: z.number().int().min(1).max(1_000_000).optional(),

@@ -148,6 +148,8 @@ export interface ServerLimits {
   /** Time a client has to send a complete request head. */
   readonly headersTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** How long a client connection may sit idle between requests (Node closes it about 1 s later). */
+  readonly keepAliveTimeoutMs: number;
   /** Global cap on request bytes buffered for inspection across all in-flight requests (503 past it). */
   readonly maxInspectBufferBytes: number;
   /** How long SIGTERM waits for in-flight requests. */

@@ -149,7 +149,7 @@ export class WardenProxy implements ProxyCore {
       // connections with a message under way: nothing per request.
       connectionsCheckingInterval: 1_000,
       requestTimeout: 0, // bodies may stream for long (uploads); idle sockets are cut by keepAliveTimeout / socket timeouts
-      keepAliveTimeout: 60_000,
+      keepAliveTimeout: cfg.server.keepAliveTimeoutMs,
       noDelay: true,
       // Reject ambiguous framing (CL+TE, duplicate CL): Node's llhttp does so unless insecureHTTPParser is set; never set it.
       insecureHTTPParser: false,
@@ -371,8 +371,9 @@ export class WardenProxy implements ProxyCore {
 
   /**
    * The `server` limits a reload can change in place: Node reads `maxConnections` at each
-   * accept, `maxHeaderSize` when a connection's parser is set up and `headersTimeout` at each
-   * expiry check, so new values apply to the next connection or check. `max_cached_leaves`
+   * accept, `maxHeaderSize` when a connection's parser is set up, `headersTimeout` at each
+   * expiry check and `keepAliveTimeout` when a response ends (and starts the idle timer), so
+   * new values apply to the next connection, check or response. `max_cached_leaves`
    * sizes the leaf cache once, at start (cli.ts warns when a reload changes it).
    */
   private applyServerLimits(limits: ServerLimits): void {
@@ -381,6 +382,7 @@ export class WardenProxy implements ProxyCore {
       // Set by the constructor's `maxHeaderSize` option and read back per connection; @types/node omits it.
       (s as typeof s & { maxHeaderSize?: number }).maxHeaderSize = limits.maxHeaderBytes;
       s.headersTimeout = limits.headersTimeoutMs;
+      s.keepAliveTimeout = limits.keepAliveTimeoutMs;
     }
     this.inspectBudget.maxBytes = limits.maxInspectBufferBytes;
   }

@@ -27,11 +27,7 @@ const MAX_HEADER_BYTES = 4096;
 
 /** Warden with the test timeouts; port 80 of *.test.local dials the plain upstream. */
 async function warden(s: TwoUpstreams): Promise<Harness> {
-  const h = await wardenFor(s, `server: { headers_timeout: ${HEADERS_TIMEOUT_MS / 1000}s, max_header_size: ${MAX_HEADER_BYTES / 1024}KiB }\n`);
-  // No config key sets it (60 s in proxy.ts); both servers read it per response.
-  h.proxy.server.keepAliveTimeout = KEEP_ALIVE_MS;
-  h.proxy.mitm.keepAliveTimeout = KEEP_ALIVE_MS;
-  return h;
+  return wardenFor(s, `server: { headers_timeout: ${HEADERS_TIMEOUT_MS / 1000}s, max_header_size: ${MAX_HEADER_BYTES / 1024}KiB, keep_alive_timeout: ${KEEP_ALIVE_MS}ms }\n`);
 }
 
 /** The last answer of /1k is whole (Warden streams it chunked or with its length). */

@@ -91,6 +91,28 @@ describe('reload applies server limits in place', () => {
     assert.match(await plainGet(6 * 1024), /^HTTP\/1\.1 403/);
     assert.equal(await inspectedPost(16 * 1024), 200);
   });
+
+  test('keep_alive_timeout: an idle client connection is closed after the new value (Node adds 1 s)', async () => {
+    reload('server: { keep_alive_timeout: 1s }\n');
+    try {
+      const s = netConnect(h.port, '127.0.0.1');
+      s.on('error', () => undefined);
+      let got = '';
+      s.on('data', (c: Buffer) => void (got += c.toString('latin1')));
+      const closed = new Promise<number>((resolve) => s.once('close', () => resolve(Date.now())));
+      s.write('GET http://denied.test.local/ HTTP/1.1\r\nHost: denied.test.local\r\n\r\n');
+      while (!got.includes('"request_id"')) await new Promise((r) => setTimeout(r, 10));
+      const idleSince = Date.now();
+      assert.match(got, /^HTTP\/1\.1 403/);
+      assert.match(got, /keep-alive: timeout=1\r\n/i, 'the answer advertises the new timeout');
+      const closedAt = await Promise.race([closed, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+      s.destroy();
+      assert.notEqual(closedAt, null, 'closed by the keep-alive timer (60 s before the reload)');
+      assert.ok(closedAt! - idleSince >= 1000, `not before the timeout (${closedAt! - idleSince} ms)`);
+    } finally {
+      reload('');
+    }
+  });
 });
 
 describe('server.max_cached_leaves', () => {

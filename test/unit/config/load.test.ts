@@ -36,6 +36,9 @@ const broken: Array<[string, string, RegExp]> = [
   ['bad size', `${OK_PROFILE}    limits: { max_body: 10 parsecs }\n`, /profiles\.default\.limits\.max_body: invalid size/],
   ['bad rate', `${OK_PROFILE}    limits: { upload: "lots" }\n`, /profiles\.default\.limits\.upload: invalid rate/],
   ['bad mode', `${OK_PROFILE}mode: audit\n`, /:4:7 mode: /],
+  ['keep-alive timeout without a unit word', `${OK_PROFILE}server: { keep_alive_timeout: soon }\n`, /^\/etc\/warden\/test\.yaml:4:31 server\.keep_alive_timeout: invalid duration "soon"/],
+  ['keep-alive timeout of 0', `${OK_PROFILE}server:\n  keep_alive_timeout: 0s\n`, /^\/etc\/warden\/test\.yaml:5:23 server\.keep_alive_timeout: must be more than 0/],
+  ['keep-alive timeout past a day', `${OK_PROFILE}server: { keep_alive_timeout: 2d }\n`, /:4:31 server\.keep_alive_timeout: must be at most 1d/],
   ['listen without port', `${OK_PROFILE}listen: "127.0.0.1"\n`, /:4:9 listen: expected "host:port"/],
   ['port 65536', `${OK_PROFILE}listen: "127.0.0.1:65536"\n`, /listen: expected "host:port"/],
   ['plaintext agent token', `${OK_PROFILE}agents:\n  - { id: a1, token: "s3cr3t-value", profile: default }\n`, /:5:15 agents\[0\]\.token: plaintext tokens are refused/],
@@ -162,6 +165,12 @@ test('dlp.workers: given, 0 for inline inspection, or one less than the CPUs (1 
   for (const [cpus, want] of [[1, 1], [2, 1], [3, 2], [5, 4], [64, 4]] as const) assert.equal(defaultDlpWorkers(cpus), want, `${cpus} CPUs`);
 });
 
+test('server.keep_alive_timeout: given, or 60 s', () => {
+  assert.equal(compileConfigText(`${OK_PROFILE}server: { keep_alive_timeout: 1500ms }\n`, '/etc/warden/t.yaml').server.keepAliveTimeoutMs, 1500);
+  assert.equal(compileConfigText(`${OK_PROFILE}server: { keep_alive_timeout: 5m }\n`, '/etc/warden/t.yaml').server.keepAliveTimeoutMs, 300_000);
+  assert.equal(compileConfigText(OK_PROFILE, '/etc/warden/t.yaml').server.keepAliveTimeoutMs, 60_000);
+});
+
 test('server.max_cached_leaves: given, or the leaf cache default (1,000)', () => {
   assert.equal(compileConfigText(`${OK_PROFILE}server: { max_cached_leaves: 250 }\n`, '/etc/warden/t.yaml').server.maxCachedLeaves, 250);
   assert.equal(compileConfigText(OK_PROFILE, '/etc/warden/t.yaml').server.maxCachedLeaves, DEFAULT_CERT_CACHE_MAX);
@@ -172,7 +181,7 @@ test('server.max_cached_leaves: given, or the leaf cache default (1,000)', () =>
 const reloads: Array<[string, string, string[]]> = [
   ['nothing changed', '', []],
   ['policy only', '    limits: { max_body: 1MiB }\n', []],
-  ['server limits applied in place', 'server: { max_connections: 5, max_header_size: 4KiB, headers_timeout: 5s, max_inspect_buffer: 1MiB }\n', []],
+  ['server limits applied in place', 'server: { max_connections: 5, max_header_size: 4KiB, headers_timeout: 5s, max_inspect_buffer: 1MiB, keep_alive_timeout: 5s }\n', []],
   ['listen', 'listen: "127.0.0.1:9999"\n', ['listen']],
   ['admin', 'admin: "127.0.0.1:9998"\n', ['admin']],
   ['ca_dir (which also holds the audit signing key)', 'ca_dir: /var/lib/warden\n', ['ca_dir', 'audit']],
