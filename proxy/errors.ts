@@ -20,6 +20,7 @@ export const REFUSALS = {
   upload_budget:       { status: 429, message: 'The upload budget for this agent is spent; retry after the delay in Retry-After.' },
   quarantined:         { status: 403, message: 'This agent is quarantined after a detection rule fired; an admin can lift it.' },
   overloaded:          { status: 503, message: 'The proxy is busy inspecting other requests; retry after the delay in Retry-After.' },
+  shutting_down:       { status: 503, message: 'Warden is shutting down and opens no new tunnel; retry on a new connection.' },
   upstream_error:      { status: 502, message: 'The upstream could not be reached or failed the connection.' },
   upstream_tls:        { status: 502, message: 'The upstream TLS certificate could not be verified; the request was not sent.' },
   upstream_timeout:    { status: 504, message: 'The upstream did not respond in time.' },

@@ -28,6 +28,8 @@ export interface ConnectDeps {
   readonly mitm: Server;
   readonly tunnels: WeakMap<object, TunnelInfo>;
   readonly openTunnels: Set<Socket>;
+  /** Whether the proxy is draining (close()): no new tunnel is opened then. */
+  readonly draining: () => boolean;
 }
 
 export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -47,6 +49,8 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
   };
   const refuse = (identity: ClientIdentity | null, code: RefusalCode, rec: Partial<AuditRecordInput>, retryAfterSeconds?: number): void => {
     refuseSocket(socket, code, id, { retryAfterSeconds });
+    // A drain does not wait for the client to close its side: the connection ends once the refusal is out.
+    if (code === 'shutting_down') socket.once('finish', () => socket.destroy());
     connectRecord(identity, { decision: 'block', reason: code, ...rec, status: REFUSALS[code].status });
   };
 
@@ -56,6 +60,10 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
   const target = parseHostPort(req.url ?? '');
   if (!target) return refuse(identity, 'bad_request', {});
   const { host, port } = target;
+  // A CONNECT on a connection kept alive into a drain (shutdown): a tunnel opened now would hold
+  // the process until the drain's deadline and then be cut, so none is opened (Envoy's drain
+  // likewise closes connections rather than take new streams on them).
+  if (deps.draining()) return refuse(identity, 'shutting_down', { host, port });
   const profile = profileOf(rt, identity);
   if (!profile) return refuse(identity, 'not_allowlisted', { host, port });
 
@@ -105,6 +113,8 @@ export function handleConnect(deps: ConnectDeps, req: IncomingMessage, socket: S
       return refuse(identity, code, { host, port, rule: wouldRule ?? d.ruleId, ...asReported(code) });
     }
     if (socket.destroyed) return;
+    // The drain began while the name was being resolved.
+    if (deps.draining()) return refuse(identity, 'shutting_down', { host, port, dest_ip: resolved.dialHost, rule: wouldRule ?? d.ruleId });
     connectRecord(identity, {
       host, port, dest_ip: resolved.dialHost, decision: wouldBlock ? 'block' : 'allow', reason: wouldBlock ?? 'allowlisted',
       rule: wouldRule ?? d.ruleId, status: 200, ...(wouldBlock ? { mode: 'report' as const } : {}),

@@ -191,7 +191,7 @@ export class WardenProxy implements ProxyCore {
   }
 
   private connectDeps(): ConnectDeps {
-    return { core: this, certCache: this.certCache, mitm: this.mitm, tunnels: this.tunnels, openTunnels: this.openTunnels };
+    return { core: this, certCache: this.certCache, mitm: this.mitm, tunnels: this.tunnels, openTunnels: this.openTunnels, draining: () => this.draining };
   }
 
   runtime(): Runtime {

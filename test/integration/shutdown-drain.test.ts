@@ -12,7 +12,7 @@
 import { strict as assert } from 'node:assert';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { collect, openVia, sleep, statuses, twoUpstreams, until, VIAS, wardenFor, type TwoUpstreams } from './raw-client.js';
+import { acceptedSockets, collect, openVia, sleep, statuses, twoUpstreams, until, VIAS, wardenFor, type TwoUpstreams } from './raw-client.js';
 
 /** The Connection header of each answer, in order ('' when absent). */
 const connections = (text: string): string[] =>
@@ -122,6 +122,67 @@ describe('close() drains every request in flight, those started during the drain
         assert.ok(took >= 950 && took < 1400, `close() took ${took} ms for a 1000 ms drain`);
         assert.notEqual(ca.closedAt(), null, 'the connection is cut');
         assert.ok(!ca.got().includes('HTTP/1.1 200'), 'no answer');
+      } finally {
+        rmSync(h.dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+describe('a CONNECT on a connection kept alive into the drain opens no tunnel', () => {
+  let s: TwoUpstreams;
+  before(async () => {
+    s = await twoUpstreams('warden-drain-connect-');
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  // A tunnel opened during the drain was not tracked: it held the process until the deadline
+  // and was then cut. Now it is refused in the refusal format, audited, and its connection closed.
+  for (const port of [443, 80]) {
+    test(`CONNECT api.test.local:${port} during the drain: 503 shutting_down, audited, the connection closed`, async () => {
+      const h = await wardenFor(s);
+      try {
+        const accepted = acceptedSockets(h);
+        const a = await openVia(h, 'plain listener');
+        const server = await accepted(a.tcp);
+        const ca = collect(a.s);
+        a.s.write(get(a.target('/1k')));
+        await until(() => ended1k(ca.got()), 3000);
+        assert.deepEqual(connections(ca.got()), ['keep-alive'], 'kept alive before the drain');
+        const head = `CONNECT api.test.local:${port} HTTP/1.1\r\nHost: api.test.local:${port}\r\nX-Request-Id: drain-connect-${port}\r\n\r\n`;
+        a.s.write(head.slice(0, 10)); // not idle once read: the drain does not close it at once
+        await until(() => server.bytesRead === get(a.target('/1k')).length + 10, 3000);
+        // B: in flight when the drain begins (its answer ~300 ms later), so the drain lasts.
+        const b = await openVia(h, 'plain listener');
+        const cb = collect(b.s);
+        b.s.write(get(b.target(`/delay?ms=300&for=${port}`)));
+        await until(() => s.plainUp.seen.some((r) => r.url === `/delay?ms=300&for=${port}`), 3000);
+        const closing = h.proxy.close(3000);
+        a.s.write(head.slice(10)); // the CONNECT arrives during the drain
+        await until(() => ca.closedAt() !== null, 3000);
+        a.s.destroy();
+        await closing;
+        await until(() => cb.closedAt() !== null, 3000);
+        b.s.destroy();
+        assert.deepEqual(statuses(cb.got()), ['HTTP/1.1 200'], 'B is answered');
+        assert.deepEqual(statuses(ca.got()), ['HTTP/1.1 200', 'HTTP/1.1 503'], 'refused, no tunnel established');
+        const refusal = ca.got().slice(ca.got().indexOf('HTTP/1.1 503'));
+        assert.match(refusal, /^x-warden-reason: shutting_down\r$/m);
+        assert.match(refusal, /^connection: close\r$/m);
+        const body = JSON.parse(refusal.slice(refusal.indexOf('\r\n\r\n') + 4)) as { error: Record<string, string> };
+        assert.deepEqual(body.error, {
+          type: 'egress_blocked', code: 'shutting_down', request_id: `drain-connect-${port}`,
+          message: 'Warden is shutting down and opens no new tunnel; retry on a new connection.',
+        });
+        assert.notEqual(ca.closedAt(), null, 'the connection is closed');
+        const recs = h.audit.byId(`drain-connect-${port}`);
+        assert.equal(recs.length, 1, 'one audit record');
+        assert.deepEqual(
+          { event: recs[0]!.event, method: recs[0]!.method, host: recs[0]!.host, port: recs[0]!.port, decision: recs[0]!.decision, reason: recs[0]!.reason, status: recs[0]!.status },
+          { event: 'connect', method: 'CONNECT', host: 'api.test.local', port, decision: 'block', reason: 'shutting_down', status: 503 },
+        );
       } finally {
         rmSync(h.dir, { recursive: true, force: true });
       }
