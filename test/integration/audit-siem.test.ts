@@ -34,6 +34,10 @@ test('5,000 records through a SIEM outage (503, then down): all arrive exactly o
       await siem.start();
     }
     for (let i = 0; i < 500; i++) audit.write(requestRecord(chunk * 500 + i));
+    // The 503 phase lasts until the sender has met it: a fixed pause could pass, on a loaded
+    // host, without one POST (the sender still busy with an earlier batch), and the
+    // assertions below that the outage really happened would fail.
+    if (chunk === 3) await until(() => siem.rejected > 0, 20_000, 'a POST answered 503');
     await new Promise((r) => setTimeout(r, 30)); // let the sender run (and fail) between chunks
   }
   assert.equal(await audit.waitDelivered(20_000), true);
