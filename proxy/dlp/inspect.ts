@@ -302,8 +302,7 @@ interface Scanned {
 
 /** Format of a base64 archive lead reported by the detectors (`UEsDB…` → `zip`). */
 function archiveFormatOf(detectors: Detectors, value: string): string {
-  const head = value.slice(0, 64);
-  return detectors.detectArchive(Buffer.from(head.slice(0, head.length - (head.length % 4)), 'base64')) ?? 'archive';
+  return detectors.detectArchiveInBase64(value, 0, value.length) ?? 'archive';
 }
 
 /** The result for a body that could not be inspected: blocked or passed as `policy.uninspectable` says. */

@@ -7,12 +7,13 @@ import * as assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { deflateSync } from 'node:zlib';
 import { base64ArchiveProbe, matchMagic } from '../../../proxy/dlp/archives.js';
 import { base64Head } from '../../../proxy/dlp/decode-base64.js';
 import { compileDetectors, loadPacks } from '../../../proxy/dlp/detectors.js';
 import { createDlpEngine } from '../../../proxy/dlp/inspect.js';
 import { PATTERNS_DIR } from '../../../proxy/paths.js';
-import { base64RunsOf, policy, request } from './inspect-helpers.js';
+import { base64RunsOf, lzwLiterals, policy, request } from './inspect-helpers.js';
 
 const files = readdirSync(PATTERNS_DIR).filter((f) => f.endsWith('.yaml')).map((f) => join(PATTERNS_DIR, f));
 const { magics } = loadPacks(files);
@@ -49,14 +50,27 @@ function checkText(text: string, expectSome: boolean): number {
   return found;
 }
 
+/** Bytes that start with magic `m` at its offset: a real stream for the formats archives.ts checks as one. */
+function startingWith(m: (typeof magics)[number], tail: number, next: () => number): Buffer {
+  const random = (n: number): Buffer => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = next() & 0xFF;
+    return b;
+  };
+  if (m.format === 'zlib') return deflateSync(random(tail + 24), { level: m.bytes[1] === 0xDA ? 9 : 6 });
+  if (m.format === 'compress') return lzwLiterals(random(tail + 16));
+  const raw = random(m.offset + m.bytes.length + tail);
+  raw.set(m.bytes, m.offset);
+  return raw;
+}
+
 test('every magic, at its offset and in each base64 alphabet, is found by the probe', () => {
   const next = rng(7);
   assert.ok(magics.some((m) => m.offset > 0), 'tar (offset 257) is part of the table');
   for (const m of magics) {
-    for (const tail of [0, 3, 40, 400]) {
-      const raw = Buffer.alloc(m.offset + m.bytes.length + tail);
-      for (let i = 0; i < raw.length; i++) raw[i] = next() & 0xFF;
-      raw.set(m.bytes, m.offset);
+    for (const tail of [0, 3, 40, 200]) {
+      const raw = startingWith(m, tail, next);
+      assert.ok(raw.subarray(m.offset, m.offset + m.bytes.length).equals(m.bytes), `${m.format} stream starts with its magic`);
       for (const enc of encodings(raw)) {
         if (enc.length < 24) continue; // shorter than any run the fast path considers
         checkText(`{"file": "${enc}"}`, true);
@@ -120,5 +134,47 @@ test('zlib streams (zlib.compress, pako) are archives as a base64 field, a raw b
     }
     const text = engine.inspect(request('x^2 + y^2 = r^2', { 'content-type': 'text/plain' }), pol);
     assert.deepEqual([text.decision, text.findings], ['allow', []]);
+  }
+});
+
+test('random ids that start like a zlib or compress header are not archives; real short and wrapped streams are', () => {
+  // Red team 4: `eJ…`/`eN…` (zlib's 2-byte header) and `H5…`/`H6…` (compress) start ~1 random
+  // base64 id in 1,000; such an id (a ticket, an API key, a request id) blocked the whole request.
+  const detectors = compileDetectors({ honeytokens: [], fingerprintKey: Buffer.from('k') });
+  const pol = policy({ packs: detectors.packNames });
+  const next = rng(4242);
+  const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const ids: string[] = [];
+  for (const lead of ['eJ', 'eN', 'H5', 'H6']) {
+    for (let i = 0; i < 60; i++) {
+      let id = lead;
+      const len = 8 + (next() % 40);
+      for (let k = 0; k < len; k++) id += ALNUM[next() % ALNUM.length];
+      ids.push(id);
+    }
+  }
+  // Each id alone, so one verdict per id; both engines.
+  for (const engine of [createDlpEngine(detectors), createDlpEngine(detectors, { fastPath: false })]) {
+    const flagged = ids.filter((id) => {
+      const r = engine.inspect(request(JSON.stringify({ model: 'm', input: `ticket ${id} is open`, request_id: id })), pol);
+      return r.decision !== 'allow';
+    });
+    assert.deepEqual(flagged.map((id) => id.slice(0, 2)), [], `${flagged.length} of ${ids.length} random ids were taken for archives`);
+  }
+  // Real streams with those leads are still found: a short zlib stream whole, a long one
+  // wrapped at 76 characters (MIME), and a compress stream.
+  const short = deflateSync('id=42\n');
+  const long = deflateSync(Buffer.from(Array.from({ length: 600 }, () => next() & 0xFF)));
+  const wrapped = long.toString('base64').replace(/.{76}/g, '$&\n');
+  const lzw = lzwLiterals(Buffer.from('PGPASSWORD=Qw7rT2xk9Lm4vB8n psql -h db.internal'));
+  for (const [name, text, format] of [
+    ['short zlib', `blob ${short.toString('base64')} end`, 'zlib'],
+    ['wrapped zlib', wrapped, 'zlib'],
+    ['compress', `{"f": "${lzw.toString('base64')}"}`, 'compress'],
+  ] as const) {
+    for (const fastPath of [true, false]) {
+      const r = createDlpEngine(detectors, { fastPath }).inspect(request(text, { 'content-type': 'text/plain' }), pol);
+      assert.deepEqual([r.decision, r.archives], ['block', [format]], `${name}, fastPath ${fastPath}`);
+    }
   }
 });

@@ -8,8 +8,10 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import { deflateSync } from 'node:zlib';
 import { compileDetectors } from '../../../proxy/dlp/detectors.js';
 import type { Match } from '../../../proxy/dlp/types.js';
+import { lzwLiterals } from './inspect-helpers.js';
 
 const CANARY = 'WARDEN-CANARY-7f3a9c21';
 const HASHED = 'canary-hashed-d81e22';
@@ -174,7 +176,10 @@ const archives: Array<[string, Buffer, string | null]> = [
   ['tar (ustar at 257)', tarHeader(), 'tar'],
   ['cab', Buffer.from('MSCF\u0000\u0000', 'latin1'), 'cab'],
   ['lz4', Buffer.from('04224d18', 'hex'), 'lz4'],
-  ['compress', Buffer.from('1f9d90', 'hex'), 'compress'],
+  ['compress', lzwLiterals(Buffer.from('DB_PASSWORD=hunter2 and more')), 'compress'],
+  ['compress magic, then bytes no LZW stream holds', Buffer.from('1f9d90ffffffffffffffffffffffffffff', 'hex'), null],
+  ['zlib', deflateSync('DB_PASSWORD=hunter2'), 'zlib'],
+  ['zlib header, then bytes that do not inflate', Buffer.from('789cffffffffffffffffffffffff', 'hex'), null],
   ['ar', Buffer.from('!<arch>\nfoo', 'latin1'), 'ar'],
   ['cpio', Buffer.from('070701000000', 'latin1'), 'cpio'],
   ['png is not an archive', Buffer.from('89504e470d0a1a0a', 'hex'), null],

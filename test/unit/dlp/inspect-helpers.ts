@@ -254,3 +254,25 @@ export function base64RunsOf(b: Uint8Array): Array<{ start: number; end: number 
   });
   return runs;
 }
+
+/**
+ * A `compress` (.Z) stream of `data` as literals only: flags 0x90 (block mode, 16 bits), then one
+ * 9-bit code per byte, least significant bit first. Valid while the table stays under 512 entries.
+ */
+export function lzwLiterals(data: Uint8Array): Buffer {
+  if (data.length >= 250) throw new RangeError('lzwLiterals: at most 249 bytes');
+  const out = [0x1F, 0x9D, 0x90];
+  let acc = 0;
+  let bits = 0;
+  for (const b of data) {
+    acc |= b << bits;
+    bits += 9;
+    while (bits >= 8) {
+      out.push(acc & 0xFF);
+      acc >>>= 8;
+      bits -= 8;
+    }
+  }
+  if (bits > 0) out.push(acc & 0xFF);
+  return Buffer.from(out);
+}
