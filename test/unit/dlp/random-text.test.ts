@@ -5,7 +5,10 @@
  * must still be found; the same in prose (which takes the one set) as a control.
  */
 import * as assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { ROOT } from '../../../proxy/paths.js';
 import { compileDetectors, loadPacks, readPackSources } from '../../../proxy/dlp/detectors.js';
 import { looksRandom, RANDOM_MIN_BYTES } from '../../../proxy/dlp/random-text.js';
 import { cleanChatBody, prng } from './inspect-helpers.js';
@@ -24,6 +27,26 @@ function fromAlphabet(n: number, alphabet: string, seed: number): Buffer {
   for (let i = 0; i < n; i++) s += alphabet[Math.floor(rand() * alphabet.length)];
   return Buffer.from(s);
 }
+/** Words of `min`–`max` characters from `alphabet`, each followed by a separator from `seps`. */
+function words(n: number, alphabet: string, min: number, max: number, seps: string, seed: number): Buffer {
+  const rand = prng(seed);
+  let s = '';
+  while (s.length < n) {
+    const len = min + Math.floor(rand() * (max - min + 1));
+    for (let i = 0; i < len; i++) s += alphabet[Math.floor(rand() * alphabet.length)];
+    s += seps[Math.floor(rand() * seps.length)];
+  }
+  return Buffer.from(s.slice(0, n));
+}
+/** This project's own text, repeated to `n` bytes: TypeScript and Markdown prose. */
+function ownText(n: number, dir: string, ext: string): Buffer {
+  let t = '';
+  for (const f of readdirSync(join(ROOT, dir)).sort()) if (f.endsWith(ext)) t += readFileSync(join(ROOT, dir, f), 'latin1');
+  while (t.length < n) t += t;
+  return Buffer.from(t.slice(0, n), 'latin1');
+}
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const BASE36 = 'abcdefghijklmnopqrstuvwxyz0123456789';
 let printable = '';
 for (let c = 0x21; c < 0x7f; c++) printable += String.fromCharCode(c);
 const prose = Buffer.from('The build failed because the cache key changed; rerun it with the old lockfile and compare. '.repeat(2000));
@@ -43,6 +66,15 @@ const cases: Array<[string, Buffer, boolean]> = [
   ['random printable ASCII', fromAlphabet(200 * KiB, printable, 4), true],
   ['random printable ASCII with a space in 20', fromAlphabet(200 * KiB, printable + ' '.repeat(5), 5), true],
   ['a chat request holding a base64 image', visionBody, true],
+  // Red team 4: one set ran ~120–150 ms per MiB over these, three ~15–20.
+  ['random alphanumeric words between spaces', words(200 * KiB, ALNUM, 3, 16, ' ', 11), true],
+  ['random alphanumeric lines', words(200 * KiB, ALNUM, 8, 40, '\n', 12), true],
+  ['lower-case base36 words (Math.random().toString(36))', words(200 * KiB, BASE36, 10, 11, ' ', 13), true],
+  ['upper-case base36 words between spaces and tabs', words(200 * KiB, BASE36.toUpperCase(), 10, 11, ' \t', 14), true],
+  ['hex words (digests, ids)', words(200 * KiB, '0123456789abcdef', 8, 40, ' \n', 15), false],
+  ['English words', words(200 * KiB, 'etaoinshrdlu', 2, 9, ' ', 16), false],
+  ["Warden's TypeScript source", ownText(400 * KiB, 'proxy/dlp', '.ts'), false],
+  ["Warden's Markdown", ownText(400 * KiB, '.', '.md'), false],
   ['prose', prose, false],
   ['clean chat JSON (code, UUIDs, digests)', cleanChatBody(400 * KiB), false],
   ['clean chat JSON with git SHAs', cleanChatBody(400 * KiB, 2, true), false],
