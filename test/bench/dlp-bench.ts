@@ -7,6 +7,7 @@
  *   - a ~4 MiB JSON body dense with findings (SSN, card, email in every message),
  *   - a 1 MiB multipart/form-data upload,
  *   - a chat JSON body holding a 3 MiB base64 image (random bytes), a new one each call,
+ *   - 1 MiB of random alphanumeric words between spaces, new words each call,
  * beside a naive baseline: every pattern of the packs as its own RE2 over the whole body, one
  * after another (no validators, no decoding: a lower bound on what naive scanning costs), and
  * the same with JS RegExp for the patterns JS can compile.
@@ -110,6 +111,19 @@ function main(): void {
       { type: 'image_url', image_url: { url: `data:image/png;base64,${image.toString('base64')}` } },
     ] }] }));
   });
+  // Random alphanumeric words between spaces (ids, keys, a word list): red team 4's input, on which
+  // the one RE2 set outgrew its automaton budget (~120–150 ms per MiB) until looksRandom took it.
+  const wordBodies = Array.from({ length: 6 }, () => {
+    const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+    let s = '';
+    while (s.length < MiB) {
+      const len = 3 + Math.floor(rand() * 14);
+      for (let i = 0; i < len; i++) s += ALNUM[Math.floor(rand() * 62)];
+      s += ' ';
+    }
+    return Buffer.from(s.slice(0, MiB));
+  });
+  let nextWords = 0;
   const json = { 'content-type': 'application/json' };
   const req = (body: Buffer, headers: Record<string, string>): InspectRequest =>
     ({ method: 'POST', url: '/v1/chat/completions', headers, body, skipHeaders: [] });
@@ -128,6 +142,7 @@ function main(): void {
     [`multipart upload ${(mp.body.length / MiB).toFixed(2)} MiB`, req(mp.body, { 'content-type': mp.contentType })],
     [`chat JSON with a base64 image ${((visions[0]?.length ?? 0) / MiB).toFixed(2)} MiB, a new image each call`,
       () => req(visions[nextVision++ % visions.length] as Buffer, json)],
+    ['random alphanumeric words 1.00 MiB, new words each call', () => req(wordBodies[nextWords++ % wordBodies.length] as Buffer, { 'content-type': 'text/plain' })],
   ];
 
   console.log(`# DLP inspect benchmark\n`);
