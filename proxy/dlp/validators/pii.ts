@@ -59,15 +59,31 @@ function groupingOk(groups: readonly string[]): boolean {
  * Checked as a PAN: one separator throughout (`-`, `.`, `/`, `_`, a space or tab or two, ` - `;
  * the pattern finds the groups), human grouping, IIN and length, Luhn.
  */
-function checkCard(value: string): 'ok' | 'test' | null {
+function checkCard(value: string): 'ok' | 'test' | 'weak' | null {
   const seps = value.match(/\D+/g);
   if (seps !== null && !seps.every((s) => s === seps[0])) return null;
   const groups = value.split(/\D+/);
   if (!groupingOk(groups)) return null;
   const digits = groups.join('');
   if (digits.length < 12 || digits.length > 19 || isRepeatedChar(digits)) return null;
-  if (cardBrand(digits) === null || !luhnValid(digits)) return null;
-  return TEST_PANS.has(digits) ? 'test' : 'ok';
+  const brand = cardBrand(digits);
+  if (brand === null || !luhnValid(digits)) return null;
+  if (TEST_PANS.has(digits)) return 'test';
+  return brand === 'maestro' && digits.length <= SHORT_MAESTRO_MAX && groups.length === 1 ? 'weak' : 'ok';
+}
+
+/**
+ * Maestro is the one brand issued at 12-15 digits whose prefixes (50, 56-69) cover 15% of all
+ * numbers: 1 random 12-digit number in ~70 reads as a Luhn-valid Maestro PAN. Agents send such
+ * numbers all the time (AWS account ids in every ARN, order and tracking numbers), and Maestro
+ * cards that short are all but gone. Written as one run of digits, they are `low` confidence
+ * (logged, not redacted) unless a card word is near, which lifts them to `medium` (matcher.ts).
+ */
+const SHORT_MAESTRO_MAX = 15;
+
+function cardVerdict(r: 'ok' | 'test' | 'weak', start: number, end: number): Verdict {
+  if (r === 'test') return { start, end, action: 'log', confidence: 'low' };
+  return r === 'weak' ? { start, end, confidence: 'low' } : { start, end };
 }
 
 const HEX_OR_DASH = /[0-9A-Fa-f-]/;
@@ -95,8 +111,7 @@ export const creditCard: Validator = (c) => {
     const sep = /\D+/.exec(c.text.slice(s, e))?.[0];
     if (sep !== undefined && (insideDigitGroups(c.text, s, e, sep) || gluedBySep(c.text, s, e, sep))) return null;
     const r = checkCard(c.text.slice(s, e));
-    if (r === null) return null;
-    return r === 'test' ? { start: s, end: e, action: 'log', confidence: 'low' } : { start: s, end: e };
+    return r === null ? null : cardVerdict(r, s, e);
   };
   const direct = tryAt(c.start, c.end);
   if (direct !== null) return direct;
@@ -109,10 +124,7 @@ export const creditCard: Validator = (c) => {
   if (first !== undefined && first.index > 0 && first.index <= 4) {
     const after = first.index + first[0].length;
     const r = checkCard(c.value.slice(after));
-    if (r !== null && rightBoundaryOk(c.text, c.end, 'digits')) {
-      const s = c.start + after;
-      return r === 'test' ? { start: s, action: 'log', confidence: 'low' } : { start: s };
-    }
+    if (r !== null && rightBoundaryOk(c.text, c.end, 'digits')) return cardVerdict(r, c.start + after, c.end);
   }
   const last = seps.at(-1);
   if (last !== undefined && c.value.length - (last.index + last[0].length) <= 4) return tryAt(c.start, c.start + last.index);

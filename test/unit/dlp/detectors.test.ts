@@ -249,6 +249,12 @@ const separators: Array<[string, string, string | null, string | null]> = [
   ['card with tabs', 'ref 4556\t7375\t8689\t9855', 'credit_card', 'medium'],
   ['card with two spaces', 'ref 4556  7375  8689  9855', 'credit_card', 'medium'],
   ['card with spaced dashes', 'ref 4556 - 7375 - 8689 - 9855', 'credit_card', 'medium'],
+  // 1 random 12-digit number in ~70 reads as a Luhn-valid Maestro PAN (an AWS account id in an ARN).
+  ['a 12-digit Maestro-like run in an ARN: logged', 'arn:aws:iam::589229748605:role/deploy', 'credit_card', 'low'],
+  ['a 15-digit Maestro-like run alone: logged', 'order 501234567890123 shipped', 'credit_card', 'low'],
+  ['the 12-digit run beside a card word', 'maestro card 589229748605', 'credit_card', 'medium'],
+  ['the 12 digits grouped as a card is written', 'ref 5892 2974 8605', 'credit_card', 'medium'],
+  ['a 16-digit Maestro run, as before', 'ref 6759123456789015', 'credit_card', 'medium'],
   ['card in a URL path', '/orders/4556/7375/8689/9855', null, null],
   ['card in a tab-separated row of 4-digit numbers', '1234\t4556\t7375\t8689\t9855\t1234', null, null],
   ['card groups, mixed separators', 'ref 4556.7375/8689.9855', null, null],
