@@ -30,7 +30,7 @@ import { looksRandom } from './random-text.js';
 import { coversDecoded, hasCharRefBytes } from './decode-charref.js';
 import { hasTagCharsBytes } from './decode-tags.js';
 import { flushNumberEdits, isRewritable, pushEdit, rebuildBody, rebuildUrl, spanInParent } from './redact.js';
-import type { DlpEngine, Detectors, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
+import type { DlpEngine, Detectors, InlineBound, InspectRequest, InspectResult, Match, ScanBudget } from './types.js';
 import {
   ambiguousParam, classifyBody, HEADER_NAME_WHERE, label, MAX_DEPTH, MAX_LABEL_CHARS, MIN_DECODE_BUDGET, parseContentType, UninspectableError, ViewBuilder,
   type BodyClass, type BodyModel, type ContentType, type HeaderReadings, type UrlModel, type ViewNode,
@@ -349,7 +349,12 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
     return v.key !== null && detectors.keyedMightMatch(v.key, norms[k]?.text ?? '', policy.packs);
   };
   let i = 0;
+  const late = (): boolean => budget.deadline !== undefined && performance.now() > budget.deadline;
   while (i < views.length) {
+    if (late()) {
+      budget.remaining = -1;
+      break;
+    }
     if (alone(views[i]!, i)) {
       scanOne(i++);
       continue;
@@ -366,7 +371,12 @@ function scanViews(views: readonly ViewNode[], bodyFrom: number, detectors: Dete
       for (let k = i; k < j; k++) parts.push(norms[k]?.text ?? '');
       might = detectors.mightMatch(Buffer.from(`"${parts.join('"\n"')}"`, 'utf8'), policy.packs);
     }
-    if (might) for (let k = i; k < j && budget.remaining >= 0; k++) scanOne(k);
+    if (might) {
+      for (let k = i; k < j && budget.remaining >= 0; k++) {
+        if (late()) budget.remaining = -1;
+        else scanOne(k);
+      }
+    }
     if (budget.remaining < 0) break;
     i = j;
   }
@@ -473,7 +483,11 @@ function keepBestReading(readings: readonly (readonly Scanned[])[]): void {
   });
 }
 
-function inspectRequest(detectors: Detectors, req: InspectRequest, policy: CompiledDlpPolicy, opts: DlpEngineOptions): InspectResult {
+/** Thrown by a bounded scan (DlpEngine.inspectWithin) that runs past its units. */
+class OverUnits extends Error {}
+
+function inspectRequest(detectors: Detectors, req: InspectRequest, policy: CompiledDlpPolicy, opts: DlpEngineOptions, bound: InlineBound | null): InspectResult {
+  const started = bound === null ? 0 : performance.now();
   const archivesOn = policy.packs.includes('archives');
   let uninspectable: string | null = null;
   let decoded: Buffer | null = null;
@@ -521,8 +535,12 @@ function inspectRequest(detectors: Detectors, req: InspectRequest, policy: Compi
   }
 
   const budgetUnits = scanBudgetUnits(decoded?.length ?? 0);
-  const scanBudget: ScanBudget = { remaining: budgetUnits, memo: new Map() };
+  const bounded = bound !== null;
+  const scanBudget: ScanBudget = bound === null
+    ? { remaining: budgetUnits, memo: new Map() }
+    : { remaining: Math.min(bound.units, budgetUnits), memo: new Map(), deadline: started + bound.ms };
   const scanned = scanViews(builder.views, bodyFrom, detectors, policy, opts.groupPrefilter !== false, scanBudget);
+  if (scanBudget.remaining < 0 && bounded) throw new OverUnits();
   if (scanBudget.remaining < 0) {
     // Findings so far are still reported; the rest of the body was not looked at.
     uninspectable ??= `candidate values too costly to validate: over the inspection budget of ${budgetUnits} units for ${decoded?.length ?? 0} bytes`;
@@ -656,10 +674,17 @@ export function createDlpEngine(detectors: Detectors, options: DlpEngineOptions 
     detectors,
     inspect(req: InspectRequest, policy: CompiledDlpPolicy): InspectResult {
       try {
-        return inspectRequest(detectors, req, policy, options);
+        return inspectRequest(detectors, req, policy, options, null);
       } catch {
         // No data in the detail: the error may quote what it choked on.
         return failed(policy, 'internal inspection error');
+      }
+    },
+    inspectWithin(req: InspectRequest, policy: CompiledDlpPolicy, bound: InlineBound): InspectResult | null {
+      try {
+        return inspectRequest(detectors, req, policy, options, bound);
+      } catch (err) {
+        return err instanceof OverUnits ? null : failed(policy, 'internal inspection error');
       }
     },
   };

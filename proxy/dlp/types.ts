@@ -45,8 +45,18 @@ export interface Match {
  * with candidate values cannot hold the event loop (or a worker) for seconds; the caller treats
  * it as uninspectable. inspect.ts scanBudgetUnits sizes it by the body.
  */
+/** How much an inline scan may spend (DlpEngine.inspectWithin). */
+export interface InlineBound {
+  /** scan budget units (ScanBudget) */
+  readonly units: number;
+  /** milliseconds since the call, checked before each view is scanned */
+  readonly ms: number;
+}
+
 export interface ScanBudget {
   remaining: number;
+  /** performance.now() past which a bounded scan gives up (inspect.ts scanViews); none: no clock. */
+  readonly deadline?: number;
   /**
    * Validator answers that depend on the value alone, memoised for this request (a CSV column
    * repeats its values): a memoised answer costs nothing. Bounded by the validator that fills it.
@@ -151,4 +161,11 @@ export interface InspectResult {
 export interface DlpEngine {
   readonly detectors: Detectors;
   inspect(req: InspectRequest, policy: CompiledDlpPolicy): InspectResult;
+  /**
+   * The same, unless scanning the views would spend more than `bound.units` of the scan budget
+   * or run past `bound.ms` since the call: then null, after about that much work, so the caller
+   * can hand the body to a worker (the event loop's bound, server/inspect-pool.ts). Only where
+   * the inspection runs depends on the clock, never its result.
+   */
+  inspectWithin(req: InspectRequest, policy: CompiledDlpPolicy, bound: InlineBound): InspectResult | null;
 }

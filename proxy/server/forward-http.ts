@@ -21,7 +21,7 @@ import { profileLimitRule } from '../limits/limiter.js';
 import { hostHeaderFor, normalizeHost, parseHostPort } from '../policy/host-match.js';
 import { upstreamErrorCode, upstreamErrorDetail, type DialTarget } from '../upstream/forward.js';
 import { baseRecord, findingsInUrl, hostHoldsFinding, identify, noteScan, profileOf, requestIdFrom, type ClientIdentity, type ProxyCore, type Runtime, type TunnelInfo } from './context.js';
-import type { SharedBodyArena } from './inspect-pool.js';
+import { inspectOffLoop, type SharedBodyArena } from './inspect-pool.js';
 import { endToEndHeaders, hasBody, overrideDetail, rawHeaderNames, refuseResponse, requestHeadBytes } from './respond.js';
 
 interface Target {
@@ -407,15 +407,9 @@ export async function handleHttpRequest(core: ProxyCore, req: IncomingMessage, r
     if (read?.kind === 'ok' && read.body.buffer instanceof SharedArrayBuffer) shared = read.body;
     const inspectBody = read?.kind === 'ok' ? read.body : Buffer.alloc(0);
     const inspectReq = { method, url: target.path, headers: req.headers, body: inspectBody, skipHeaders: d.rule?.credentialHeaders ?? [], rawHeaderNames: rawHeaderNames(req) };
-    let result: InspectResult;
-    if (read?.kind === 'ok' && rt.inspectPool?.wants(inspectBody.length)) {
-      // Off the event loop (inspect-pool.ts); the pool reports the scan and wait times.
-      result = await rt.inspectPool.inspect(inspectReq, profile.dlp);
-    } else {
-      const t0 = performance.now();
-      result = rt.engine.inspect(inspectReq, profile.dlp);
-      core.metrics?.dlpScanSeconds.observe((performance.now() - t0) / 1000);
-    }
+    // Large bodies, and smaller ones that prove costly, off the event loop (inspect-pool.ts); the
+    // pool reports its own scan and wait times.
+    let result: InspectResult = await inspectOffLoop(rt.engine, rt.inspectPool, inspectReq, profile.dlp, (s) => core.metrics?.dlpScanSeconds.observe(s));
     if (read?.kind === 'over_inspect') {
       // The body is larger than the inspection cap: the headers/query were scanned, the body cannot be.
       result = profile.dlp.uninspectable === 'allow'

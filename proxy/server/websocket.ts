@@ -24,6 +24,7 @@ import { maskUrl } from '../audit/mask-url.js';
 import { FindingTally, relabelFindings as relabel } from '../dlp/findings.js';
 import type { InspectResult } from '../dlp/types.js';
 import { CLOSE, OPCODE, WsClientReader, WsFrameBoundary, WsProtocolError, clientClose, clientFrame, serverClose, type WsEvent } from './ws-frames.js';
+import { inspectOffLoop } from './inspect-pool.js';
 
 /**
  * The handshake as the upstream gets it, one `name: value` per line, from untrusted `headers`:
@@ -267,11 +268,7 @@ export async function handleUpgrade(core: ProxyCore, req: IncomingMessage, clien
   let busy = false;
   const inspectPayload = (payload: Buffer): InspectResult | Promise<InspectResult> => {
     const ireq = { method: req.method ?? 'GET', url: '/', headers: {}, body: payload, skipHeaders: [] };
-    if (rt.inspectPool?.wants(payload.length)) return rt.inspectPool.inspect(ireq, profile.dlp);
-    const t0 = performance.now();
-    const r = rt.engine.inspect(ireq, profile.dlp);
-    core.metrics?.dlpScanSeconds.observe((performance.now() - t0) / 1000);
-    return r;
+    return inspectOffLoop(rt.engine, rt.inspectPool, ireq, profile.dlp, (s) => core.metrics?.dlpScanSeconds.observe(s));
   };
   /** Apply one scan result; returns the payload to forward, or null when the connection is refused. */
   const apply = (r: InspectResult, payload: Buffer, label: string): Buffer | null => {

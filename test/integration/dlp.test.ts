@@ -5,7 +5,7 @@
  * appears in the audit stream.
  */
 import { strict as assert } from 'node:assert';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -410,5 +410,56 @@ describe('DLP in the request path: large bodies on an inspection worker', () => 
     assert.equal(upstreamSaw('dlpw-reloaded'), undefined);
     assert.equal(h.proxy.sharedBodies.out, 0, 'a refused body went back to the arena');
     assert.ok((h.proxy.runtime().inspectPool?.workers ?? 0) >= 1);
+  });
+});
+
+describe('DLP in the request path: a small body dense with candidates moves to a worker', () => {
+  let up: Upstream;
+  let h: Harness;
+  let dir: string;
+  before(async () => {
+    const pki = createTestPki();
+    dir = mkdtempSync(join(tmpdir(), 'warden-dlpb-'));
+    writeFileSync(join(dir, 'up.pem'), pki.caPem);
+    up = await startUpstream(pki);
+    h = await startWarden({ yaml: baseYaml(up.port, join(dir, 'up.pem'), '  default:\n    allow: [api.test.local]\n') + 'dlp:\n  workers: 1\n' });
+  });
+  after(async () => {
+    await h.close();
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('64 KiB of password members: redacted whole by a worker, not scanned on the event loop', async () => {
+    const post = (body: string, id: string) => request('https://api.test.local/v1/chat/completions', {
+      dispatcher: h.agent(), method: 'POST', body, headers: { 'content-type': 'application/json', 'x-request-id': id },
+    });
+    // A chat request stays inline: no worker is started for it.
+    const small = await post(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: `My SSN is ${SSN}.` }] }), 'dlpb-small');
+    assert.equal(small.statusCode, 200);
+    await small.body.dump();
+    assert.equal(h.proxy.runtime().inspectPool?.workers, 0, 'a chat request is inspected inline');
+    // ~2,000 keyed views of random text: ~50 ms inline; past 10,000 units the scan moves.
+    const members: string[] = [];
+    for (let i = 0, bytes = 0; bytes < 64 * 1024; i++) {
+      const member = `"k${i}":{"pass":"Q7${createHash('sha256').update(`k${i}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 18)}"}`;
+      members.push(member);
+      bytes += member.length + 1;
+    }
+    const body = `{${members.join(',')}}`;
+    const res = await post(body, 'dlpb-dense');
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+    assert.equal(h.proxy.runtime().inspectPool?.workers, 1, 'a worker inspected the body');
+    const seen = up.seen.find((s) => s.headers['x-request-id'] === 'dlpb-dense');
+    assert.ok(seen);
+    // What the proxy's own engine makes of the body, scanned whole.
+    const rt = h.proxy.runtime();
+    const expected = rt.engine.inspect({ method: 'POST', url: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: Buffer.from(body), skipHeaders: [] }, rt.config.profiles.get('default')!.dlp);
+    assert.equal(expected.decision, 'redact');
+    assert.ok(seen.body.equals(expected.body!), 'the upstream got the whole redaction');
+    const redacted = Object.values(JSON.parse(seen.body.toString()) as Record<string, { pass: string }>).filter((m) => m.pass === '[REDACTED:generic_secret]');
+    assert.ok(redacted.length > members.length * 0.9, `${redacted.length} of ${members.length} redacted`);
+    assert.equal(h.audit.byId('dlpb-dense').find((r) => r.event === 'request')?.decision, 'redact');
   });
 });

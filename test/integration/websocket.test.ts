@@ -526,17 +526,18 @@ describe('WebSocket messages are inspected', { timeout: 30_000 }, () => {
   });
 
   test('an exception while a message is inspected refuses it with 1008 (fail closed)', async () => {
-    const engine = h.proxy.runtime().engine as { inspect: (...a: unknown[]) => unknown };
-    const real = engine.inspect;
+    // Both ways in: inspect(), and inspectWithin() when a worker pool could take over.
+    const engine = h.proxy.runtime().engine as { inspect: (...a: unknown[]) => unknown; inspectWithin: (...a: unknown[]) => unknown };
+    const real = { inspect: engine.inspect, inspectWithin: engine.inspectWithin };
     const s = await rawSocket('/throws'); // the handshake is inspected with the real engine
-    engine.inspect = () => {
+    engine.inspect = engine.inspectWithin = () => {
       throw new Error('boom');
     };
     try {
       s.tls.write(frame(0x1, Buffer.from('anything')));
       await s.closed;
     } finally {
-      engine.inspect = real;
+      Object.assign(engine, real);
     }
     assert.equal(closeCode(s.bytes()), 1008);
     assert.equal(seenOn('/throws').length, 0);

@@ -109,3 +109,42 @@ test('phone lookups are memoised per request: a repeated value is charged once',
   const distinct = Array.from({ length: 500 }, (_, i) => `49 30${String(10 + (i % 90))} ${String(1000 + i).padStart(4, '0')}`).join('\n');
   assert.ok(units(repeated) * 2 < units(distinct), `${units(repeated)} vs ${units(distinct)}`);
 });
+
+// ─── inspectWithin: the event loop's bound (server/inspect-pool.ts INLINE_BOUND) ────────────────
+/** `{"k<i>":{"pass":"<16 random>"}, …}`: every value a keyed view scanned alone. */
+function passMembers(bytes: number, seed: number): string {
+  const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let x = seed;
+  const next = (): number => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x >>> 16;
+  };
+  let out = '{';
+  for (let i = 0; out.length < bytes; i++) {
+    let v = '';
+    for (let j = 0; j < 16; j++) v += A[next() % A.length];
+    out += `"k${i}":{"pass":"${v}"},`;
+  }
+  return `${out}"n":0}`;
+}
+const NO_CLOCK = 1e9;
+const chat = (text: string) => req(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: text }] }), 'application/json');
+
+test('inspectWithin gives the same result as inspect() while the body fits its bound', () => {
+  for (const r of [chat('Summarise the notes, please.'), chat(`My SSN is 536-22-8143 and my card ${CARD}.`), req(numericCsv(300, 5, CARD), 'text/csv')]) {
+    assert.deepEqual(engine.inspectWithin(r, policy, { units: 10_000, ms: NO_CLOCK }), engine.inspect(r, policy));
+  }
+});
+
+test('inspectWithin gives up (null) on a body dense with candidates, by units or by the clock', () => {
+  const dense = req(passMembers(64 * 1024, 7), 'application/json');
+  const full = engine.inspect(dense, policy);
+  assert.equal(full.decision, 'redact', 'the whole scan redacts every password');
+  assert.equal(engine.inspectWithin(dense, policy, { units: 10_000, ms: NO_CLOCK }), null, 'past 10,000 units');
+  assert.equal(engine.inspectWithin(dense, policy, { units: 1e9, ms: -1 }), null, 'past the deadline');
+  assert.deepEqual(engine.inspectWithin(dense, policy, { units: 1e9, ms: NO_CLOCK }), full, 'unbounded, the same result');
+  // A CSV of numbers that fits the full budget but not the inline one.
+  const csv = req(numericCsv(6_000, 21, CARD), 'text/csv');
+  assert.notEqual(engine.inspect(csv, policy).reason, 'uninspectable');
+  assert.equal(engine.inspectWithin(csv, policy, { units: 10_000, ms: NO_CLOCK }), null);
+});
